@@ -1,0 +1,129 @@
+/**
+ * The typed, frozen configuration every other module receives. Only `load-config.ts` builds it.
+ */
+import type { JWK } from 'jose'
+
+export type Role = 'consumer' | 'auditor' | 'source' | 'admin'
+
+export interface ParamSpec {
+  readonly type: 'string' | 'integer' | 'number' | 'boolean'
+  readonly pattern?: string
+  readonly enum?: readonly string[]
+  readonly minLength?: number
+  readonly maxLength?: number
+  readonly description?: string
+  /** Where the value comes from: a `{name}` in the path, or the query string. */
+  readonly in: 'path' | 'query'
+  readonly required: boolean
+}
+
+export type FieldType = 'string' | 'number' | 'boolean' | 'date-dmy' | 'map'
+
+/** How one canonical field is read off a native record (declarative adapters). */
+export interface FieldMapping {
+  readonly from: string
+  /** `undefined` for a bare pointer: objects and arrays are copied, scalars become strings. */
+  readonly type: FieldType | undefined
+  readonly values?: Readonly<Record<string, string | number | boolean | null>>
+}
+
+export interface UpstreamRequestSpec {
+  readonly method: 'GET' | 'POST'
+  readonly path: string
+  readonly query: Readonly<Record<string, string>>
+  readonly recordPointer: string
+}
+
+export interface OperationSpec {
+  readonly id: string
+  readonly service: string
+  readonly method: 'GET' | 'POST'
+  /** The path below /v1/<service>, with `{param}` placeholders, as written in the file. */
+  readonly path: string
+  /** The route template logged and documented: `/v1/<service><path>`. */
+  readonly route: string
+  readonly summary?: string
+  readonly params: Readonly<Record<string, ParamSpec>>
+  readonly subject: string
+  readonly request?: UpstreamRequestSpec
+  readonly notFound: readonly number[]
+  readonly response?: Readonly<Record<string, FieldMapping>>
+  readonly cache: { readonly ttlSeconds: number }
+}
+
+export interface UpstreamSpec {
+  readonly baseUrl: string
+  readonly timeoutMs: number
+  readonly connections: number
+  readonly headers: Readonly<Record<string, string>>
+}
+
+export interface ServiceSpec {
+  readonly service: string
+  readonly title: string
+  readonly description?: string
+  readonly personalData: boolean
+  /** A coded adapter's name, or null for the declarative HTTP adapter. */
+  readonly adapter: string | null
+  readonly upstream: UpstreamSpec
+  readonly operations: Readonly<Record<string, OperationSpec>>
+  readonly file: string
+}
+
+export interface AgencyKey {
+  readonly kid: string
+  readonly jwk: JWK
+}
+
+export interface Grant {
+  readonly fields: '*' | readonly string[]
+  readonly purposes: '*' | readonly string[]
+}
+
+export interface AgencySpec {
+  readonly id: string
+  readonly name: string
+  readonly roles: readonly Role[]
+  readonly keys: readonly AgencyKey[]
+  readonly jwksUrl: string | null
+  readonly grants: Readonly<Record<string, Grant>>
+  readonly sources: readonly string[]
+  readonly quota: { readonly perMinute: number } | null
+  readonly file: string
+}
+
+export interface GatewaySpec {
+  readonly id: string
+  readonly maxClockSkewSeconds: number
+  readonly limits: { readonly bodyBytes: number, readonly tokenBytes: number, readonly upstreamResponseBytes: number }
+  readonly secrets: {
+    readonly pseudonymKey: string
+    readonly cacheKeys: ReadonlyArray<{ readonly id: string, readonly key: string }>
+    readonly checkpointKeyFile?: string
+  }
+  readonly jwks: { readonly cacheSeconds: number, readonly refreshCooldownSeconds: number, readonly timeoutMs: number }
+  readonly reuse: { readonly maxStaleSeconds: number, readonly waitTimeoutMs: number }
+  readonly log: {
+    readonly retentionDays: number
+    readonly batchMaxRecords: number
+    readonly batchMaxWaitMs: number
+    readonly checkpointEverySeconds: number
+  }
+  readonly redis: { readonly keyPrefix: string, readonly commandTimeoutMs: number }
+}
+
+export interface GatewayConfig {
+  readonly dir: string
+  readonly gateway: GatewaySpec
+  readonly agencies: Readonly<Record<string, AgencySpec>>
+  readonly services: Readonly<Record<string, ServiceSpec>>
+  /** A digest of every file read, so operators can tell which config is serving. */
+  readonly digest: string
+}
+
+/** One reason a configuration directory is refused. */
+export interface ConfigIssue {
+  readonly file: string
+  readonly path: string
+  readonly reason: string
+}
