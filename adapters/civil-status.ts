@@ -1,0 +1,185 @@
+/**
+ * The civil-status registry (CONTRACT §5, §9): SOAP 1.1 at `POST /ws/hotich`, operation `TraCuuSuKien`.
+ * `events` lists a person's registrations; `marital-status` is derived from them (and, for a widow or
+ * widower, from the spouse's death registration, which sits among the spouse's events).
+ */
+import { XMLParser, XMLValidator } from 'fast-xml-parser'
+import { problem } from '../gateway/errors.js'
+import type { OperationSpec, ServiceSpec } from '../gateway/config/types.js'
+import type { Adapter, AdapterDeps, CanonicalRecord, CodedAdapterDefinition, OperationInput, OperationShape, RecordGetter, RecordKey } from './contract.js'
+import { dmyToIso, mapValue } from './mapping.js'
+import { canonicalSchema, fieldNames } from './schemas.js'
+import { unexpectedStatus, Upstream } from './upstream.js'
+
+const NS = 'urn:hotich:v1'
+const SOAP_ACTION = '"urn:hotich:v1#TraCuuSuKien"'
+
+const EVENT_TYPE = { KHAI_SINH: 'birth', KET_HON: 'marriage', LY_HON: 'divorce', KHAI_TU: 'death' } as const
+const ROLE = { BAN_THAN: 'self', CHA: 'father', ME: 'mother', CHONG: 'husband', VO: 'wife' } as const
+
+const eventsSchema = canonicalSchema('civil-status-events')
+const maritalSchema = canonicalSchema('civil-status-marital-status')
+const shapes: Record<string, OperationShape> = {
+  events: { record: 'events', data: eventsSchema, fields: fieldNames(eventsSchema), fieldsApplyTo: 'response' },
+  'marital-status': { record: 'events', data: maritalSchema, fields: fieldNames(maritalSchema), fieldsApplyTo: 'response' },
+}
+
+export interface Party { role: string, personalId: string | null, fullName: string | null }
+export interface CivilEvent { type: string, registrationNo: string, registeredOn: string | null, authority: string | null, parties: Party[] }
+
+const parser = new XMLParser({
+  ignoreAttributes: true,
+  removeNSPrefix: true,
+  parseTagValue: false, // personal ids keep their leading zeros
+  trimValues: true,
+  processEntities: true,
+  isArray: (name) => name === 'suKien' || name === 'benLienQuan',
+})
+
+function xmlEscape (s: string): string {
+  return s.replace(/[<>&'"]/g, (c) => `&#${c.charCodeAt(0)};`)
+}
+
+export function requestEnvelope (personalId: string): string {
+  return '<?xml version="1.0" encoding="utf-8"?>' +
+    '<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" xmlns:ht="' + NS + '">' +
+    `<soap:Body><ht:TraCuuSuKien><ht:soDinhDanh>${xmlEscape(personalId)}</ht:soDinhDanh></ht:TraCuuSuKien></soap:Body>` +
+    '</soap:Envelope>'
+}
+
+const text = (v: unknown): string | null => typeof v === 'string' && v !== '' ? v : null
+
+function mapEvent (native: unknown): CivilEvent {
+  const e = (native ?? {}) as Record<string, unknown>
+  const parties = Array.isArray(e.benLienQuan) ? e.benLienQuan : []
+  const registrationNo = text(e.soDangKy)
+  if (registrationNo === null) throw problem('upstream.bad_response', 'The registry sent an event without a registration number')
+  return {
+    type: mapValue(e.loai, EVENT_TYPE, 'events.type') as string,
+    registrationNo,
+    registeredOn: dmyToIso(text(e.ngayDangKy), 'events.registeredOn'),
+    authority: text(e.coQuanDangKy),
+    parties: parties.map((p: unknown) => {
+      const party = (p ?? {}) as Record<string, unknown>
+      return { role: mapValue(party.vaiTro, ROLE, 'events.parties.role') as string, personalId: text(party.soDinhDanh), fullName: text(party.hoVaTen) }
+    }),
+  }
+}
+
+/** Parses the SOAP reply: the events, null for the registry's "not found" fault, or an upstream error. */
+export function parseReply (status: number, contentType: string, xml: string): CivilEvent[] | null {
+  if (!/^(text\/xml|application\/soap\+xml)\b/i.test(contentType)) {
+    if (status !== 200 && status !== 500) throw unexpectedStatus(status)
+    throw problem('upstream.bad_response', 'The registry did not answer with XML')
+  }
+  if (XMLValidator.validate(xml) !== true) throw problem('upstream.bad_response', 'The registry answered with malformed XML')
+  const doc = parser.parse(xml) as { Envelope?: { Body?: Record<string, unknown> } }
+  const body = doc.Envelope?.Body
+  if (body === undefined || body === null || typeof body !== 'object') {
+    throw problem('upstream.bad_response', 'The registry answered without a SOAP body')
+  }
+  if (body.Fault !== undefined) {
+    const fault = body.Fault as { faultcode?: unknown }
+    const code = typeof fault.faultcode === 'string' ? fault.faultcode.replace(/^.*:/, '') : ''
+    if (code === 'KHONG_TIM_THAY') return null
+    const cause = new Error(`SOAP fault ${code}`)
+    if (code.startsWith('Server')) throw problem('upstream.unavailable', 'The registry cannot serve now', { cause })
+    throw problem('upstream.bad_response', 'The registry refused the request', { cause })
+  }
+  if (status !== 200) throw unexpectedStatus(status)
+  const response = body.TraCuuSuKienResponse
+  if (response === undefined) throw problem('upstream.bad_response', 'The registry answered another operation')
+  const events = response === '' || response === null ? [] : (response as { suKien?: unknown[] }).suKien ?? []
+  return events.map(mapEvent)
+}
+
+/** Oldest first; registrations on the same day keep the registry's order. */
+export function sortEvents (events: CivilEvent[]): CivilEvent[] {
+  return events
+    .map((e, i) => ({ e, i }))
+    .sort((a, b) => (a.e.registeredOn ?? '').localeCompare(b.e.registeredOn ?? '') || a.i - b.i)
+    .map(({ e }) => e)
+}
+
+const isParty = (e: CivilEvent, id: string, roles: string[]): boolean =>
+  e.parties.some((p) => p.personalId === id && roles.includes(p.role))
+
+/**
+ * The deciding event is the person's latest marriage or divorce. A marriage whose spouse has a death
+ * registration makes the person widowed since that registration.
+ */
+export async function deriveMaritalStatus (personalId: string, events: CivilEvent[], spouseEvents: (id: string) => Promise<CivilEvent[] | null>): Promise<CanonicalRecord> {
+  const decisive = events.filter((e) => (e.type === 'marriage' || e.type === 'divorce') && isParty(e, personalId, ['husband', 'wife']))
+  const last = decisive[decisive.length - 1]
+  if (last === undefined) return { personalId, maritalStatus: 'single', since: null, spouse: null }
+  if (last.type === 'divorce') return { personalId, maritalStatus: 'divorced', since: last.registeredOn, spouse: null }
+  const other = last.parties.find((p) => p.personalId !== personalId && (p.role === 'husband' || p.role === 'wife'))
+  if (other?.personalId != null) {
+    const death = (await spouseEvents(other.personalId))?.find((e) => e.type === 'death' && isParty(e, other.personalId as string, ['self']))
+    if (death !== undefined) return { personalId, maritalStatus: 'widowed', since: death.registeredOn, spouse: null }
+  }
+  return {
+    personalId,
+    maritalStatus: 'married',
+    since: last.registeredOn,
+    spouse: other === undefined ? null : { personalId: other.personalId, fullName: other.fullName },
+  }
+}
+
+class CivilStatusAdapter implements Adapter {
+  readonly service: string
+  readonly #upstream: Upstream
+
+  constructor (spec: ServiceSpec, deps: AdapterDeps) {
+    this.service = spec.service
+    this.#upstream = new Upstream(spec.upstream, deps.maxResponseBytes)
+  }
+
+  shape (operationId: string): OperationShape {
+    const shape = shapes[operationId]
+    if (shape === undefined) throw new Error(`unknown operation ${operationId}`)
+    return shape
+  }
+
+  recordKey (_op: OperationSpec, input: OperationInput): RecordKey {
+    return this.#key(input.subject)
+  }
+
+  #key (personalId: string): RecordKey {
+    return { service: this.service, kind: 'events', subject: personalId, params: {} }
+  }
+
+  async load (key: RecordKey, signal?: AbortSignal): Promise<CanonicalRecord | null> {
+    const res = await this.#upstream.request({
+      method: 'POST',
+      path: '/ws/hotich',
+      headers: { 'content-type': 'text/xml; charset=utf-8', soapaction: SOAP_ACTION, accept: 'text/xml' },
+      body: requestEnvelope(key.subject),
+      ...(signal === undefined ? {} : { signal }),
+    })
+    const events = parseReply(res.status, res.contentType, res.body.toString('utf8'))
+    if (events === null) return null
+    return { personalId: key.subject, events: sortEvents(events) }
+  }
+
+  async answer (op: OperationSpec, input: OperationInput, get: RecordGetter): Promise<CanonicalRecord | null> {
+    const loaded = await get(this.#key(input.subject))
+    if (loaded === null) return null
+    if (op.id === 'events') return loaded.record
+    const events = loaded.record.events as CivilEvent[]
+    return deriveMaritalStatus(input.subject, events, async (id) => {
+      const spouse = await get(this.#key(id))
+      return spouse === null ? null : spouse.record.events as CivilEvent[]
+    })
+  }
+
+  async close (): Promise<void> {
+    await this.#upstream.close()
+  }
+}
+
+export const civilStatus: CodedAdapterDefinition = {
+  name: 'civil-status',
+  operations: shapes,
+  create: (spec, deps) => new CivilStatusAdapter(spec, deps),
+}

@@ -1,0 +1,89 @@
+/**
+ * The adapter contract: what the gateway asks of every registry adapter, coded or declarative.
+ *
+ * An adapter knows one registry. It loads native records and maps them to canonical records (`load`), and
+ * builds an operation's reply from canonical records (`answer`). It never sees callers, grants or caches:
+ * access checks, reuse ("provide once"), field filtering and the transaction log all happen around it, so
+ * every adapter gets them alike.
+ *
+ * Covered: loading by subject, mapping, derived answers that read several records (through `get`, so every
+ * record read is reused and coalesced). Left out: retries and caching (the gateway's job), writes.
+ * Lifecycle: built from the service's config file by `createAdapter`, closed with `close()` when its
+ * configuration is replaced or the gateway stops.
+ */
+import type { OperationSpec, ServiceSpec } from '../gateway/config/types.js'
+
+export type CanonicalRecord = Record<string, unknown>
+export type JsonSchema = Record<string, unknown>
+
+/** What an operation answers, known before any adapter is built (config validation, OpenAPI, serializers). */
+export interface OperationShape {
+  /** The record kind it reads; operations sharing a kind share one kept record (e.g. `citizen` and `verify`). */
+  readonly record: string
+  /** JSON Schema of the reply's `data`. */
+  readonly data: JsonSchema
+  /** The canonical field names a grant's `fields` may name. */
+  readonly fields: readonly string[]
+  /**
+   * `response`: grants and `?fields` pick top-level fields of `data`.
+   * `claims`: the grant names the fields a caller may claim in the body (verification); `data` is not filtered.
+   */
+  readonly fieldsApplyTo: 'response' | 'claims'
+  /** JSON Schema of the request body, for POST operations. */
+  readonly body?: JsonSchema
+}
+
+/** Names one record: its kind, its subject, and every parameter that shapes the registry's answer. */
+export interface RecordKey {
+  readonly service: string
+  readonly kind: string
+  readonly subject: string
+  readonly params: Readonly<Record<string, string>>
+  /** The caller's body, for registries that take one (its digest is among `params`). */
+  readonly body?: unknown
+}
+
+export interface LoadedRecord {
+  readonly record: CanonicalRecord
+  readonly source: 'upstream' | 'reuse'
+  /** ISO time the registry provided it. */
+  readonly retrievedAt: string
+  readonly stale: boolean
+}
+
+/** Reads a record through the gateway's reuse layer; resolves null when the registry has no such record. */
+export type RecordGetter = (key: RecordKey) => Promise<LoadedRecord | null>
+
+export interface OperationInput {
+  readonly params: Readonly<Record<string, string>>
+  readonly subject: string
+  readonly body: unknown
+}
+
+export interface Adapter {
+  readonly service: string
+  /** The shape of one of the service's operations. */
+  shape (operationId: string): OperationShape
+  /** The key of the first record an operation reads (used for reuse and notifications). */
+  recordKey (op: OperationSpec, input: OperationInput): RecordKey
+  /**
+   * Loads one record from the registry and maps it to canonical form; null when the registry has none.
+   * Failures are `GatewayError`s with an `upstream.*` code.
+   */
+  load (key: RecordKey, signal?: AbortSignal): Promise<CanonicalRecord | null>
+  /** Builds an operation's `data` from records read through `get`; null when the subject has no record. */
+  answer (op: OperationSpec, input: OperationInput, get: RecordGetter): Promise<CanonicalRecord | null>
+  close (): Promise<void>
+}
+
+export interface AdapterDeps {
+  /** Largest registry reply accepted, in bytes. */
+  readonly maxResponseBytes: number
+}
+
+/** A coded adapter: code for what a file alone cannot say (SOAP, derived answers), with fixed operations. */
+export interface CodedAdapterDefinition {
+  readonly name: string
+  readonly operations: Readonly<Record<string, OperationShape>>
+  create (spec: ServiceSpec, deps: AdapterDeps): Adapter
+}

@@ -1,0 +1,125 @@
+/**
+ * One undici pool per registry, with the timeouts and size limits every adapter needs, and the mapping of
+ * transport failures onto problem codes: cannot connect → `upstream.unavailable`, too slow → `upstream.timeout`,
+ * an answer we cannot use → `upstream.bad_response`.
+ */
+import { Pool } from 'undici'
+import { GatewayError, problem } from '../gateway/errors.js'
+import type { UpstreamSpec } from '../gateway/config/types.js'
+
+export interface UpstreamRequest {
+  readonly method: 'GET' | 'POST'
+  /** Path below the base URL, with its query string already encoded. */
+  readonly path: string
+  readonly headers?: Record<string, string>
+  readonly body?: string
+  readonly signal?: AbortSignal
+}
+
+export interface UpstreamResponse {
+  readonly status: number
+  readonly contentType: string
+  readonly body: Buffer
+}
+
+const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT'])
+
+export class Upstream {
+  readonly #pool: Pool
+  readonly #prefix: string
+  readonly #headers: Record<string, string>
+  readonly #timeoutMs: number
+  readonly #maxBytes: number
+
+  constructor (spec: UpstreamSpec, maxResponseBytes: number) {
+    const url = new URL(spec.baseUrl)
+    this.#prefix = url.pathname.replace(/\/+$/, '')
+    this.#headers = { ...spec.headers }
+    this.#timeoutMs = spec.timeoutMs
+    this.#maxBytes = maxResponseBytes
+    this.#pool = new Pool(url.origin, {
+      connections: spec.connections,
+      connectTimeout: spec.timeoutMs,
+      headersTimeout: spec.timeoutMs,
+      bodyTimeout: spec.timeoutMs,
+      keepAliveTimeout: 10_000,
+    })
+  }
+
+  /** Sends one request; resolves with whatever status the registry answered, rejects only on transport failure. */
+  async request (req: UpstreamRequest): Promise<UpstreamResponse> {
+    // One deadline for the whole exchange, on top of undici's per-phase timeouts.
+    const deadline = AbortSignal.timeout(this.#timeoutMs)
+    const signal = req.signal === undefined ? deadline : AbortSignal.any([deadline, req.signal])
+    try {
+      const res = await this.#pool.request({
+        method: req.method,
+        path: this.#prefix + req.path,
+        headers: { ...this.#headers, ...req.headers },
+        body: req.body,
+        signal,
+      })
+      const declared = Number(res.headers['content-length'])
+      if (Number.isFinite(declared) && declared > this.#maxBytes) {
+        res.body.destroy()
+        throw problem('upstream.bad_response', 'The registry answered with a reply too large to accept')
+      }
+      const chunks: Buffer[] = []
+      let size = 0
+      for await (const chunk of res.body) {
+        size += (chunk as Buffer).length
+        if (size > this.#maxBytes) {
+          res.body.destroy()
+          throw problem('upstream.bad_response', 'The registry answered with a reply too large to accept')
+        }
+        chunks.push(chunk as Buffer)
+      }
+      const type = res.headers['content-type']
+      return { status: res.statusCode, contentType: typeof type === 'string' ? type : '', body: Buffer.concat(chunks) }
+    } catch (err) {
+      throw toUpstreamError(err, deadline)
+    }
+  }
+
+  async close (): Promise<void> {
+    await this.#pool.close()
+  }
+}
+
+function toUpstreamError (err: unknown, deadline: AbortSignal): GatewayError {
+  if (err instanceof GatewayError) return err
+  const code = (err as { code?: string } | null)?.code
+  const name = (err as { name?: string } | null)?.name
+  if (deadline.aborted || name === 'TimeoutError' || (code !== undefined && TIMEOUT_CODES.has(code))) {
+    return problem('upstream.timeout', 'The registry did not answer in time', { cause: err })
+  }
+  if (code === 'UND_ERR_RESPONSE_EXCEEDED_MAX_SIZE' || code === 'HPE_INVALID_CONSTANT' || name === 'HTTPParserError') {
+    return problem('upstream.bad_response', 'The registry answered with an unreadable reply', { cause: err })
+  }
+  return problem('upstream.unavailable', 'The registry cannot be reached', { cause: err })
+}
+
+/** Parses a JSON reply; anything that is not JSON is `upstream.bad_response`. */
+export function parseJsonReply (res: UpstreamResponse): unknown {
+  if (!/^application\/([a-z0-9.+-]*\+)?json\b/i.test(res.contentType)) {
+    throw problem('upstream.bad_response', 'The registry did not answer with JSON')
+  }
+  try {
+    return JSON.parse(res.body.toString('utf8'))
+  } catch (err) {
+    throw problem('upstream.bad_response', 'The registry answered with malformed JSON', { cause: err })
+  }
+}
+
+/**
+ * The statuses every adapter treats alike: 5xx and 429 mean the registry cannot serve now; anything else
+ * unexpected (401, 400, 3xx…) is an answer the gateway cannot use and points at a configuration problem.
+ */
+export function unexpectedStatus (status: number): GatewayError {
+  // The status goes to the log (as the cause), not to the client.
+  const cause = new Error(`registry status ${status}`)
+  if (status >= 500 || status === 429 || status === 408) {
+    return problem('upstream.unavailable', 'The registry cannot serve now', { cause })
+  }
+  return problem('upstream.bad_response', 'The registry answered with an unexpected status', { cause })
+}
