@@ -1,0 +1,5 @@
+#!/usr/bin/env node
+// npm run gateway: the gateway alone.
+import { ensureBuilt } from './ensure-built.js'
+await ensureBuilt()
+await import('../dist/gateway/main.js')

@@ -1,0 +1,159 @@
+/**
+ * Verifying a signed request (CONTRACT §3). Each check refuses with its own problem code, cheapest first;
+ * the jti is remembered only after the signature and every claim have passed, so a forged or misdirected
+ * token cannot burn another agency's jti values.
+ */
+import { createHash } from 'node:crypto'
+import { compactVerify } from 'jose'
+import { problem } from '../errors.js'
+import type { AgencyDirectory, AgencyEntry } from './agencies.js'
+import { ALLOWED_ALGORITHMS } from './keys.js'
+import type { ReplayGuard } from './replay-guard.js'
+
+export interface Claims {
+  readonly iss: string
+  readonly aud: string | string[]
+  readonly iat: number
+  readonly exp?: number
+  readonly jti: string
+  readonly htm: string
+  readonly htu: string
+  readonly bsh: string
+  readonly purpose?: string
+  readonly sub?: string
+}
+
+export interface Caller {
+  readonly agency: AgencyEntry
+  readonly kid: string
+  readonly purpose: string | null
+  /** The `sub` claim: who the agency acts for. Pseudonymised before it is recorded; never logged. */
+  readonly onBehalfOf: string | null
+}
+
+export interface AuthSettings {
+  readonly audience: string
+  readonly maxClockSkewSeconds: number
+  readonly maxTokenBytes: number
+}
+
+/** What the verifier needs to know of the HTTP request. */
+export interface SignedRequest {
+  readonly authorization: string | undefined
+  readonly method: string
+  /** The request target exactly as sent: path and query. */
+  readonly target: string
+  readonly body: Buffer | undefined
+}
+
+/** Partial identification, recorded even when a later check refuses the request. */
+export interface AuthProgress {
+  client: string | null
+  keyId: string | null
+  purpose: string | null
+  onBehalfOf: string | null
+}
+
+const MAX_LIFETIME_SECONDS = 300
+const ALGORITHMS: ReadonlySet<string> = new Set(ALLOWED_ALGORITHMS)
+const BEARER = /^Bearer +([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]*)$/i
+const JTI = /^[A-Za-z0-9_-]{16,128}$/
+const PURPOSE = /^[a-z0-9][a-z0-9._-]{0,63}$/
+const EMPTY_BODY_HASH = '47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU'
+
+function decodeJson (segment: string, what: string): Record<string, unknown> {
+  let value: unknown
+  try {
+    value = JSON.parse(Buffer.from(segment, 'base64url').toString('utf8'))
+  } catch {
+    throw problem('auth.malformed', `The token's ${what} is not base64url JSON`)
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw problem('auth.malformed', `The token's ${what} is not a JSON object`)
+  return value as Record<string, unknown>
+}
+
+function isTyp (typ: unknown): boolean {
+  return typeof typ === 'string' && /^(application\/)?ndx\+jwt$/i.test(typ)
+}
+
+export function hashBody (body: Buffer | undefined): string {
+  return body === undefined || body.length === 0 ? EMPTY_BODY_HASH : createHash('sha256').update(body).digest('base64url')
+}
+
+export async function authenticate (
+  req: SignedRequest,
+  agencies: AgencyDirectory,
+  guard: ReplayGuard,
+  settings: AuthSettings,
+  progress: AuthProgress,
+  nowMs = Date.now(),
+): Promise<Caller> {
+  const header = req.authorization
+  if (header === undefined || header === '') throw problem('auth.missing', 'Send Authorization: Bearer <token>')
+  if (header.length > settings.maxTokenBytes + 7) throw problem('auth.malformed', 'The token is too large')
+  const parts = BEARER.exec(header)
+  if (parts === null) throw problem('auth.malformed', 'Expected Authorization: Bearer <compact JWS>')
+  const token = `${parts[1]!}.${parts[2]!}.${parts[3]!}`
+
+  const protectedHeader = decodeJson(parts[1]!, 'header')
+  const alg = protectedHeader.alg
+  if (typeof alg !== 'string' || !ALGORITHMS.has(alg)) throw problem('auth.algorithm', `Accepted algorithms: ${ALLOWED_ALGORITHMS.join(', ')}`)
+  if (!isTyp(protectedHeader.typ)) throw problem('auth.malformed', 'The token header needs typ "ndx+jwt"')
+  const kid = protectedHeader.kid
+  if (typeof kid !== 'string' || kid === '' || kid.length > 128) throw problem('auth.malformed', 'The token header needs a kid')
+  if ('crit' in protectedHeader || 'b64' in protectedHeader) throw problem('auth.malformed', 'The token header has unsupported parameters')
+  if (parts[3] === '') throw problem('auth.signature', 'The token is not signed')
+
+  const claims = decodeJson(parts[2]!, 'claims')
+  if (typeof claims.iss !== 'string' || claims.iss === '') throw problem('auth.malformed', 'The token needs an iss claim')
+  const agency = agencies.get(claims.iss)
+  if (agency === undefined) throw problem('auth.unknown_client', 'No agency is registered under this iss')
+  progress.client = agency.spec.id
+  const key = await agency.findKey(kid)
+  if (key === undefined) throw problem('auth.unknown_key', 'The agency has no key with this kid')
+  progress.keyId = kid
+  if (!key.algorithms.has(alg)) throw problem('auth.algorithm', `Key ${kid} does not sign with ${alg}`)
+
+  try {
+    await compactVerify(token, await key.cryptoKey(alg), { algorithms: [alg] })
+  } catch {
+    throw problem('auth.signature', 'The signature does not verify with the named key')
+  }
+
+  // From here the claims are the agency's own words.
+  const aud = claims.aud
+  const audOk = aud === settings.audience || (Array.isArray(aud) && aud.includes(settings.audience))
+  if (!audOk) throw problem('auth.audience', `The token's aud must be ${settings.audience}`)
+
+  const now = nowMs / 1000
+  const { iat, exp } = claims
+  if (typeof iat !== 'number' || !Number.isFinite(iat)) throw problem('auth.malformed', 'The token needs a numeric iat claim')
+  if (Math.abs(now - iat) > settings.maxClockSkewSeconds) {
+    throw problem('auth.expired', `iat must be within ${settings.maxClockSkewSeconds} seconds of the gateway's clock`)
+  }
+  if (exp !== undefined) {
+    if (typeof exp !== 'number' || !Number.isFinite(exp)) throw problem('auth.malformed', 'exp must be numeric')
+    if (exp <= now) throw problem('auth.expired', 'The token has expired')
+    if (exp > iat + MAX_LIFETIME_SECONDS) throw problem('auth.malformed', `exp may be at most ${MAX_LIFETIME_SECONDS} seconds after iat`)
+  }
+
+  const { jti, htm, htu, bsh, purpose, sub } = claims
+  if (typeof jti !== 'string' || !JTI.test(jti)) throw problem('auth.malformed', 'jti must be 16-128 characters of [A-Za-z0-9_-]')
+  if (typeof htm !== 'string' || typeof htu !== 'string' || typeof bsh !== 'string') {
+    throw problem('auth.malformed', 'The token needs htm, htu and bsh claims')
+  }
+  if (purpose !== undefined && (typeof purpose !== 'string' || !PURPOSE.test(purpose))) throw problem('auth.malformed', 'purpose must be a purpose code')
+  if (sub !== undefined && (typeof sub !== 'string' || sub === '' || sub.length > 256)) throw problem('auth.malformed', 'sub must be a non-empty string')
+  progress.purpose = purpose ?? null
+  progress.onBehalfOf = sub ?? null
+
+  if (htm !== req.method) throw problem('auth.binding', 'htm does not match the request method')
+  if (htu !== req.target) throw problem('auth.binding', 'htu does not match the request target')
+  if (bsh !== hashBody(req.body)) throw problem('auth.binding', 'bsh does not match the request body')
+
+  // Remember the jti for as long as a token carrying it could still pass the iat window, plus the skew.
+  const ttl = Math.max(1, Math.ceil(iat + 2 * settings.maxClockSkewSeconds - now))
+  if (!await guard.remember(agency.spec.id, jti, ttl)) throw problem('auth.replayed', 'This token has been used already')
+
+  return { agency, kid, purpose: purpose ?? null, onBehalfOf: sub ?? null }
+}

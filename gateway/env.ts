@@ -1,0 +1,63 @@
+/**
+ * The environment (CONTRACT §1): the only place that reads `process.env`. Everything else receives this
+ * typed object; `${NAME}` references in configuration are resolved from `vars`.
+ */
+import { resolve } from 'node:path'
+
+export interface Environment {
+  readonly port: number
+  readonly host: string
+  readonly configDir: string
+  readonly redisUrl: string | null
+  readonly databaseUrl: string | null
+  readonly dataDir: string
+  readonly logLevel: string
+  /** Run the transaction-log worker inside the gateway process (default true). */
+  readonly worker: boolean
+  readonly vars: Readonly<Record<string, string | undefined>>
+}
+
+function port (value: string | undefined, fallback: number, name: string): number {
+  if (value === undefined || value === '') return fallback
+  const n = Number(value)
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`${name} must be a port number, got ${JSON.stringify(value)}`)
+  return n
+}
+
+export function readEnvironment (env: NodeJS.ProcessEnv = process.env): Environment {
+  const blank = (v: string | undefined): string | null => v === undefined || v.trim() === '' ? null : v.trim()
+  return Object.freeze({
+    port: port(env.PORT, 8080, 'PORT'),
+    host: blank(env.HOST) ?? '127.0.0.1',
+    configDir: resolve(blank(env.CONFIG_DIR) ?? './config'),
+    redisUrl: blank(env.REDIS_URL),
+    databaseUrl: blank(env.DATABASE_URL),
+    dataDir: resolve(blank(env.DATA_DIR) ?? './data'),
+    logLevel: blank(env.LOG_LEVEL) ?? 'info',
+    worker: (blank(env.NDX_WORKER) ?? 'true') !== 'false',
+    vars: Object.freeze({ ...env }),
+  })
+}
+
+/** Simulator settings (CONTRACT §9). */
+export function readSimulatorEnvironment (env: NodeJS.ProcessEnv = process.env): { host: string, latencyMs: number, failRate: number, ports: { population: number, civilStatus: number, businessRegistry: number }, keys: { population?: string, civilStatus?: string, businessRegistry?: string } } {
+  const latencyMs = Number(env.SIM_LATENCY_MS ?? 0)
+  const failRate = Number(env.SIM_FAIL_RATE ?? 0)
+  if (!Number.isFinite(latencyMs) || latencyMs < 0) throw new Error('SIM_LATENCY_MS must be a number of milliseconds')
+  if (!Number.isFinite(failRate) || failRate < 0 || failRate > 1) throw new Error('SIM_FAIL_RATE must be between 0 and 1')
+  const keys: { population?: string, civilStatus?: string, businessRegistry?: string } = {}
+  if (env.POPULATION_API_KEY) keys.population = env.POPULATION_API_KEY
+  if (env.CIVIL_STATUS_API_KEY) keys.civilStatus = env.CIVIL_STATUS_API_KEY
+  if (env.BUSINESS_REGISTRY_API_KEY) keys.businessRegistry = env.BUSINESS_REGISTRY_API_KEY
+  return {
+    host: env.SIM_HOST ?? '127.0.0.1',
+    latencyMs,
+    failRate,
+    ports: {
+      population: port(env.SIM_POPULATION_PORT, 4101, 'SIM_POPULATION_PORT'),
+      civilStatus: port(env.SIM_CIVIL_STATUS_PORT, 4102, 'SIM_CIVIL_STATUS_PORT'),
+      businessRegistry: port(env.SIM_BUSINESS_REGISTRY_PORT, 4103, 'SIM_BUSINESS_REGISTRY_PORT'),
+    },
+    keys,
+  }
+}

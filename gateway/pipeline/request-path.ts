@@ -1,0 +1,123 @@
+/**
+ * The request path of every /v1 call, top to bottom:
+ *
+ *   verify → identify → authorize → reuse-or-fetch → filter → record → reply
+ *
+ * `verify` checks the signed token (auth/authenticate.ts); `identify` finds the operation; `authorize`
+ * applies the caller's grant (access/access.ts); `reuse-or-fetch` reads records through the reuse store
+ * (reuse/); `filter` keeps the granted, requested fields; `record` writes the transaction record — in the
+ * transaction-log plugin's onSend hook, so refusals raised anywhere (even before this handler, like 413)
+ * are recorded too; `reply` serializes against the operation's canonical schema.
+ */
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { LoadedRecord, RecordGetter, RecordKey } from '../../adapters/contract.js'
+import { authenticate, type Caller } from '../auth/authenticate.js'
+import type { ReplayGuard } from '../auth/replay-guard.js'
+import { authorizeOperation, checkClaims, pick, selectFields } from '../access/access.js'
+import { problem } from '../errors.js'
+import type { RecordReader } from '../reuse/reader.js'
+import type { CompiledOperation, Runtime, RouteMatch } from '../runtime.js'
+import { parseQuery, readInput, splitTarget } from './input.js'
+import type { TransactionContext } from './transaction.js'
+
+/** A built-in route's handler (audit, notifications, admin). */
+export type BuiltinHandler = (ctx: { req: FastifyRequest, reply: FastifyReply, caller: Caller, runtime: Runtime, params: Record<string, string>, query: Record<string, string>, txn: TransactionContext }) => Promise<unknown>
+
+export interface RequestPathDeps {
+  readonly current: () => Runtime
+  readonly replayGuard: ReplayGuard
+  readonly records: RecordReader
+  readonly builtins: Readonly<Record<string, BuiltinHandler>>
+  /** Called once the caller is known, before anything is read: quotas. */
+  readonly admit?: (caller: Caller, txn: TransactionContext) => Promise<void>
+}
+
+export async function serveV1 (req: FastifyRequest, reply: FastifyReply, deps: RequestPathDeps): Promise<unknown> {
+  const txn = req.txn as TransactionContext
+  const runtime = deps.current().acquire()
+  try {
+    const [path, queryString] = splitTarget(req.url)
+    // The operation is looked up first so that refusals are recorded against it; it is revealed only after verify.
+    const match = runtime.match(req.method, path)
+    if (match !== null) describe(txn, match)
+
+    const gw = runtime.config.gateway
+    const caller = await authenticate(
+      { authorization: req.headers.authorization, method: req.method, target: req.url, body: req.rawBody },
+      runtime.agencies, deps.replayGuard,
+      { audience: gw.id, maxClockSkewSeconds: gw.maxClockSkewSeconds, maxTokenBytes: gw.limits.tokenBytes },
+      txn,
+    )
+
+    if (match === null) throw problem('route.not_found', 'No operation is served at this path with this method')
+    if (deps.admit !== undefined) await deps.admit(caller, txn)
+    const query = parseQuery(queryString)
+    if (match.target.kind === 'builtin') {
+      const handler = deps.builtins[match.target.route.name]
+      if (handler === undefined) throw problem('route.not_found', 'No operation is served at this path with this method')
+      return await handler({ req, reply, caller, runtime, params: match.params, query, txn })
+    }
+    return await serveOperation(req, reply, caller, match.target.op, match.params, query, deps.records, txn)
+  } finally {
+    runtime.release()
+  }
+}
+
+function describe (txn: TransactionContext, match: RouteMatch): void {
+  txn.route = match.target.template
+  if (match.target.kind === 'operation') {
+    txn.service = match.target.op.service.service
+    txn.operation = match.target.op.spec.id
+  } else {
+    txn.service = match.target.route.service
+    txn.operation = match.target.route.operation
+  }
+}
+
+async function serveOperation (
+  req: FastifyRequest, reply: FastifyReply, caller: Caller, op: CompiledOperation,
+  pathParams: Record<string, string>, query: Record<string, string>, records: RecordReader, txn: TransactionContext,
+): Promise<string> {
+  // authorize: role, grant, purpose; then the input, then the fields asked for or claimed.
+  const grant = authorizeOperation(caller, op)
+  const input = readInput(op, pathParams, query, req.body, req.headers['content-type'])
+  txn.subject = input.subject
+  let fields: readonly string[] | null = null
+  if (op.shape.fieldsApplyTo === 'response') fields = selectFields(op, grant, input.fields)
+  else checkClaims(op, grant, input.body as Record<string, unknown>)
+
+  // reuse-or-fetch
+  const used: LoadedRecord[] = []
+  const get: RecordGetter = async (key: RecordKey) => {
+    const loaded = await records.read(key, op.spec.cache, async (signal) => {
+      const started = performance.now()
+      try {
+        return await op.adapter.load(key, signal)
+      } finally {
+        txn.upstreamMs = (txn.upstreamMs ?? 0) + (performance.now() - started)
+      }
+    })
+    if (loaded !== null) used.push(loaded)
+    return loaded
+  }
+  const answer = await op.adapter.answer(op.spec, input, get)
+  if (answer === null) throw problem('record.not_found', 'The registry has no such record')
+  const first = used[0]
+  txn.source = used.length === 0 ? null : used.every((r) => r.source === 'reuse') ? 'reuse' : 'upstream'
+
+  // filter
+  const data = fields === null ? answer : pick(answer, fields)
+  txn.fields = fields === null ? Object.keys(input.body as object) : [...fields]
+
+  // reply (the record is written in onSend, before the bytes leave)
+  const meta = {
+    transactionId: txn.id,
+    service: op.service.service,
+    operation: op.spec.id,
+    source: txn.source ?? 'upstream',
+    retrievedAt: used.reduce((oldest, r) => r.retrievedAt < oldest ? r.retrievedAt : oldest, first?.retrievedAt ?? new Date().toISOString()),
+    stale: used.some((r) => r.stale),
+  }
+  reply.code(200).header('content-type', 'application/json; charset=utf-8').header('cache-control', 'no-store')
+  return op.serialize({ data, meta })
+}

@@ -1,0 +1,70 @@
+/**
+ * The gateway's stateful services, chosen once at startup: in-process when standalone, Redis and
+ * PostgreSQL when `REDIS_URL` / `DATABASE_URL` are set. Everything here outlives configuration reloads.
+ */
+import type { Redis } from 'ioredis'
+import type { Logger } from 'pino'
+import { MemoryReplayGuard, RedisReplayGuard, type ReplayGuard } from './auth/replay-guard.js'
+import type { GatewayConfig } from './config/types.js'
+import type { Environment } from './env.js'
+import { connectRedis, waitReady } from './redis.js'
+import { DirectReader, type RecordReader } from './reuse/reader.js'
+import { MemorySink, type TransactionSink } from './txlog/sink.js'
+
+/** How the gateway keeps state, for the startup log and /health/ready. */
+export interface ServiceMode {
+  readonly replay: 'memory' | 'redis'
+  readonly reuse: 'none' | 'memory' | 'redis'
+  readonly log: 'memory' | 'pglite' | 'postgres' | 'queue'
+}
+
+export interface GatewayServices {
+  readonly mode: ServiceMode
+  readonly replayGuard: ReplayGuard
+  readonly records: RecordReader
+  readonly sink: TransactionSink
+  readonly redis: Redis | null
+  close (): Promise<void>
+}
+
+/** In-process services: for tests and the standalone gateway. */
+export function memoryServices (overrides: Partial<Omit<GatewayServices, 'close' | 'mode'>> = {}): GatewayServices {
+  const replayGuard = overrides.replayGuard ?? new MemoryReplayGuard()
+  const records = overrides.records ?? new DirectReader()
+  const sink = overrides.sink ?? new MemorySink()
+  return {
+    mode: { replay: 'memory', reuse: 'none', log: 'memory' },
+    replayGuard,
+    records,
+    sink,
+    redis: overrides.redis ?? null,
+    async close () {
+      await Promise.all([replayGuard.close(), records.close(), sink.close()])
+    },
+  }
+}
+
+export async function createServices (env: Environment, config: GatewayConfig, logger: Logger): Promise<GatewayServices> {
+  if (env.redisUrl === null) {
+    logger.info('standalone: replay guard in process')
+    return memoryServices()
+  }
+  const redis = connectRedis({ url: env.redisUrl, commandTimeoutMs: config.gateway.redis.commandTimeoutMs, logger })
+  if (!await waitReady(redis, 3000)) logger.warn('redis not ready at startup; serving degraded until it is')
+  const prefix = config.gateway.redis.keyPrefix
+  const replayGuard = new RedisReplayGuard(redis, prefix)
+  const records = new DirectReader()
+  const sink = new MemorySink()
+  logger.info({ prefix }, 'redis: replay guard shared across instances')
+  return {
+    mode: { replay: 'redis', reuse: 'none', log: 'memory' },
+    replayGuard,
+    records,
+    sink,
+    redis,
+    async close () {
+      await Promise.all([replayGuard.close(), records.close(), sink.close()])
+      redis.disconnect()
+    },
+  }
+}
