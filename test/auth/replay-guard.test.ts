@@ -1,0 +1,68 @@
+/**
+ * The replay guard contract, run against both implementations (in-process and real Redis).
+ */
+import t from 'tap'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { Redis } from 'ioredis'
+import { MemoryReplayGuard, RedisReplayGuard, type ReplayGuard } from '../../gateway/auth/replay-guard.js'
+import { connectRedis } from '../../gateway/redis.js'
+import { testRedis } from '../helpers/redis.js'
+
+async function conformance (t: Tap, make: () => Promise<ReplayGuard>): Promise<void> {
+  t.test('a pair is new once, then refused', async (t) => {
+    const guard = await make()
+    t.teardown(() => guard.close())
+    t.equal(await guard.remember('VN.A', 'jti-0000000000000001', 60), true)
+    t.equal(await guard.remember('VN.A', 'jti-0000000000000001', 60), false)
+    t.equal(await guard.remember('VN.A', 'jti-0000000000000001', 60), false)
+  })
+  t.test('the same jti under another iss is a different pair', async (t) => {
+    const guard = await make()
+    t.teardown(() => guard.close())
+    t.equal(await guard.remember('VN.A', 'jti-0000000000000002', 60), true)
+    t.equal(await guard.remember('VN.B', 'jti-0000000000000002', 60), true)
+  })
+  t.test('a pair is forgotten after its ttl', async (t) => {
+    const guard = await make()
+    t.teardown(() => guard.close())
+    t.equal(await guard.remember('VN.A', 'jti-0000000000000003', 1), true)
+    await sleep(1100)
+    t.equal(await guard.remember('VN.A', 'jti-0000000000000003', 1), true)
+  })
+  t.test('concurrent uses of one pair: exactly one wins', async (t) => {
+    const guard = await make()
+    t.teardown(() => guard.close())
+    const results = await Promise.all(Array.from({ length: 50 }, () => guard.remember('VN.A', 'jti-0000000000000004', 60)))
+    t.equal(results.filter(Boolean).length, 1)
+  })
+}
+type Tap = typeof t
+
+t.test('in-process guard', (t) => conformance(t as unknown as Tap, async () => new MemoryReplayGuard()))
+
+t.test('Redis guard', async (t) => {
+  const { redis, prefix } = await testRedis(t)
+  await conformance(t as unknown as Tap, async () => new RedisReplayGuard(redis, prefix))
+
+  t.test('instances sharing one Redis refuse each other\'s replays', async (t) => {
+    const a = new RedisReplayGuard(redis, prefix)
+    const other = new Redis(redis.options)
+    t.teardown(() => { other.disconnect() })
+    const b = new RedisReplayGuard(other, prefix)
+    t.equal(await a.remember('VN.A', 'jti-shared-00000000001', 60), true)
+    t.equal(await b.remember('VN.A', 'jti-shared-00000000001', 60), false)
+    t.ok(await redis.exists(`${prefix}jti:VN.A:jti-shared-00000000001`), 'kept under the run prefix')
+    const ttl = await redis.ttl(`${prefix}jti:VN.A:jti-shared-00000000001`)
+    t.ok(ttl > 0 && ttl <= 60, 'with an expiry')
+  })
+
+  t.test('while Redis does not answer, the guard still refuses replays to this instance', async (t) => {
+    const dead = connectRedis({ url: 'redis://127.0.0.1:1/0', commandTimeoutMs: 50 })
+    t.teardown(() => { dead.disconnect() })
+    let degraded = 0
+    const guard = new RedisReplayGuard(dead, prefix, () => { degraded++ })
+    t.equal(await guard.remember('VN.A', 'jti-offline-000000001', 60), true, 'first use is served')
+    t.equal(await guard.remember('VN.A', 'jti-offline-000000001', 60), false, 'replay refused from local memory')
+    t.equal(degraded, 1, 'the outage was reported')
+  })
+})
