@@ -10,6 +10,7 @@ import { Pseudonymizer } from './pseudonym.js'
 import { Runtime, type BuiltinRoute } from './runtime.js'
 import type { BuiltinHandler } from './pipeline/request-path.js'
 import type { GatewayServices } from './services.js'
+import { NOTIFICATION_ROUTE, notificationHandler } from './builtins/notifications.js'
 import body from './plugins/body.js'
 import errors from './plugins/errors.js'
 import transactions from './plugins/transactions.js'
@@ -37,8 +38,12 @@ declare module 'fastify' {
   }
 }
 
-export const BUILTIN_ROUTES: readonly BuiltinRoute[] = []
-const BUILTIN_HANDLERS: Record<string, BuiltinHandler> = {}
+/** Routes the gateway serves itself, beside the configured operations. */
+export const BUILTIN_ROUTES: readonly BuiltinRoute[] = [NOTIFICATION_ROUTE]
+
+function builtinHandlers (services: GatewayServices): Record<string, BuiltinHandler> {
+  return { [NOTIFICATION_ROUTE.name]: notificationHandler(services.records) }
+}
 
 export async function buildApp (opts: AppOptions): Promise<FastifyInstance> {
   const { config, services } = opts
@@ -75,7 +80,7 @@ export async function buildApp (opts: AppOptions): Promise<FastifyInstance> {
     current: () => runtime,
     replayGuard: services.replayGuard,
     records: services.records,
-    builtins: BUILTIN_HANDLERS,
+    builtins: builtinHandlers(services),
   })
   return app
 }

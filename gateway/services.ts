@@ -8,7 +8,12 @@ import { MemoryReplayGuard, RedisReplayGuard, type ReplayGuard } from './auth/re
 import type { GatewayConfig } from './config/types.js'
 import type { Environment } from './env.js'
 import { connectRedis, waitReady } from './redis.js'
+import { Pseudonymizer } from './pseudonym.js'
+import { RecordCipher } from './reuse/cipher.js'
 import { DirectReader, type RecordReader } from './reuse/reader.js'
+import { RedisRecordStore } from './reuse/redis-store.js'
+import { ReuseReader } from './reuse/reuse-reader.js'
+import { MemoryRecordStore, type RecordStore } from './reuse/store.js'
 import { MemorySink, type TransactionSink } from './txlog/sink.js'
 
 /** How the gateway keeps state, for the startup log and /health/ready. */
@@ -44,20 +49,34 @@ export function memoryServices (overrides: Partial<Omit<GatewayServices, 'close'
   }
 }
 
+/** The reuse reader ("provide once") over a store, wired to the logger. */
+export function reuseReader (config: GatewayConfig, store: RecordStore, logger?: Logger): ReuseReader {
+  return new ReuseReader({
+    store,
+    cipher: new RecordCipher(config.gateway.secrets.cacheKeys),
+    pseudonymizer: new Pseudonymizer(config.gateway.secrets.pseudonymKey),
+    maxStaleSeconds: config.gateway.reuse.maxStaleSeconds,
+    waitTimeoutMs: config.gateway.reuse.waitTimeoutMs,
+    onStoreError: (err) => logger?.warn({ err: { message: (err as Error).message } }, 'reuse store unavailable; reading registries directly'),
+    onStoreRecovered: () => logger?.info('reuse store available again'),
+  })
+}
+
 export async function createServices (env: Environment, config: GatewayConfig, logger: Logger): Promise<GatewayServices> {
   if (env.redisUrl === null) {
-    logger.info('standalone: replay guard in process')
-    return memoryServices()
+    logger.info('standalone: replay guard and reuse store in process')
+    const services = memoryServices({ records: reuseReader(config, new MemoryRecordStore(), logger) })
+    return { ...services, mode: { replay: 'memory', reuse: 'memory', log: 'memory' } }
   }
   const redis = connectRedis({ url: env.redisUrl, commandTimeoutMs: config.gateway.redis.commandTimeoutMs, logger })
   if (!await waitReady(redis, 3000)) logger.warn('redis not ready at startup; serving degraded until it is')
   const prefix = config.gateway.redis.keyPrefix
-  const replayGuard = new RedisReplayGuard(redis, prefix)
-  const records = new DirectReader()
+  const replayGuard = new RedisReplayGuard(redis, prefix, (err) => logger.warn({ err: { message: (err as Error).message } }, 'replay guard: redis unavailable, remembering locally'))
+  const records = reuseReader(config, new RedisRecordStore(redis, prefix), logger)
   const sink = new MemorySink()
-  logger.info({ prefix }, 'redis: replay guard shared across instances')
+  logger.info({ prefix }, 'redis: replay guard and reuse store shared across instances')
   return {
-    mode: { replay: 'redis', reuse: 'none', log: 'memory' },
+    mode: { replay: 'redis', reuse: 'redis', log: 'memory' },
     replayGuard,
     records,
     sink,

@@ -89,7 +89,7 @@ async function serveOperation (
   // reuse-or-fetch
   const used: LoadedRecord[] = []
   const get: RecordGetter = async (key: RecordKey) => {
-    const loaded = await records.read(key, op.spec.cache, async (signal) => {
+    const loaded = await records.read(key, { ttlSeconds: op.spec.cache.ttlSeconds, loadTimeoutMs: op.service.upstream.timeoutMs }, async (signal) => {
       const started = performance.now()
       try {
         return await op.adapter.load(key, signal)

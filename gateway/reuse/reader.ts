@@ -7,6 +7,8 @@ import type { CanonicalRecord, LoadedRecord, RecordKey } from '../../adapters/co
 export interface ReadPolicy {
   /** How long a kept record may be reused by this operation; 0 = never reuse. */
   readonly ttlSeconds: number
+  /** The registry's timeout: how long one load may take (locks and waits are sized from it). */
+  readonly loadTimeoutMs: number
 }
 
 export type Loader = (signal?: AbortSignal) => Promise<CanonicalRecord | null>
@@ -14,6 +16,8 @@ export type Loader = (signal?: AbortSignal) => Promise<CanonicalRecord | null>
 export interface RecordReader {
   /** The record for `key`, kept or freshly loaded; null when the registry has none. */
   read (key: RecordKey, policy: ReadPolicy, load: Loader): Promise<LoadedRecord | null>
+  /** Drops every kept record of a subject of a service; resolves with how many were dropped. */
+  invalidate (service: string, subject: string): Promise<number>
   close (): Promise<void>
 }
 
@@ -21,6 +25,10 @@ export class DirectReader implements RecordReader {
   async read (_key: RecordKey, _policy: ReadPolicy, load: Loader): Promise<LoadedRecord | null> {
     const record = await load()
     return record === null ? null : { record, source: 'upstream', retrievedAt: new Date().toISOString(), stale: false }
+  }
+
+  async invalidate (): Promise<number> {
+    return 0
   }
 
   async close (): Promise<void> {}

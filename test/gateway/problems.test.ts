@@ -75,7 +75,7 @@ t.test('404 route.not_found: unknown paths and methods, after verification', asy
 })
 
 t.test('500 internal: nothing of the failure reaches the client', async (t) => {
-  const services = memoryServices({ records: { read: async () => { throw new Error('db password is hunter2 at /srv/secret') }, close: async () => {} } })
+  const services = memoryServices({ records: { read: async () => { throw new Error('db password is hunter2 at /srv/secret') }, invalidate: async () => 0, close: async () => {} } })
   const { app, sink } = await buildTestGateway(t, { services })
   const res = await signedInject(app, 'VN.LOC.DNG', 'GET', '/v1/population/citizens/030075654294', { purpose: 'public-service' })
   t.equal(res.statusCode, 500)

@@ -1,0 +1,102 @@
+/**
+ * The record store on Redis, shared by every gateway instance. Keys live under the configured prefix;
+ * a subject's keys share a hash tag (its index), so the scripts below stay within one Cluster slot.
+ */
+import type { Redis } from 'ioredis'
+import { indexOf, type RecordStore, type StoreEvent } from './store.js'
+
+const SET_IF_GENERATION = `
+local g = redis.call('GET', KEYS[3]) or '0'
+if g ~= ARGV[3] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+redis.call('SADD', KEYS[2], KEYS[1])
+if redis.call('PTTL', KEYS[2]) < tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[2], ARGV[2]) end
+return 1`
+
+const INVALIDATE = `
+redis.call('INCR', KEYS[2])
+redis.call('PEXPIRE', KEYS[2], ARGV[1])
+local n = 0
+for _, k in ipairs(redis.call('SMEMBERS', KEYS[1])) do n = n + redis.call('DEL', k) end
+redis.call('DEL', KEYS[1])
+return n`
+
+const UNLOCK = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`
+
+/** Generations outlive any record (a week), so a slow load cannot outwait its invalidation. */
+const GENERATION_TTL_MS = 7 * 24 * 3600 * 1000
+
+export class RedisRecordStore implements RecordStore {
+  readonly #redis: Redis
+  readonly #subscriber: Redis
+  readonly #prefix: string
+  readonly #channel: string
+  readonly #listeners: Array<(e: StoreEvent) => void> = []
+  #seq = 0
+
+  constructor (redis: Redis, prefix: string) {
+    this.#redis = redis
+    this.#prefix = `${prefix}reuse:`
+    this.#channel = `${prefix}reuse:events`
+    // A subscriber needs its own connection; it may queue its SUBSCRIBE until Redis is reachable.
+    this.#subscriber = redis.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null, enableAutoPipelining: false })
+    this.#subscriber.on('error', () => { /* reported by the main connection */ })
+    this.#subscriber.on('message', (_channel: string, message: string) => {
+      let event: StoreEvent
+      try { event = JSON.parse(message) as StoreEvent } catch { return }
+      for (const l of this.#listeners) l(event)
+    })
+    this.#subscriber.subscribe(this.#channel).catch(() => { /* resubscribed on reconnect */ })
+  }
+
+  #rec (key: string): string { return `${this.#prefix}r:{${indexOf(key)}}:${key.slice(key.indexOf(':') + 1)}` }
+  #idx (index: string): string { return `${this.#prefix}i:{${index}}` }
+  #gen (index: string): string { return `${this.#prefix}g:{${index}}` }
+  #lock (key: string): string { return `${this.#prefix}l:{${indexOf(key)}}:${key.slice(key.indexOf(':') + 1)}` }
+
+  get (key: string): Promise<Buffer | null> {
+    return this.#redis.getBuffer(this.#rec(key))
+  }
+
+  async generation (index: string): Promise<string> {
+    return (await this.#redis.get(this.#gen(index))) ?? '0'
+  }
+
+  async set (key: string, value: Buffer, ttlMs: number, generation: string): Promise<boolean> {
+    const index = indexOf(key)
+    const done = await this.#redis.eval(SET_IF_GENERATION, 3, this.#rec(key), this.#idx(index), this.#gen(index), value, String(Math.max(1, Math.ceil(ttlMs))), generation)
+    return done === 1
+  }
+
+  async invalidate (index: string): Promise<number> {
+    return Number(await this.#redis.eval(INVALIDATE, 2, this.#idx(index), this.#gen(index), String(GENERATION_TTL_MS)))
+  }
+
+  async lock (key: string, ttlMs: number): Promise<string | null> {
+    const token = `${process.pid}.${++this.#seq}.${Date.now()}`
+    const ok = await this.#redis.set(this.#lock(key), token, 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX')
+    return ok === 'OK' ? token : null
+  }
+
+  async unlock (key: string, token: string): Promise<void> {
+    await this.#redis.eval(UNLOCK, 1, this.#lock(key), token)
+  }
+
+  async isLocked (key: string): Promise<boolean> {
+    return (await this.#redis.exists(this.#lock(key))) === 1
+  }
+
+  async publish (event: StoreEvent): Promise<void> {
+    await this.#redis.publish(this.#channel, JSON.stringify(event))
+  }
+
+  subscribe (listener: (event: StoreEvent) => void): void {
+    this.#listeners.push(listener)
+  }
+
+  async close (): Promise<void> {
+    this.#subscriber.disconnect()
+  }
+}

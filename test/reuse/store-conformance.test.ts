@@ -1,0 +1,108 @@
+/**
+ * The record store contract, run against both implementations: in-process and real Redis.
+ */
+import t, { type Test } from 'tap'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { Redis } from 'ioredis'
+import { RedisRecordStore } from '../../gateway/reuse/redis-store.js'
+import { MemoryRecordStore, type RecordStore, type StoreEvent } from '../../gateway/reuse/store.js'
+import { REDIS_URL, testRedis } from '../helpers/redis.js'
+
+function conformance (t: Test, make: () => Promise<{ a: RecordStore, b: RecordStore }>): void {
+  t.test('values are kept until they expire', async (t) => {
+    const { a, b } = await make()
+    t.equal(await a.get('i1:r1'), null)
+    t.equal(await a.set('i1:r1', Buffer.from('sealed'), 300, await a.generation('i1')), true)
+    t.same(await b.get('i1:r1'), Buffer.from('sealed'), 'visible to every instance')
+    await sleep(350)
+    t.equal(await a.get('i1:r1'), null, 'gone after its ttl')
+  })
+
+  t.test('invalidate drops every record of an index and counts them', async (t) => {
+    const { a, b } = await make()
+    const g = await a.generation('i2')
+    await a.set('i2:citizen', Buffer.from('1'), 10_000, g)
+    await a.set('i2:events', Buffer.from('2'), 10_000, g)
+    await a.set('i3:citizen', Buffer.from('3'), 10_000, await a.generation('i3'))
+    t.equal(await b.invalidate('i2'), 2)
+    t.equal(await a.get('i2:citizen'), null)
+    t.equal(await a.get('i2:events'), null)
+    t.same(await a.get('i3:citizen'), Buffer.from('3'), 'other subjects untouched')
+    t.equal(await a.invalidate('i2'), 0, 'nothing left to drop')
+  })
+
+  t.test('a load that began before an invalidation cannot write after it', async (t) => {
+    const { a, b } = await make()
+    const before = await a.generation('i4')
+    await b.invalidate('i4')
+    t.equal(await a.set('i4:citizen', Buffer.from('stale'), 10_000, before), false)
+    t.equal(await a.get('i4:citizen'), null)
+    t.equal(await a.set('i4:citizen', Buffer.from('fresh'), 10_000, await a.generation('i4')), true)
+  })
+
+  t.test('locks are exclusive, released only by their holder, and expire', async (t) => {
+    const { a, b } = await make()
+    const token = await a.lock('i5:r', 300)
+    t.type(token, 'string')
+    t.equal(await b.lock('i5:r', 300), null)
+    t.equal(await b.isLocked('i5:r'), true)
+    await b.unlock('i5:r', 'not-the-token')
+    t.equal(await b.isLocked('i5:r'), true, 'a wrong token does not release')
+    await a.unlock('i5:r', token as string)
+    t.equal(await b.isLocked('i5:r'), false)
+    t.type(await b.lock('i5:r', 100), 'string')
+    await sleep(150)
+    t.type(await a.lock('i5:r', 100), 'string', 'an expired lock can be taken')
+  })
+
+  t.test('events reach every instance', async (t) => {
+    const { a, b } = await make()
+    const seen: StoreEvent[] = []
+    b.subscribe((e) => seen.push(e))
+    await sleep(50)
+    await a.publish({ type: 'done', key: 'i6:r' })
+    await a.publish({ type: 'failed', key: 'i6:r', code: 'upstream.timeout' })
+    for (let i = 0; i < 20 && seen.length < 2; i++) await sleep(25)
+    t.same(seen, [{ type: 'done', key: 'i6:r' }, { type: 'failed', key: 'i6:r', code: 'upstream.timeout' }])
+  })
+}
+
+t.test('in-process store', async (t) => {
+  conformance(t, async () => {
+    const store = new MemoryRecordStore()
+    return { a: store, b: store }
+  })
+  t.test('it stays within its size bound, dropping the oldest', async (t) => {
+    const store = new MemoryRecordStore(3)
+    for (const k of ['i:a', 'i:b', 'i:c', 'i:d']) await store.set(k, Buffer.from(k), 10_000, '0')
+    t.equal(store.size, 3)
+    t.equal(await store.get('i:a'), null)
+    t.same(await store.get('i:d'), Buffer.from('i:d'))
+  })
+})
+
+t.test('Redis store', async (t) => {
+  const { prefix } = await testRedis(t)
+  const clients: Redis[] = []
+  const stores: RecordStore[] = []
+  t.teardown(async () => {
+    for (const s of stores) await s.close()
+    for (const c of clients) c.disconnect()
+  })
+  conformance(t, async () => {
+    const [ra, rb] = [new Redis(REDIS_URL), new Redis(REDIS_URL)]
+    clients.push(ra, rb)
+    const pair = { a: new RedisRecordStore(ra, prefix), b: new RedisRecordStore(rb, prefix) }
+    stores.push(pair.a, pair.b)
+    return pair
+  })
+  t.test('a subject\'s keys share one hash tag (one Cluster slot)', async (t) => {
+    const r = new Redis(REDIS_URL)
+    clients.push(r)
+    const store = new RedisRecordStore(r, prefix)
+    stores.push(store)
+    await store.set('idx7:rec', Buffer.from('x'), 10_000, await store.generation('idx7'))
+    const keys = await r.keys(`${prefix}reuse:*{idx7}*`)
+    t.same(keys.sort(), [`${prefix}reuse:i:{idx7}`, `${prefix}reuse:r:{idx7}:rec`])
+  })
+})
