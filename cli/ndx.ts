@@ -5,6 +5,7 @@
  *   ndx token   --iss <agency> [--key <file>] --method <M> --target <path?query> [--purpose p] [--sub s] [--body json|--body-file f] [--aud id] [--exp s]
  *   ndx call    --iss <agency> [--key <file>] [--url <gateway>] [--purpose p] [--sub s] [--body json|--body-file f] <METHOD> <path?query>
  *   ndx config check [dir]
+ *   ndx checkpoint verify --key <gateway public JWK file> <jws>
  */
 import { existsSync } from 'node:fs'
 import { readFile, writeFile } from 'node:fs/promises'
@@ -13,12 +14,15 @@ import { stringify } from 'yaml'
 import { ConfigError, loadConfig } from '../gateway/config/load-config.js'
 import { projectPath } from '../gateway/paths.js'
 import { generateAgencyKey, NdxClient, signerFromFile, signRequest, type SigningAlgorithm } from '../sdk/index.js'
+import { verifyCheckpoint } from '../gateway/txlog/checkpoints.js'
+import type { JWK } from 'jose'
 
 const USAGE = `usage:
   ndx keygen --kid <kid> [--alg ES256|ES384|EdDSA|PS256|RS256] [--out <file>]
   ndx token --iss <agency> [--key <file>] --method <GET|POST> --target <path?query> [--purpose <p>] [--sub <s>] [--body <json> | --body-file <f>] [--aud <id>] [--exp <seconds>]
   ndx call --iss <agency> [--key <file>] [--url <gateway url>] [--purpose <p>] [--sub <s>] [--body <json> | --body-file <f>] <METHOD> <path?query>
   ndx config check [<dir>]
+  ndx checkpoint verify --key <gateway public JWK file> <checkpoint JWS>
 Without --key, the demo key demo/keys/<agency>.private.jwk.json is used (DEMO ONLY).`
 
 export interface CliIo {
@@ -118,6 +122,19 @@ async function configCheck (args: string[], io: CliIo): Promise<number> {
   }
 }
 
+async function checkpointVerify (args: string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { key: { type: 'string' } } })
+  const jws = positionals[0]
+  if (values.key === undefined || jws === undefined) throw new UsageError('--key and the checkpoint JWS are required')
+  const payload = await verifyCheckpoint(jws.trim(), JSON.parse(await readFile(values.key, 'utf8')) as JWK)
+  if (payload === null) {
+    io.err('invalid: the checkpoint does not verify with this key')
+    return 1
+  }
+  io.out(JSON.stringify({ valid: true, ...payload, signedAt: new Date(payload.iat * 1000).toISOString() }, null, 2) + '\n')
+  return 0
+}
+
 export async function runCli (argv: string[], io: CliIo): Promise<number> {
   const [command, ...rest] = argv
   try {
@@ -128,6 +145,9 @@ export async function runCli (argv: string[], io: CliIo): Promise<number> {
       case 'config':
         if (rest[0] === 'check') return await configCheck(rest.slice(1), io)
         throw new UsageError('did you mean: ndx config check <dir>')
+      case 'checkpoint':
+        if (rest[0] === 'verify') return await checkpointVerify(rest.slice(1), io)
+        throw new UsageError('did you mean: ndx checkpoint verify --key <file> <jws>')
       case undefined: case 'help': case '--help': case '-h':
         io.out(USAGE + '\n')
         return command === undefined ? 2 : 0

@@ -11,6 +11,7 @@ import { Runtime, type BuiltinRoute } from './runtime.js'
 import type { BuiltinHandler } from './pipeline/request-path.js'
 import type { GatewayServices } from './services.js'
 import { NOTIFICATION_ROUTE, notificationHandler } from './builtins/notifications.js'
+import { AUDIT_ROUTES, auditHandlers } from './builtins/audit.js'
 import body from './plugins/body.js'
 import errors from './plugins/errors.js'
 import transactions from './plugins/transactions.js'
@@ -39,10 +40,13 @@ declare module 'fastify' {
 }
 
 /** Routes the gateway serves itself, beside the configured operations. */
-export const BUILTIN_ROUTES: readonly BuiltinRoute[] = [NOTIFICATION_ROUTE]
+export const BUILTIN_ROUTES: readonly BuiltinRoute[] = [NOTIFICATION_ROUTE, ...AUDIT_ROUTES]
 
-function builtinHandlers (services: GatewayServices): Record<string, BuiltinHandler> {
-  return { [NOTIFICATION_ROUTE.name]: notificationHandler(services.records) }
+function builtinHandlers (services: GatewayServices, pseudonymizer: () => Pseudonymizer): Record<string, BuiltinHandler> {
+  return {
+    [NOTIFICATION_ROUTE.name]: notificationHandler(services.records),
+    ...auditHandlers(services.log, pseudonymizer),
+  }
 }
 
 export async function buildApp (opts: AppOptions): Promise<FastifyInstance> {
@@ -80,7 +84,7 @@ export async function buildApp (opts: AppOptions): Promise<FastifyInstance> {
     current: () => runtime,
     replayGuard: services.replayGuard,
     records: services.records,
-    builtins: builtinHandlers(services),
+    builtins: builtinHandlers(services, () => pseudonymizer),
   })
   return app
 }

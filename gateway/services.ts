@@ -15,6 +15,7 @@ import { RedisRecordStore } from './reuse/redis-store.js'
 import { ReuseReader } from './reuse/reuse-reader.js'
 import { MemoryRecordStore, type RecordStore } from './reuse/store.js'
 import { MemorySink, type TransactionSink } from './txlog/sink.js'
+import { openTransactionLog, type TransactionLog } from './txlog/log.js'
 
 /** How the gateway keeps state, for the startup log and /health/ready. */
 export interface ServiceMode {
@@ -28,6 +29,8 @@ export interface GatewayServices {
   readonly replayGuard: ReplayGuard
   readonly records: RecordReader
   readonly sink: TransactionSink
+  /** The transaction log behind the sink, for the auditor API; null when records only go to memory. */
+  readonly log: TransactionLog | null
   readonly redis: Redis | null
   close (): Promise<void>
 }
@@ -36,15 +39,18 @@ export interface GatewayServices {
 export function memoryServices (overrides: Partial<Omit<GatewayServices, 'close' | 'mode'>> = {}): GatewayServices {
   const replayGuard = overrides.replayGuard ?? new MemoryReplayGuard()
   const records = overrides.records ?? new DirectReader()
-  const sink = overrides.sink ?? new MemorySink()
+  const log = overrides.log ?? null
+  const sink = overrides.sink ?? log?.sink ?? new MemorySink()
   return {
-    mode: { replay: 'memory', reuse: 'none', log: 'memory' },
+    mode: { replay: 'memory', reuse: 'none', log: log?.mode ?? 'memory' },
     replayGuard,
     records,
     sink,
+    log,
     redis: overrides.redis ?? null,
     async close () {
-      await Promise.all([replayGuard.close(), records.close(), sink.close()])
+      await Promise.all([replayGuard.close(), records.close()])
+      await (log === null ? sink.close() : log.close())
     },
   }
 }
@@ -65,24 +71,23 @@ export function reuseReader (config: GatewayConfig, store: RecordStore, logger?:
 export async function createServices (env: Environment, config: GatewayConfig, logger: Logger): Promise<GatewayServices> {
   if (env.redisUrl === null) {
     logger.info('standalone: replay guard and reuse store in process')
-    const services = memoryServices({ records: reuseReader(config, new MemoryRecordStore(), logger) })
-    return { ...services, mode: { replay: 'memory', reuse: 'memory', log: 'memory' } }
+    const log = await openTransactionLog(env, config, logger, null)
+    const services = memoryServices({ records: reuseReader(config, new MemoryRecordStore(), logger), log })
+    return { ...services, mode: { replay: 'memory', reuse: 'memory', log: log.mode } }
   }
   const redis = connectRedis({ url: env.redisUrl, commandTimeoutMs: config.gateway.redis.commandTimeoutMs, logger })
   if (!await waitReady(redis, 3000)) logger.warn('redis not ready at startup; serving degraded until it is')
   const prefix = config.gateway.redis.keyPrefix
   const replayGuard = new RedisReplayGuard(redis, prefix, (err) => logger.warn({ err: { message: (err as Error).message } }, 'replay guard: redis unavailable, remembering locally'))
   const records = reuseReader(config, new RedisRecordStore(redis, prefix), logger)
-  const sink = new MemorySink()
+  const log = await openTransactionLog(env, config, logger, redis)
   logger.info({ prefix }, 'redis: replay guard and reuse store shared across instances')
+  const services = memoryServices({ replayGuard, records, log, redis })
   return {
-    mode: { replay: 'redis', reuse: 'redis', log: 'memory' },
-    replayGuard,
-    records,
-    sink,
-    redis,
+    ...services,
+    mode: { replay: 'redis', reuse: 'redis', log: log.mode },
     async close () {
-      await Promise.all([replayGuard.close(), records.close(), sink.close()])
+      await services.close()
       redis.disconnect()
     },
   }

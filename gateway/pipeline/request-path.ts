@@ -55,6 +55,7 @@ export async function serveV1 (req: FastifyRequest, reply: FastifyReply, deps: R
     if (match.target.kind === 'builtin') {
       const handler = deps.builtins[match.target.route.name]
       if (handler === undefined) throw problem('route.not_found', 'No operation is served at this path with this method')
+      reply.header('cache-control', 'no-store')
       return await handler({ req, reply, caller, runtime, params: match.params, query, txn })
     }
     return await serveOperation(req, reply, caller, match.target.op, match.params, query, deps.records, txn)

@@ -84,3 +84,22 @@ t.test('usage', async (t) => {
   t.equal((await cli(['config', 'lint'])).code, 2)
   t.equal((await cli(['keygen', '--bogus'])).code, 2)
 })
+
+t.test('checkpoint verify: offline, with the gateway\'s public key alone', async (t) => {
+  const { Checkpointer } = await import('../../gateway/txlog/checkpoints.js')
+  const { projectPath } = await import('../../gateway/paths.js')
+  const cp = await Checkpointer.fromFile('ndx-gateway', projectPath('demo', 'keys', 'gateway-checkpoint.private.jwk.json'))
+  const dir = await mkdtemp(join(tmpdir(), 'ndx-cp-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  const keyFile = join(dir, 'gateway.pub.jwk.json')
+  await writeFile(keyFile, JSON.stringify(cp.publicJwk))
+  const jws = await cp.sign(42, 'a'.repeat(64))
+  const ok = await cli(['checkpoint', 'verify', '--key', keyFile, jws])
+  t.equal(ok.code, 0)
+  t.match(JSON.parse(ok.out), { valid: true, iss: 'ndx-gateway', seq: 42, hash: 'a'.repeat(64) })
+  const [h, p, s] = jws.split('.')
+  const tampered = `${h}.${Buffer.from(JSON.stringify({ iss: 'ndx-gateway', seq: 43, hash: 'a'.repeat(64), iat: 1 })).toString('base64url')}.${s}`
+  t.equal((await cli(['checkpoint', 'verify', '--key', keyFile, tampered])).code, 1)
+  t.equal((await cli(['checkpoint', 'verify', jws])).code, 2)
+  void p
+})

@@ -1,0 +1,80 @@
+/**
+ * The log worker: drains the BullMQ queue into the database, one batch (job) at a time, and runs the log's
+ * maintenance — signed checkpoints and retention. `npm run gateway` runs one inside the gateway (a single
+ * instance is complete); `npm run worker` runs it alone, for scaling out.
+ */
+import { Worker } from 'bullmq'
+import { Redis } from 'ioredis'
+import type { Logger } from 'pino'
+import type { Checkpointer } from './checkpoints.js'
+import type { TransactionRecord } from './record.js'
+import type { Sql } from './sql.js'
+import type { LogWriter } from './writer.js'
+
+export const QUEUE_NAME = 'txlog'
+
+export interface MaintenanceOptions {
+  readonly retentionDays: number
+  readonly checkpointEverySeconds: number
+}
+
+/** Checkpoints and retention on timers; safe to run in several processes at once. */
+export class LogMaintenance {
+  readonly #timers: NodeJS.Timeout[] = []
+  readonly #sql: Sql
+  readonly #writer: LogWriter
+  readonly #checkpointer: Checkpointer | null
+  readonly #logger: Logger | undefined
+
+  constructor (sql: Sql, writer: LogWriter, checkpointer: Checkpointer | null, opts: MaintenanceOptions, logger?: Logger) {
+    this.#sql = sql
+    this.#writer = writer
+    this.#checkpointer = checkpointer
+    this.#logger = logger
+    if (checkpointer !== null) this.#timers.push(setInterval(() => { void this.checkpoint() }, opts.checkpointEverySeconds * 1000).unref())
+    const purge = (): void => {
+      this.#writer.purge(opts.retentionDays).then((dropped) => {
+        if (dropped.length > 0) this.#logger?.info({ dropped }, 'transaction log: partitions past retention dropped')
+      }, (err: unknown) => this.#logger?.warn({ err }, 'transaction log: retention purge failed'))
+    }
+    purge()
+    this.#timers.push(setInterval(purge, 3_600_000).unref())
+  }
+
+  async checkpoint (): Promise<{ seq: number, hash: string } | null> {
+    if (this.#checkpointer === null) return null
+    try {
+      return await this.#checkpointer.checkpoint(this.#sql)
+    } catch (err) {
+      this.#logger?.warn({ err }, 'transaction log: checkpoint failed')
+      return null
+    }
+  }
+
+  close (): void {
+    for (const t of this.#timers) clearInterval(t)
+  }
+}
+
+export interface LogWorker {
+  readonly worker: Worker
+  close (): Promise<void>
+}
+
+export function startLogWorker (redisUrl: string, bullPrefix: string, writer: LogWriter, logger?: Logger): LogWorker {
+  const connection = new Redis(redisUrl, { maxRetriesPerRequest: null })
+  connection.on('error', () => { /* reconnects by itself; the gateway's connection reports outages */ })
+  const worker = new Worker<{ records: TransactionRecord[] }>(QUEUE_NAME, async (job) => {
+    const written = await writer.write(job.data.records)
+    return { written }
+  }, { connection, prefix: bullPrefix, concurrency: 1 })
+  worker.on('failed', (job, err) => logger?.warn({ err: { message: err.message }, job: job?.id, attempts: job?.attemptsMade }, 'transaction log: batch not written yet; will retry'))
+  worker.on('error', (err) => logger?.warn({ err: { message: err.message } }, 'transaction log worker: redis error'))
+  return {
+    worker,
+    async close () {
+      await worker.close()
+      connection.disconnect()
+    },
+  }
+}

@@ -1,0 +1,114 @@
+/**
+ * Writing records to the log: one transaction per batch that takes the chain head, skips records already
+ * written (a retried batch or a replayed spool must not create a second record), chains and inserts the
+ * rest, bumps the hourly rollups and moves the head. Writers on any number of processes serialize on the
+ * head row, so the chain has one order.
+ */
+import { chainHash } from './chain.js'
+import type { TransactionRecord } from './record.js'
+import { partitionOf } from './schema.js'
+import type { Sql } from './sql.js'
+
+const COLUMNS = ['seq', 'id', 'time', 'client', 'key_id', 'service', 'operation', 'method', 'route', 'purpose', 'subject_ref',
+  'on_behalf_of', 'outcome', 'status', 'code', 'source', 'fields', 'duration_ms', 'upstream_ms', 'request_bytes', 'response_bytes', 'prev_hash', 'hash']
+const ROWS_PER_INSERT = 1000
+
+function row (seq: number, r: TransactionRecord, prevHash: string, hash: string): unknown[] {
+  return [seq, r.id, r.time, r.client, r.keyId, r.service, r.operation, r.method, r.route, r.purpose, r.subjectRef,
+    r.onBehalfOf, r.outcome, r.status, r.code, r.source, r.fields === null ? null : JSON.stringify(r.fields), r.durationMs,
+    r.upstreamMs, r.requestBytes, r.responseBytes, prevHash, hash]
+}
+
+function placeholders (rows: number, cols: number): string {
+  const out: string[] = []
+  for (let i = 0; i < rows; i++) out.push(`(${Array.from({ length: cols }, (_, c) => `$${i * cols + c + 1}`).join(',')})`)
+  return out.join(',')
+}
+
+export class LogWriter {
+  readonly #sql: Sql
+  readonly #partitions = new Set<string>()
+
+  constructor (sql: Sql) {
+    this.#sql = sql
+  }
+
+  /** Writes a batch durably; resolves with how many records were new. */
+  async write (records: readonly TransactionRecord[]): Promise<number> {
+    if (records.length === 0) return 0
+    return this.#sql.transaction(async (tx) => {
+      const [head] = await tx.query<{ seq: number, hash: string }>('SELECT seq, hash FROM ndx_chain_head FOR UPDATE')
+      if (head === undefined) throw new Error('transaction log head missing: schema not migrated')
+      const times = records.map((r) => r.time).sort()
+      const existing = new Set((await tx.query<{ id: string }>(
+        'SELECT id::text AS id FROM ndx_tx WHERE time >= $1 AND time <= $2 AND id = ANY($3::uuid[])',
+        [times[0], times[times.length - 1], records.map((r) => r.id)],
+      )).map((r) => r.id))
+      const fresh: TransactionRecord[] = []
+      for (const r of records) {
+        if (existing.has(r.id)) continue
+        existing.add(r.id)
+        fresh.push(r)
+      }
+      if (fresh.length === 0) return 0
+
+      for (const r of fresh) await this.#ensurePartition(tx, new Date(r.time))
+      let { seq, hash } = head
+      const rows: unknown[][] = []
+      for (const r of fresh) {
+        const next = chainHash(hash, r)
+        seq += 1
+        rows.push(row(seq, r, hash, next))
+        hash = next
+      }
+      for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) {
+        const chunk = rows.slice(i, i + ROWS_PER_INSERT)
+        await tx.query(`INSERT INTO ndx_tx (${COLUMNS.join(',')}) VALUES ${placeholders(chunk.length, COLUMNS.length)}`, chunk.flat())
+      }
+      await this.#rollup(tx, fresh)
+      await tx.query('UPDATE ndx_chain_head SET seq = $1, hash = $2', [seq, hash])
+      return fresh.length
+    })
+  }
+
+  async #ensurePartition (tx: Sql, time: Date): Promise<void> {
+    const p = partitionOf(time)
+    if (this.#partitions.has(p.name)) return
+    // Runs under the head lock, so writers never race to create the same partition.
+    await tx.exec(`CREATE TABLE IF NOT EXISTS ${p.name} PARTITION OF ndx_tx FOR VALUES FROM ('${p.from}') TO ('${p.to}')`)
+    this.#partitions.add(p.name)
+  }
+
+  async #rollup (tx: Sql, records: readonly TransactionRecord[]): Promise<void> {
+    const counts = new Map<string, { key: string[], n: number }>()
+    for (const r of records) {
+      const hour = new Date(r.time)
+      hour.setUTCMinutes(0, 0, 0)
+      const key = [hour.toISOString(), r.client ?? '', r.service ?? '', r.operation ?? '', r.outcome, r.source ?? '']
+      const k = key.join('\0')
+      const c = counts.get(k)
+      if (c === undefined) counts.set(k, { key, n: 1 })
+      else c.n++
+    }
+    const values = [...counts.values()]
+    await tx.query(
+      `INSERT INTO ndx_tx_hourly (hour, client, service, operation, outcome, source, n) VALUES ${placeholders(values.length, 7)}
+       ON CONFLICT (hour, client, service, operation, outcome, source) DO UPDATE SET n = ndx_tx_hourly.n + EXCLUDED.n`,
+      values.flatMap((v) => [...v.key, v.n]),
+    )
+  }
+
+  /** Drops partitions (and rollups) entirely older than `days`; resolves with the partitions dropped. */
+  async purge (days: number, now = new Date()): Promise<string[]> {
+    const cutoff = partitionOf(new Date(now.getTime() - days * 86_400_000))
+    const parts = await this.#sql.query<{ name: string }>(
+      `SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent
+       WHERE p.relname = 'ndx_tx' AND c.relname < $1 ORDER BY c.relname`, [cutoff.name])
+    for (const { name } of parts) {
+      await this.#sql.exec(`DROP TABLE IF EXISTS ${name}`)
+      this.#partitions.delete(name)
+    }
+    await this.#sql.query('DELETE FROM ndx_tx_hourly WHERE hour < $1', [cutoff.from])
+    return parts.map((p) => p.name)
+  }
+}

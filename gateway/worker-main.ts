@@ -1,0 +1,34 @@
+/**
+ * `npm run worker`: a transaction-log worker alone — drains the queue into PostgreSQL and signs checkpoints.
+ * Run as many as needed; they serialize on the chain head, so the chain keeps one order.
+ */
+import closeWithGrace from 'close-with-grace'
+import { loadConfig } from './config/load-config.js'
+import { readEnvironment } from './env.js'
+import { createLogger } from './server.js'
+import { loadCheckpointer, openDatabase } from './txlog/log.js'
+import { LogMaintenance, startLogWorker } from './txlog/worker.js'
+import { LogWriter } from './txlog/writer.js'
+
+const env = readEnvironment()
+const logger = createLogger(env)
+try {
+  if (env.redisUrl === null || env.databaseUrl === null) throw new Error('the worker needs REDIS_URL (the queue) and DATABASE_URL (PostgreSQL)')
+  const config = await loadConfig(env.configDir, env.vars)
+  const sql = await openDatabase(env)
+  const writer = new LogWriter(sql)
+  const worker = startLogWorker(env.redisUrl, `${config.gateway.redis.keyPrefix}bull`, writer, logger)
+  const maintenance = new LogMaintenance(sql, writer, await loadCheckpointer(config, logger), config.gateway.log, logger)
+  logger.info({ queue: `${config.gateway.redis.keyPrefix}bull` }, 'transaction-log worker running')
+  closeWithGrace({ delay: 30_000, logger: { error: (m: unknown) => logger.error({ err: m }, 'closing') } }, async ({ signal, err }) => {
+    if (err !== undefined) logger.error({ err }, 'fatal error; closing')
+    else logger.info({ signal }, 'closing')
+    maintenance.close()
+    await worker.close()
+    await sql.close()
+  })
+} catch (err) {
+  logger.fatal({ err }, 'could not start the worker')
+  process.exitCode = 1
+  setTimeout(() => process.exit(1), 100).unref()
+}

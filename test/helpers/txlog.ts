@@ -1,0 +1,61 @@
+/**
+ * A gateway whose transaction log is real: PostgreSQL (a fresh database) or PGlite, and, with a Redis URL,
+ * the BullMQ queue and a worker.
+ */
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { Test } from 'tap'
+import { pino } from 'pino'
+import type { GatewayConfig } from '../../gateway/config/types.js'
+import { readEnvironment } from '../../gateway/env.js'
+import { projectPath } from '../../gateway/paths.js'
+import { memoryServices } from '../../gateway/services.js'
+import { openTransactionLog, type TransactionLog } from '../../gateway/txlog/log.js'
+import { buildTestGateway, demoConfig, type TestGateway } from './gateway.js'
+import { freshDatabase } from './postgres.js'
+
+export const CHECKPOINT_ENV = { NDX_CHECKPOINT_KEY_FILE: projectPath('demo', 'keys', 'gateway-checkpoint.private.jwk.json') }
+
+export async function tempDir (t: Test, prefix = 'ndx-data-'): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), prefix))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  return dir
+}
+
+export interface LogGateway extends TestGateway { readonly log: TransactionLog, readonly databaseUrl: string | null }
+
+export async function logGateway (t: Test, opts: { config?: GatewayConfig, database?: 'postgres' | 'pglite', env?: Record<string, string> } = {}): Promise<LogGateway> {
+  const config = opts.config ?? await demoConfig(t, CHECKPOINT_ENV)
+  const databaseUrl = opts.database === 'pglite' ? null : await freshDatabase(t)
+  const env = readEnvironment({ DATA_DIR: await tempDir(t), ...(databaseUrl === null ? {} : { DATABASE_URL: databaseUrl }), ...opts.env })
+  const log = await openTransactionLog(env, config, pino({ level: 'silent' }), null)
+  const gw = await buildTestGateway(t, { config, services: memoryServices({ log }) })
+  return { ...gw, log, databaseUrl }
+}
+
+/** A config copy whose Redis keys (reuse, replay, queue) live under `prefix`. */
+export async function configWithPrefix (t: Test, prefix: string, env: Record<string, string> = {}): Promise<{ dir: string, config: GatewayConfig }> {
+  const { copyConfig, sharedSimulators } = await import('./gateway.js')
+  const { loadConfig } = await import('../../gateway/config/load-config.js')
+  const { appendFile } = await import('node:fs/promises')
+  const dir = await copyConfig(t)
+  await appendFile(join(dir, 'gateway.yaml'), `redis:\n  keyPrefix: "${prefix}"\n`)
+  const sims = await sharedSimulators(t)
+  return { dir, config: await loadConfig(dir, { ...sims.env, ...CHECKPOINT_ENV, ...env }) }
+}
+
+/** A gateway in production shape: Redis (queue, reuse, replay) and PostgreSQL, the worker in process. */
+export async function queueGateway (t: Test, opts: { redisUrl: string, prefix: string, databaseUrl?: string, worker?: boolean }): Promise<LogGateway & { dataDir: string }> {
+  const { connectRedis, waitReady } = await import('../../gateway/redis.js')
+  const { config } = await configWithPrefix(t, opts.prefix)
+  const databaseUrl = opts.databaseUrl ?? await freshDatabase(t)
+  const dataDir = await tempDir(t)
+  const env = readEnvironment({ DATA_DIR: dataDir, DATABASE_URL: databaseUrl, REDIS_URL: opts.redisUrl, NDX_WORKER: opts.worker === false ? 'false' : 'true' })
+  const redis = connectRedis({ url: opts.redisUrl, commandTimeoutMs: 250 })
+  await waitReady(redis, 2000)
+  t.teardown(() => { redis.disconnect() })
+  const log = await openTransactionLog(env, config, pino({ level: 'silent' }), redis)
+  const gw = await buildTestGateway(t, { config, services: memoryServices({ log, redis }) })
+  return { ...gw, log, databaseUrl, dataDir }
+}
