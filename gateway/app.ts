@@ -8,10 +8,17 @@ import { transactionId } from './ids.js'
 import { loggerOptions } from './logger.js'
 import { Pseudonymizer } from './pseudonym.js'
 import { Runtime, type BuiltinRoute } from './runtime.js'
-import type { BuiltinHandler } from './pipeline/request-path.js'
+import type { BuiltinHandler, RequestPathDeps } from './pipeline/request-path.js'
 import type { GatewayServices } from './services.js'
 import { NOTIFICATION_ROUTE, notificationHandler } from './builtins/notifications.js'
 import { AUDIT_ROUTES, auditHandlers } from './builtins/audit.js'
+import { ADMIN_ROUTES, adminHandlers } from './builtins/admin.js'
+import { describeReload, type ReloadResult } from './builtins/reload.js'
+import type { QuotaLimiter } from './access/quota.js'
+import { problem } from './errors.js'
+import { Metrics } from './ops/metrics.js'
+import { openApiDocument } from './ops/openapi.js'
+import ops from './plugins/ops.js'
 import body from './plugins/body.js'
 import errors from './plugins/errors.js'
 import transactions from './plugins/transactions.js'
@@ -20,6 +27,8 @@ import v1 from './plugins/v1.js'
 export interface AppOptions {
   readonly config: GatewayConfig
   readonly services: GatewayServices
+  /** Reads the configuration directory again (SIGHUP, POST /v1/admin/reload); without it, reloads are refused. */
+  readonly loadConfig?: () => Promise<GatewayConfig>
   /** A pino logger configuration, `false` for none; default: info-level JSON. */
   readonly logger?: FastifyServerOptions['logger']
   readonly loggerInstance?: FastifyServerOptions['loggerInstance']
@@ -29,23 +38,37 @@ export interface AppOptions {
 export interface GatewayState {
   current (): Runtime
   /** Swaps in a new configuration; requests in flight finish on the one they started with. */
-  replace (config: GatewayConfig): void
+  replace (config: GatewayConfig): ReloadResult
+  /** Loads the configuration directory again and swaps it in; rejects with a ConfigError and changes nothing. */
+  reload (): Promise<ReloadResult>
   pseudonymizer (): Pseudonymizer
 }
 
 declare module 'fastify' {
   interface FastifyInstance {
     gateway: GatewayState
+    metrics: Metrics
   }
 }
 
 /** Routes the gateway serves itself, beside the configured operations. */
-export const BUILTIN_ROUTES: readonly BuiltinRoute[] = [NOTIFICATION_ROUTE, ...AUDIT_ROUTES]
+export const BUILTIN_ROUTES: readonly BuiltinRoute[] = [NOTIFICATION_ROUTE, ...AUDIT_ROUTES, ...ADMIN_ROUTES]
 
-function builtinHandlers (services: GatewayServices, pseudonymizer: () => Pseudonymizer): Record<string, BuiltinHandler> {
+function builtinHandlers (services: GatewayServices, state: GatewayState): Record<string, BuiltinHandler> {
   return {
     [NOTIFICATION_ROUTE.name]: notificationHandler(services.records),
-    ...auditHandlers(services.log, pseudonymizer),
+    ...auditHandlers(services.log, () => state.pseudonymizer()),
+    ...adminHandlers(() => state.reload()),
+  }
+}
+
+/** Admits an identified caller under its agency's quota, or refuses with 429 and Retry-After. */
+function quotaGate (limiter: QuotaLimiter): NonNullable<RequestPathDeps['admit']> {
+  return async (caller) => {
+    const quota = caller.agency.spec.quota
+    if (quota === null) return
+    const d = await limiter.take(caller.agency.spec.id, quota.perMinute)
+    if (!d.allowed) throw problem('quota.exceeded', `Quota of ${quota.perMinute} requests per minute reached`, { headers: { 'retry-after': String(d.retryAfterSeconds) } })
   }
 }
 
@@ -64,27 +87,69 @@ export async function buildApp (opts: AppOptions): Promise<FastifyInstance> {
 
   const onJwksError = (err: unknown, agency: string): void => app.log.warn({ err, agency }, 'JWKS fetch failed; keeping known keys')
   let runtime = new Runtime(config, { builtins: BUILTIN_ROUTES, onJwksError })
-  let pseudonymizer = new Pseudonymizer(config.gateway.secrets.pseudonymKey)
-  app.decorate('gateway', {
+  // The pseudonym key is read once: changing it would split the log's pseudonyms (restart to rotate).
+  const pseudonymizer = new Pseudonymizer(config.gateway.secrets.pseudonymKey)
+  let openapi: { runtime: Runtime, doc: Record<string, unknown> } | null = null
+  const metrics = new Metrics({
+    redisUp: () => services.redis === null ? null : services.redis.status === 'ready',
+    ...(services.log === null ? {} : { log: () => (services.log as NonNullable<typeof services.log>).stats() }),
+    configDigest: () => runtime.config.digest,
+  })
+  const state: GatewayState = {
     current: () => runtime,
     replace (next: GatewayConfig) {
       const old = runtime
       runtime = new Runtime(next, { builtins: BUILTIN_ROUTES, previous: old, onJwksError })
-      pseudonymizer = new Pseudonymizer(next.gateway.secrets.pseudonymKey)
       old.retire()
+      const result = describeReload(old.config, next)
+      if (result.restartRequired.length > 0) app.log.warn({ sections: result.restartRequired }, 'reloaded; these settings apply only after a restart')
+      return result
+    },
+    async reload () {
+      if (opts.loadConfig === undefined) throw problem('gateway.unavailable', 'This gateway was started without a configuration directory to reload')
+      try {
+        const result = state.replace(await opts.loadConfig())
+        metrics.reload(true)
+        app.log.info({ digest: result.digest }, 'configuration reloaded')
+        return result
+      } catch (err) {
+        metrics.reload(false)
+        throw err
+      }
     },
     pseudonymizer: () => pseudonymizer,
-  } satisfies GatewayState)
+  }
+  app.decorate('gateway', state)
+  app.decorate('metrics', metrics)
   app.addHook('onClose', async () => { await runtime.close() })
+  // Graceful shutdown: replies finished while closing ask the client to close their connection, so the
+  // server is not kept open by keep-alive sockets after the last request in flight.
+  let closing = false
+  app.addHook('preClose', async () => { closing = true })
+  app.addHook('onSend', async (_req, reply, payload) => {
+    if (closing) reply.header('connection', 'close')
+    return payload
+  })
 
   await app.register(errors)
   await app.register(body)
-  await app.register(transactions, { sink: () => services.sink, pseudonymizer: () => pseudonymizer })
+  await app.register(transactions, { sink: () => services.sink, pseudonymizer: () => pseudonymizer, onRecord: (r) => metrics.record(r) })
   await app.register(v1, {
     current: () => runtime,
     replayGuard: services.replayGuard,
     records: services.records,
-    builtins: builtinHandlers(services, () => pseudonymizer),
+    metrics,
+    admit: quotaGate(services.quota),
+    builtins: builtinHandlers(services, state),
+  })
+  await app.register(ops, {
+    services,
+    metrics,
+    configDigest: () => runtime.config.digest,
+    openapi: () => {
+      if (openapi?.runtime !== runtime) openapi = { runtime, doc: openApiDocument(runtime, BUILTIN_ROUTES) }
+      return openapi.doc
+    },
   })
   return app
 }

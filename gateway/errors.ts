@@ -34,7 +34,7 @@ export type ProblemCode = keyof typeof PROBLEMS
 
 /** One validation message in a `request.invalid` problem: where, and what is wrong. */
 export interface ValidationIssue {
-  in: 'path' | 'query' | 'body' | 'header'
+  in: 'path' | 'query' | 'body' | 'header' | 'config'
   name: string
   reason: string
 }

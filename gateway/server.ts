@@ -10,11 +10,22 @@ import type { Environment } from './env.js'
 import { loggerOptions } from './logger.js'
 import { createServices } from './services.js'
 import type { FastifyInstance } from 'fastify'
+import type { GatewayConfig } from './config/types.js'
 
 export interface RunningGateway {
   readonly app: FastifyInstance
   readonly url: string
   close (): Promise<void>
+}
+
+/** Which of the shipped demo secrets this configuration still uses. */
+export function demoSecrets (config: GatewayConfig): string[] {
+  const s = config.gateway.secrets
+  const found: string[] = []
+  if (s.pseudonymKey.startsWith('demo-only')) found.push('secrets.pseudonymKey')
+  if (s.cacheKeys.some((k) => Buffer.from(k.key, 'base64').toString('utf8').startsWith('demo-only'))) found.push('secrets.cacheKeys')
+  if (s.checkpointKeyFile?.includes('demo/keys') === true) found.push('secrets.checkpointKeyFile')
+  return found
 }
 
 export function createLogger (env: Environment): Logger {
@@ -29,18 +40,17 @@ export async function startGateway (env: Environment, logger = createLogger(env)
     if (err instanceof ConfigError) logger.fatal({ dir: env.configDir, issues: err.issues }, 'configuration refused')
     throw err
   }
+  const demo = demoSecrets(config)
+  if (demo.length > 0) logger.warn({ secrets: demo }, 'DEMO secrets in use: fine for a demo, never for real data (see README, Production)')
   const services = await createServices(env, config, logger)
-  const app = await buildApp({ config, services, loggerInstance: logger })
+  const app = await buildApp({ config, services, loggerInstance: logger, loadConfig: () => loadConfig(env.configDir, env.vars) })
   app.addHook('onClose', async () => {
     await services.close()
     await opts.onClose?.()
   })
 
   const onHup = (): void => {
-    loadConfig(env.configDir, env.vars).then((next) => {
-      app.gateway.replace(next)
-      logger.info({ digest: next.digest }, 'configuration reloaded')
-    }, (err: unknown) => {
+    app.gateway.reload().catch((err: unknown) => {
       logger.error({ issues: err instanceof ConfigError ? err.issues : undefined, err: err instanceof ConfigError ? undefined : err }, 'reload refused; the running configuration keeps serving')
     })
   }

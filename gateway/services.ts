@@ -16,6 +16,7 @@ import { ReuseReader } from './reuse/reuse-reader.js'
 import { MemoryRecordStore, type RecordStore } from './reuse/store.js'
 import { MemorySink, type TransactionSink } from './txlog/sink.js'
 import { openTransactionLog, type TransactionLog } from './txlog/log.js'
+import { MemoryQuota, RedisQuota, type QuotaLimiter } from './access/quota.js'
 
 /** How the gateway keeps state, for the startup log and /health/ready. */
 export interface ServiceMode {
@@ -31,6 +32,7 @@ export interface GatewayServices {
   readonly sink: TransactionSink
   /** The transaction log behind the sink, for the auditor API; null when records only go to memory. */
   readonly log: TransactionLog | null
+  readonly quota: QuotaLimiter
   readonly redis: Redis | null
   close (): Promise<void>
 }
@@ -41,12 +43,14 @@ export function memoryServices (overrides: Partial<Omit<GatewayServices, 'close'
   const records = overrides.records ?? new DirectReader()
   const log = overrides.log ?? null
   const sink = overrides.sink ?? log?.sink ?? new MemorySink()
+  const quota = overrides.quota ?? new MemoryQuota()
   return {
     mode: { replay: 'memory', reuse: 'none', log: log?.mode ?? 'memory' },
     replayGuard,
     records,
     sink,
     log,
+    quota,
     redis: overrides.redis ?? null,
     async close () {
       await Promise.all([replayGuard.close(), records.close()])
@@ -82,7 +86,7 @@ export async function createServices (env: Environment, config: GatewayConfig, l
   const records = reuseReader(config, new RedisRecordStore(redis, prefix), logger)
   const log = await openTransactionLog(env, config, logger, redis)
   logger.info({ prefix }, 'redis: replay guard and reuse store shared across instances')
-  const services = memoryServices({ replayGuard, records, log, redis })
+  const services = memoryServices({ replayGuard, records, log, redis, quota: new RedisQuota(redis, prefix) })
   return {
     ...services,
     mode: { replay: 'redis', reuse: 'redis', log: log.mode },

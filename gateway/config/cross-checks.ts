@@ -72,7 +72,7 @@ export function checkServices (services: Record<string, ServiceSpec>, issues: Co
   }
 }
 
-export function checkAgencies (agencies: Record<string, AgencySpec>, services: Record<string, ServiceSpec>, issues: ConfigIssue[]): void {
+export function checkAgencies (agencies: Record<string, AgencySpec>, services: Record<string, ServiceSpec>, issues: ConfigIssue[], broken: ReadonlySet<string> = new Set()): void {
   for (const agency of Object.values(agencies)) {
     const file = agency.file
     const kids = new Set<string>()
@@ -92,6 +92,7 @@ export function checkAgencies (agencies: Record<string, AgencySpec>, services: R
       const svc = services[serviceName]
       const op = svc?.operations[opId]
       const at = `/grants/${key}`
+      if (broken.has(serviceName)) continue
       if (svc === undefined || op === undefined) {
         issues.push({ file, path: at, reason: svc === undefined ? `no service ${serviceName} is configured` : `service ${serviceName} has no operation ${opId}` })
         continue
@@ -110,7 +111,7 @@ export function checkAgencies (agencies: Record<string, AgencySpec>, services: R
       issues.push({ file, path: '/roles', reason: 'sources need the source role' })
     }
     agency.sources.forEach((s, i) => {
-      if (services[s] === undefined) issues.push({ file, path: `/sources/${i}`, reason: `no service ${s} is configured` })
+      if (services[s] === undefined && !broken.has(s)) issues.push({ file, path: `/sources/${i}`, reason: `no service ${s} is configured` })
     })
   }
 }

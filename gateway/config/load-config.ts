@@ -95,9 +95,14 @@ export async function loadConfig (dir: string, env: Readonly<Record<string, stri
   }
 
   const services: Record<string, ServiceSpec> = {}
+  // Services whose own file is refused: grants naming them are not reported again.
+  const broken = new Set<string>()
   for (const file of await listConfigFiles(dir, 'adapters', issues)) {
     const parsed = await readConfigFile(dir, file, env, issues, hash)
-    if (parsed === null || !validate(validateAdapter, parsed, issues)) continue
+    if (parsed === null || !validate(validateAdapter, parsed, issues)) {
+      broken.add(basename(file, extname(file)))
+      continue
+    }
     const raw = parsed.data as RawService
     if (raw.service !== parsed.stem) {
       issues.push({ file, path: '/service', reason: `must match the file name (${parsed.stem})` })
@@ -126,7 +131,7 @@ export async function loadConfig (dir: string, env: Readonly<Record<string, stri
     }
     agencies[raw.id] = toAgency(raw, file)
   }
-  checkAgencies(agencies, services, issues)
+  checkAgencies(agencies, services, issues, broken)
 
   if (issues.length > 0 || gateway === null) throw new ConfigError(issues)
   return deepFreeze({ dir, gateway, agencies, services, digest: hash.digest('hex').slice(0, 16) })

@@ -14,7 +14,8 @@ import type { LoadedRecord, RecordGetter, RecordKey } from '../../adapters/contr
 import { authenticate, type Caller } from '../auth/authenticate.js'
 import type { ReplayGuard } from '../auth/replay-guard.js'
 import { authorizeOperation, checkClaims, pick, selectFields } from '../access/access.js'
-import { problem } from '../errors.js'
+import { GatewayError, problem } from '../errors.js'
+import type { Metrics } from '../ops/metrics.js'
 import type { RecordReader } from '../reuse/reader.js'
 import type { CompiledOperation, Runtime, RouteMatch } from '../runtime.js'
 import { parseQuery, readInput, splitTarget } from './input.js'
@@ -27,6 +28,7 @@ export interface RequestPathDeps {
   readonly current: () => Runtime
   readonly replayGuard: ReplayGuard
   readonly records: RecordReader
+  readonly metrics?: Metrics
   readonly builtins: Readonly<Record<string, BuiltinHandler>>
   /** Called once the caller is known, before anything is read: quotas. */
   readonly admit?: (caller: Caller, txn: TransactionContext) => Promise<void>
@@ -58,7 +60,7 @@ export async function serveV1 (req: FastifyRequest, reply: FastifyReply, deps: R
       reply.header('cache-control', 'no-store')
       return await handler({ req, reply, caller, runtime, params: match.params, query, txn })
     }
-    return await serveOperation(req, reply, caller, match.target.op, match.params, query, deps.records, txn)
+    return await serveOperation(req, reply, caller, match.target.op, match.params, query, deps, txn)
   } finally {
     runtime.release()
   }
@@ -77,8 +79,9 @@ function describe (txn: TransactionContext, match: RouteMatch): void {
 
 async function serveOperation (
   req: FastifyRequest, reply: FastifyReply, caller: Caller, op: CompiledOperation,
-  pathParams: Record<string, string>, query: Record<string, string>, records: RecordReader, txn: TransactionContext,
+  pathParams: Record<string, string>, query: Record<string, string>, deps: RequestPathDeps, txn: TransactionContext,
 ): Promise<string> {
+  const { records, metrics } = deps
   // authorize: role, grant, purpose; then the input, then the fields asked for or claimed.
   const grant = authorizeOperation(caller, op)
   const input = readInput(op, pathParams, query, req.body, req.headers['content-type'])
@@ -89,16 +92,28 @@ async function serveOperation (
 
   // reuse-or-fetch
   const used: LoadedRecord[] = []
+  const service = op.service.service
   const get: RecordGetter = async (key: RecordKey) => {
     const loaded = await records.read(key, { ttlSeconds: op.spec.cache.ttlSeconds, loadTimeoutMs: op.service.upstream.timeoutMs }, async (signal) => {
       const started = performance.now()
+      let result = 'ok'
       try {
-        return await op.adapter.load(key, signal)
+        const record = await op.adapter.load(key, signal)
+        if (record === null) result = 'not_found'
+        return record
+      } catch (err) {
+        result = err instanceof GatewayError ? err.code : 'internal'
+        throw err
       } finally {
-        txn.upstreamMs = (txn.upstreamMs ?? 0) + (performance.now() - started)
+        const ms = performance.now() - started
+        txn.upstreamMs = (txn.upstreamMs ?? 0) + ms
+        metrics?.upstream(service, result, ms / 1000)
       }
     })
-    if (loaded !== null) used.push(loaded)
+    if (loaded !== null) {
+      used.push(loaded)
+      metrics?.reuse(op.spec.cache.ttlSeconds <= 0 ? 'bypass' : loaded.source === 'upstream' ? 'miss' : loaded.stale ? 'stale' : 'hit')
+    }
     return loaded
   }
   const answer = await op.adapter.answer(op.spec, input, get)

@@ -1,0 +1,74 @@
+/**
+ * Operations endpoints (CONTRACT §8), neither signed nor recorded: liveness, readiness (503 with the
+ * reason while Redis, the log database or the queue is down), Prometheus metrics, the OpenAPI document
+ * of the configuration serving, and a browsable /docs.
+ */
+import { readFile } from 'node:fs/promises'
+import { createRequire } from 'node:module'
+import { join } from 'node:path'
+import fp from 'fastify-plugin'
+import type { FastifyInstance } from 'fastify'
+import type { Metrics } from '../ops/metrics.js'
+import type { GatewayServices } from '../services.js'
+
+export interface OpsOptions {
+  readonly services: GatewayServices
+  readonly metrics: Metrics
+  readonly openapi: () => Record<string, unknown>
+  readonly configDigest: () => string
+}
+
+const swaggerDir = (createRequire(import.meta.url)('swagger-ui-dist') as { getAbsoluteFSPath: () => string }).getAbsoluteFSPath()
+const DOCS_FILES: Record<string, string> = {
+  'swagger-ui.css': 'text/css; charset=utf-8',
+  'swagger-ui-bundle.js': 'text/javascript; charset=utf-8',
+  'favicon-32x32.png': 'image/png',
+}
+const DOCS_HTML = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>ndx-gateway API</title>
+<link rel="icon" href="/docs/favicon-32x32.png"><link rel="stylesheet" href="/docs/swagger-ui.css"></head>
+<body><div id="ui"></div><script src="/docs/swagger-ui-bundle.js"></script><script src="/docs/init.js"></script></body></html>`
+const DOCS_INIT = "window.ui = SwaggerUIBundle({ url: '/openapi.json', dom_id: '#ui', deepLinking: true, supportedSubmitMethods: [] })\n"
+const CSP = "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; frame-ancestors 'none'"
+
+export default fp<OpsOptions>(async function ops (app: FastifyInstance, opts) {
+  const { services, metrics } = opts
+
+  app.get('/health/live', async (_req, reply) => reply.header('cache-control', 'no-store').send({ status: 'live' }))
+
+  app.get('/health/ready', async (_req, reply) => {
+    const checks: Record<string, string> = { config: `ok (${opts.configDigest()})` }
+    const reasons: string[] = []
+    if (services.redis !== null) {
+      const up = services.redis.status === 'ready'
+      checks.redis = up ? 'ok' : `down (${services.redis.status})`
+      if (!up) reasons.push('redis is not answering: reuse and replay memory are local to this instance, log records spool to disk')
+    } else {
+      checks.redis = 'not used (standalone)'
+    }
+    if (services.log !== null) {
+      const problem = await services.log.problem()
+      checks.log = problem ?? `ok (${services.log.mode})`
+      if (problem !== null) reasons.push(problem)
+    } else {
+      checks.log = 'in memory'
+    }
+    reply.header('cache-control', 'no-store').code(reasons.length === 0 ? 200 : 503)
+    return reasons.length === 0 ? { status: 'ready', checks } : { status: 'unavailable', reason: reasons.join('; '), checks }
+  })
+
+  app.get('/metrics', async (_req, reply) => {
+    reply.header('content-type', metrics.registry.contentType).header('cache-control', 'no-store')
+    return metrics.registry.metrics()
+  })
+
+  app.get('/openapi.json', async (_req, reply) => reply.header('cache-control', 'no-cache').send(opts.openapi()))
+
+  app.get('/docs', async (_req, reply) => reply.type('text/html; charset=utf-8').header('content-security-policy', CSP).send(DOCS_HTML))
+  app.get('/docs/init.js', async (_req, reply) => reply.type('text/javascript; charset=utf-8').send(DOCS_INIT))
+  app.get<{ Params: { file: string } }>('/docs/:file', async (req, reply) => {
+    const type = DOCS_FILES[req.params.file]
+    if (type === undefined) return reply.callNotFound()
+    return reply.type(type).header('cache-control', 'public, max-age=86400').send(await readFile(join(swaggerDir, req.params.file)))
+  })
+}, { name: 'ndx-ops', dependencies: ['ndx-errors'] })

@@ -1,0 +1,59 @@
+/**
+ * Quotas: per-agency requests per minute, one count across instances through Redis, 429 with Retry-After.
+ */
+import t from 'tap'
+import { appendFile, readFile, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { loadConfig } from '../../gateway/config/load-config.js'
+import { MemoryQuota, RedisQuota } from '../../gateway/access/quota.js'
+import { memoryServices } from '../../gateway/services.js'
+import { buildTestGateway, copyConfig, json, sharedSimulators, signedInject } from '../helpers/gateway.js'
+import { REDIS_URL, testRedis } from '../helpers/redis.js'
+import { Redis } from 'ioredis'
+
+/** Fixed windows: keep a test's calls inside one minute. */
+async function awayFromMinuteEdge (): Promise<void> {
+  const into = Date.now() % 60_000
+  if (into > 50_000) await sleep(60_000 - into + 200)
+}
+
+t.test('a quota holds across two instances', async (t) => {
+  const { prefix } = await testRedis(t)
+  const sims = await sharedSimulators(t)
+  const dir = await copyConfig(t)
+  const file = join(dir, 'agencies', 'VN.EVN.HCMC.yaml')
+  await writeFile(file, (await readFile(file, 'utf8')).replace('perMinute: 600', 'perMinute: 5'))
+  await appendFile(join(dir, 'gateway.yaml'), `redis:\n  keyPrefix: "${prefix}"\n`)
+  const config = await loadConfig(dir, sims.env)
+  const clients = [new Redis(REDIS_URL), new Redis(REDIS_URL)]
+  t.teardown(() => { for (const c of clients) c.disconnect() })
+  const [a, b] = await Promise.all(clients.map((r) => buildTestGateway(t, { config, services: memoryServices({ quota: new RedisQuota(r, prefix) }) })))
+  await awayFromMinuteEdge()
+  const call = (gw: typeof a) => signedInject(gw!.app, 'VN.EVN.HCMC', 'GET', '/v1/business-registry/enterprises/2627349851')
+  const statuses = []
+  for (const gw of [a, b, a, b, a]) statuses.push((await call(gw)).statusCode)
+  t.same(statuses, [200, 200, 200, 200, 200])
+  const refused = await call(b)
+  t.equal(refused.statusCode, 429)
+  t.equal(json(refused).code, 'quota.exceeded')
+  const retry = Number(refused.headers['retry-after'])
+  t.ok(retry >= 1 && retry <= 60, `Retry-After ${retry}`)
+  t.equal((await call(a)).statusCode, 429, 'on the other instance too')
+  t.equal((await signedInject(a!.app, 'VN.LOC.DNG', 'GET', '/v1/business-registry/enterprises/2627349851')).statusCode, 200, 'other agencies are not affected')
+  t.match(b!.sink.records.at(-1), { client: 'VN.EVN.HCMC', status: 429, outcome: 'rejected', code: 'quota.exceeded' })
+})
+
+t.test('the limiters: windows and Redis fallback', async (t) => {
+  const mem = new MemoryQuota()
+  const minute = 1_800_000_000_000 - (1_800_000_000_000 % 60_000)
+  t.same(await mem.take('A', 2, minute + 1000), { allowed: true, retryAfterSeconds: 59 })
+  t.same(await mem.take('A', 2, minute + 2000), { allowed: true, retryAfterSeconds: 58 })
+  t.same(await mem.take('A', 2, minute + 59_500), { allowed: false, retryAfterSeconds: 1 })
+  t.same(await mem.take('A', 2, minute + 60_000), { allowed: true, retryAfterSeconds: 60 }, 'a new window')
+  const dead = new Redis('redis://127.0.0.1:1/0', { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0 })
+  t.teardown(() => { dead.disconnect() })
+  const fallback = new RedisQuota(dead, 'x:')
+  t.same(await fallback.take('A', 1, minute), { allowed: true, retryAfterSeconds: 60 })
+  t.same(await fallback.take('A', 1, minute + 1), { allowed: false, retryAfterSeconds: 60 }, 'counted locally while Redis is away')
+})
