@@ -126,9 +126,9 @@ export async function buildApp (opts: AppOptions): Promise<FastifyInstance> {
   // server is not kept open by keep-alive sockets after the last request in flight.
   let closing = false
   app.addHook('preClose', async () => { closing = true })
-  app.addHook('onSend', async (_req, reply, payload) => {
+  app.addHook('onSend', (_req, reply, payload, done) => {
     if (closing) reply.header('connection', 'close')
-    return payload
+    done(null, payload)
   })
 
   await app.register(errors)

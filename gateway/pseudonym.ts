@@ -5,8 +5,12 @@
  */
 import { createHmac } from 'node:crypto'
 
+/** Most lookups are of a few hot subjects; remembering their pseudonyms saves an HMAC per request. */
+const MEMO_SIZE = 20_000
+
 export class Pseudonymizer {
   readonly #key: Buffer
+  #memo = new Map<string, string>()
 
   constructor (key: string) {
     this.#key = Buffer.from(key, 'utf8')
@@ -14,7 +18,15 @@ export class Pseudonymizer {
 
   /** Domain-separated, so a subject and a `sub` with the same text do not share a pseudonym. */
   of (domain: 'subject' | 'sub' | 'key', value: string): string {
-    return createHmac('sha256', this.#key).update(domain).update('\0').update(value).digest('base64url')
+    const memoKey = `${domain}\0${value}`
+    let out = this.#memo.get(memoKey)
+    if (out === undefined) {
+      out = createHmac('sha256', this.#key).update(domain).update('\0').update(value).digest('base64url')
+      // Bounded: start afresh when full rather than tracking recency on the hot path.
+      if (this.#memo.size >= MEMO_SIZE) this.#memo = new Map()
+      this.#memo.set(memoKey, out)
+    }
+    return out
   }
 
   subjectRef (subject: string): string {

@@ -50,20 +50,29 @@ local n = redis.call('INCR', KEYS[1])
 if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return n`
 
+type WithTake = Redis & { ndxQuotaTake (key: string, ttlMs: string): Promise<number> }
+
+/** Registers the script once per connection (EVALSHA afterwards: the script text is not resent per request). */
+function withTake (redis: Redis): WithTake {
+  const r = redis as WithTake
+  if (typeof r.ndxQuotaTake !== 'function') redis.defineCommand('ndxQuotaTake', { numberOfKeys: 1, lua: TAKE })
+  return r
+}
+
 export class RedisQuota implements QuotaLimiter {
-  readonly #redis: Redis
+  readonly #redis: WithTake
   readonly #prefix: string
   readonly #local = new MemoryQuota()
 
   constructor (redis: Redis, keyPrefix: string) {
-    this.#redis = redis
+    this.#redis = withTake(redis)
     this.#prefix = `${keyPrefix}quota:`
   }
 
   async take (agency: string, perMinute: number, now = Date.now()): Promise<QuotaDecision> {
     const window = Math.floor(now / WINDOW_MS)
     try {
-      const count = Number(await this.#redis.eval(TAKE, 1, `${this.#prefix}${agency}:${window}`, String(WINDOW_MS + 5000)))
+      const count = Number(await this.#redis.ndxQuotaTake(`${this.#prefix}${agency}:${window}`, String(WINDOW_MS + 5000)))
       return decision(count, perMinute, now)
     } catch {
       return this.#local.takeSync(agency, perMinute, now)

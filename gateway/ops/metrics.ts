@@ -51,22 +51,42 @@ export class Metrics {
     }
   }
 
+  // Labelled children are looked up once per label set: prom-client would hash the labels on every call.
+  readonly #children = new Map<object, Map<string, unknown>>()
+
+  #child<T> (metric: Counter<string> | Histogram<string>, values: string[]): T {
+    let byLabels = this.#children.get(metric)
+    if (byLabels === undefined) this.#children.set(metric, byLabels = new Map())
+    const key = values.join('\0')
+    let child = byLabels.get(key)
+    if (child === undefined) byLabels.set(key, child = metric.labels(...values))
+    return child as T
+  }
+
+  #counter (metric: Counter<string>, ...values: string[]): { inc: (v?: number) => void } {
+    return this.#child(metric, values)
+  }
+
+  #histogram (metric: Histogram<string>, ...values: string[]): { observe: (v: number) => void } {
+    return this.#child(metric, values)
+  }
+
   record (r: TransactionRecord): void {
     const service = r.service ?? 'none'
     const operation = r.operation ?? 'none'
-    this.#requests.inc({ service, operation, outcome: r.outcome, code: r.code ?? 'none' })
-    this.#duration.observe({ service, operation }, r.durationMs / 1000)
+    this.#counter(this.#requests, service, operation, r.outcome, r.code ?? 'none').inc()
+    this.#histogram(this.#duration, service, operation).observe(r.durationMs / 1000)
     if (r.code === 'auth.replayed') this.#replays.inc()
-    if (r.code === 'quota.exceeded' && r.client !== null) this.#quota.inc({ client: r.client })
+    if (r.code === 'quota.exceeded' && r.client !== null) this.#counter(this.#quota, r.client).inc()
   }
 
   upstream (service: string, result: string, seconds: number): void {
-    this.#upstreamCalls.inc({ service, result })
-    this.#upstreamDuration.observe({ service }, seconds)
+    this.#counter(this.#upstreamCalls, service, result).inc()
+    this.#histogram(this.#upstreamDuration, service).observe(seconds)
   }
 
   reuse (result: ReuseResult): void {
-    this.#reuse.inc({ result })
+    this.#counter(this.#reuse, result).inc()
   }
 
   reload (ok: boolean): void {

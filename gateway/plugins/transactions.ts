@@ -56,11 +56,14 @@ export function toRecord (txn: TransactionContext, status: number, responseBytes
 export default fp<TransactionsOptions>(async function transactions (app: FastifyInstance, opts) {
   app.decorateRequest('txn', undefined)
 
-  app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
-    if (!isV1(req.url)) return
-    const txn = newTransaction(req.id, req.method)
-    req.txn = txn
-    reply.header('x-transaction-id', txn.id)
+  // Callback-style hooks on the hot path: no promise per request where nothing is awaited.
+  app.addHook('onRequest', (req: FastifyRequest, reply: FastifyReply, done: () => void) => {
+    if (isV1(req.url)) {
+      const txn = newTransaction(req.id, req.method)
+      req.txn = txn
+      reply.header('x-transaction-id', txn.id)
+    }
+    done()
   })
 
   app.addHook('onSend', async (req: FastifyRequest, reply: FastifyReply, payload: unknown) => {
@@ -80,17 +83,21 @@ export default fp<TransactionsOptions>(async function transactions (app: Fastify
     }
   })
 
-  app.addHook('onResponse', async (req: FastifyRequest, reply: FastifyReply) => {
+  app.addHook('onResponse', (req: FastifyRequest, reply: FastifyReply, done: () => void) => {
     const txn = req.txn
-    if (txn === undefined) return
-    req.log.info({
-      txn: txn.id,
-      route: txn.route,
-      status: reply.statusCode,
-      code: txn.code,
-      client: txn.client,
-      source: txn.source,
-      ms: Math.round((performance.now() - txn.startedAt) * 100) / 100,
-    }, 'transaction')
+    if (txn !== undefined && (req.log as unknown as { isLevelEnabled?: (l: string) => boolean }).isLevelEnabled?.('info') !== false) logTransaction(req, reply, txn)
+    done()
   })
 }, { name: 'ndx-transactions' })
+
+function logTransaction (req: FastifyRequest, reply: FastifyReply, txn: TransactionContext): void {
+  req.log.info({
+    txn: txn.id,
+    route: txn.route,
+    status: reply.statusCode,
+    code: txn.code,
+    client: txn.client,
+    source: txn.source,
+    ms: Math.round((performance.now() - txn.startedAt) * 100) / 100,
+  }, 'transaction')
+}

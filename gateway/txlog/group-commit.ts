@@ -68,7 +68,8 @@ export class GroupCommit<T> {
       (err: unknown) => { for (const p of batch) p.reject(err) },
     ).finally(() => {
       this.#running--
-      if (this.#pending.length > 0) this.#kick()
+      // Whatever arrived meanwhile has waited long enough: write it now, without another delay.
+      if (this.#pending.length > 0) this.#run()
       else if (this.#running === 0) for (const done of this.#idle.splice(0)) done()
     })
   }

@@ -67,7 +67,7 @@ export class QueueSink implements TransactionSink {
     this.#queue = queue
     this.#spool = spool
     this.#events = events
-    this.#commit = new GroupCommit((records) => this.#deliver(records), { maxItems: opts.batchMaxRecords, maxWaitMs: opts.batchMaxWaitMs, concurrency: opts.concurrency ?? 4 })
+    this.#commit = new GroupCommit((records) => this.#deliver(records), { maxItems: opts.batchMaxRecords, maxWaitMs: opts.batchMaxWaitMs, concurrency: opts.concurrency ?? 1 })
     this.#timer = setInterval(() => { void this.replay() }, 1000).unref()
     void this.replay()
   }

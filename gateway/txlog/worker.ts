@@ -7,6 +7,7 @@ import { Worker } from 'bullmq'
 import { Redis } from 'ioredis'
 import type { Logger } from 'pino'
 import type { Checkpointer } from './checkpoints.js'
+import { GroupCommit } from './group-commit.js'
 import type { TransactionRecord } from './record.js'
 import type { Sql } from './sql.js'
 import type { LogWriter } from './writer.js'
@@ -61,13 +62,20 @@ export interface LogWorker {
   close (): Promise<void>
 }
 
+/**
+ * Several jobs are taken at once and their records written in one database transaction (group commit
+ * again): under load a commit covers many gateway batches, so the database keeps up.
+ */
+const JOBS_AT_ONCE = 16
+
 export function startLogWorker (redisUrl: string, bullPrefix: string, writer: LogWriter, logger?: Logger): LogWorker {
   const connection = new Redis(redisUrl, { maxRetriesPerRequest: null })
   connection.on('error', () => { /* reconnects by itself; the gateway's connection reports outages */ })
+  const commit = new GroupCommit<TransactionRecord[]>(async (batches) => { await writer.write(batches.flat()) }, { maxItems: JOBS_AT_ONCE, maxWaitMs: 0, concurrency: 1 })
   const worker = new Worker<{ records: TransactionRecord[] }>(QUEUE_NAME, async (job) => {
-    const written = await writer.write(job.data.records)
-    return { written }
-  }, { connection, prefix: bullPrefix, concurrency: 1 })
+    await commit.add(job.data.records)
+    return { records: job.data.records.length }
+  }, { connection, prefix: bullPrefix, concurrency: JOBS_AT_ONCE })
   worker.on('failed', (job, err) => logger?.warn({ err: { message: err.message }, job: job?.id, attempts: job?.attemptsMade }, 'transaction log: batch not written yet; will retry'))
   worker.on('error', (err) => logger?.warn({ err: { message: err.message } }, 'transaction log worker: redis error'))
   return {
