@@ -5,7 +5,10 @@
  */
 export interface GroupCommitOptions {
   readonly maxItems: number
-  /** Extra wait before flushing a batch that is not full (0: the same tick's items only). */
+  /**
+   * Extra wait for more items before writing a batch that is not full — only while traffic is concurrent
+   * (the last batch held more than one item); an item arriving alone goes out at once.
+   */
   readonly maxWaitMs: number
   /** Batches written at the same time. */
   readonly concurrency: number
@@ -19,6 +22,7 @@ export class GroupCommit<T> {
   #pending: Array<Pending<T>> = []
   #running = 0
   #scheduled = false
+  #lastBatch = 0
   #idle: Array<() => void> = []
 
   constructor (flush: (items: T[]) => Promise<void>, opts: GroupCommitOptions) {
@@ -56,12 +60,13 @@ export class GroupCommit<T> {
       this.#scheduled = false
       if (this.#pending.length > 0 && this.#running < this.#opts.concurrency) this.#run()
     }
-    if (this.#opts.maxWaitMs > 0) setTimeout(go, this.#opts.maxWaitMs)
+    if (this.#opts.maxWaitMs > 0 && this.#lastBatch > 1) setTimeout(go, this.#opts.maxWaitMs)
     else setImmediate(go)
   }
 
   #run (): void {
     const batch = this.#pending.splice(0, this.#opts.maxItems)
+    this.#lastBatch = batch.length
     this.#running++
     this.#flush(batch.map((p) => p.item)).then(
       () => { for (const p of batch) p.resolve() },

@@ -11,7 +11,9 @@ import type { Sql } from './sql.js'
 
 const COLUMNS = ['seq', 'id', 'time', 'client', 'key_id', 'service', 'operation', 'method', 'route', 'purpose', 'subject_ref',
   'on_behalf_of', 'outcome', 'status', 'code', 'source', 'fields', 'duration_ms', 'upstream_ms', 'request_bytes', 'response_bytes', 'prev_hash', 'hash']
-const ROWS_PER_INSERT = 1000
+const COLUMN_TYPES = ['bigint', 'uuid', 'timestamptz', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'text',
+  'text', 'text', 'smallint', 'text', 'text', 'text', 'double precision', 'double precision', 'integer', 'integer', 'text', 'text']
+const INSERT_ROWS = `INSERT INTO ndx_tx (${COLUMNS.join(',')}) SELECT * FROM unnest(${COLUMN_TYPES.map((t, i) => `$${i + 1}::${t}[]`).join(', ')})`
 
 function row (seq: number, r: TransactionRecord, prevHash: string, hash: string): unknown[] {
   return [seq, r.id, r.time, r.client, r.keyId, r.service, r.operation, r.method, r.route, r.purpose, r.subjectRef,
@@ -61,10 +63,10 @@ export class LogWriter {
         rows.push(row(seq, r, hash, next))
         hash = next
       }
-      for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) {
-        const chunk = rows.slice(i, i + ROWS_PER_INSERT)
-        await tx.query(`INSERT INTO ndx_tx (${COLUMNS.join(',')}) VALUES ${placeholders(chunk.length, COLUMNS.length)}`, chunk.flat())
-      }
+      // One statement per batch whatever its size: each column travels as one array (unnest), so the
+      // statement text stays the same and the server plans it cheaply.
+      const columns = COLUMNS.map((_, c) => rows.map((r) => r[c]))
+      await tx.query(INSERT_ROWS, columns)
       await this.#rollup(tx, fresh)
       await tx.query('UPDATE ndx_chain_head SET seq = $1, hash = $2', [seq, hash])
       return fresh.length
