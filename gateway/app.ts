@@ -2,7 +2,7 @@
  * The app factory: builds a gateway from a loaded configuration and its services (stores, sinks), without
  * listening. `server.ts` is what loads config, listens and handles signals.
  */
-import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify'
 import type { GatewayConfig } from './config/types.js'
 import { transactionId } from './ids.js'
 import { loggerOptions } from './logger.js'
@@ -15,13 +15,14 @@ import { AUDIT_ROUTES, auditHandlers } from './builtins/audit.js'
 import { ADMIN_ROUTES, adminHandlers } from './builtins/admin.js'
 import { describeReload, type ReloadResult } from './builtins/reload.js'
 import type { QuotaLimiter } from './access/quota.js'
-import { problem } from './errors.js'
+import { problem, problemBody } from './errors.js'
 import { Metrics } from './ops/metrics.js'
 import { openApiDocument } from './ops/openapi.js'
 import ops from './plugins/ops.js'
 import body from './plugins/body.js'
+import { newTransaction } from './pipeline/transaction.js'
 import errors from './plugins/errors.js'
-import transactions from './plugins/transactions.js'
+import transactions, { isV1 } from './plugins/transactions.js'
 import v1 from './plugins/v1.js'
 
 export interface AppOptions {
@@ -72,6 +73,18 @@ function quotaGate (limiter: QuotaLimiter): NonNullable<RequestPathDeps['admit']
   }
 }
 
+/**
+ * Requests Node's HTTP parser cannot read (bytes that are not HTTP, headers over the limit) never reach the
+ * app: they get a problem+json 400 too, without a transaction id, as they never became a transaction.
+ */
+function clientErrorHandler (err: Error & { code?: string }, socket: import('node:net').Socket): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return
+  const detail = err.code === 'HPE_HEADER_OVERFLOW' ? 'The request headers are too large' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'The request was not received in time' : 'The request is not valid HTTP'
+  const body = JSON.stringify(problemBody(problem('request.invalid', detail), null))
+  if (socket.writable) socket.write(`HTTP/1.1 400 Bad Request\r\nContent-Type: application/problem+json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`)
+  socket.destroy()
+}
+
 export async function buildApp (opts: AppOptions): Promise<FastifyInstance> {
   const { config, services } = opts
   const app = Fastify({
@@ -82,6 +95,17 @@ export async function buildApp (opts: AppOptions): Promise<FastifyInstance> {
     exposeHeadRoutes: false,
     return503OnClosing: true,
     genReqId: () => transactionId(),
+    clientErrorHandler,
+    // A target the router cannot decode (bad percent-encoding) is refused like any invalid request, and recorded.
+    frameworkErrors: (_err, req, reply) => {
+      if (isV1(req.url)) {
+        req.txn = newTransaction(req.id, req.method)
+        req.txn.code = 'request.invalid'
+        reply.header('x-transaction-id', req.txn.id)
+      }
+      const body = problemBody(problem('request.invalid', 'The request target is not valid percent-encoding', { errors: [{ in: 'path', name: 'target', reason: 'malformed percent-encoding' }] }), req.txn?.id ?? null)
+      void (reply as unknown as FastifyReply).code(400).type('application/problem+json; charset=utf-8').header('cache-control', 'no-store').send(JSON.stringify(body))
+    },
     routerOptions: { maxParamLength: 256 },
   })
 

@@ -40,6 +40,8 @@ export interface AuthSettings {
 /** What the verifier needs to know of the HTTP request. */
 export interface SignedRequest {
   readonly authorization: string | undefined
+  /** How many Authorization headers were sent: more than one is ambiguous and refused. */
+  readonly authorizationCount?: number
   readonly method: string
   /** The request target exactly as sent: path and query. */
   readonly target: string
@@ -90,6 +92,7 @@ export async function authenticate (
 ): Promise<Caller> {
   const header = req.authorization
   if (header === undefined || header === '') throw problem('auth.missing', 'Send Authorization: Bearer <token>')
+  if ((req.authorizationCount ?? 1) > 1) throw problem('auth.malformed', 'Send exactly one Authorization header')
   if (header.length > settings.maxTokenBytes + 7) throw problem('auth.malformed', 'The token is too large')
   const parts = BEARER.exec(header)
   if (parts === null) throw problem('auth.malformed', 'Expected Authorization: Bearer <compact JWS>')

@@ -5,6 +5,7 @@
 import { problem } from '../errors.js'
 import { requireRole } from '../access/access.js'
 import { compileBodyCheck } from '../validation.js'
+import { isJsonUtf8 } from '../pipeline/input.js'
 import type { BuiltinRoute } from '../runtime.js'
 import type { BuiltinHandler } from '../pipeline/request-path.js'
 import type { RecordReader } from '../reuse/reader.js'
@@ -26,7 +27,7 @@ const check = compileBodyCheck(NOTIFICATION_SCHEMA)
 export function notificationHandler (records: RecordReader): BuiltinHandler {
   return async ({ req, reply, caller, runtime, txn }) => {
     requireRole(caller, 'source')
-    if (!/^application\/json\s*(;|$)/i.test(req.headers['content-type'] ?? '')) throw problem('request.media_type', 'Send the body as application/json')
+    if (!isJsonUtf8(req.headers['content-type'])) throw problem('request.media_type', 'Send the body as application/json (UTF-8)')
     const issues = check(req.body)
     if (issues.length > 0) throw problem('request.invalid', 'The notification does not match its schema', { errors: issues })
     const { service, subject } = req.body as { service: string, subject: string, event: string }

@@ -23,7 +23,10 @@ export function parseQuery (query: string): Record<string, string> {
   if (query === '') return out
   const issues: ValidationIssue[] = []
   for (const pair of query.split('&')) {
-    if (pair === '') continue
+    if (pair === '') {
+      issues.push({ in: 'query', name: 'query', reason: 'has an empty parameter' })
+      continue
+    }
     const eq = pair.indexOf('=')
     let name: string
     let value: string
@@ -40,6 +43,13 @@ export function parseQuery (query: string): Record<string, string> {
   return out
 }
 
+/** application/json, with no charset or charset=utf-8: JSON between systems is UTF-8 (RFC 8259). */
+export function isJsonUtf8 (contentType: string | undefined): boolean {
+  if (contentType === undefined) return false
+  const m = /^application\/json\s*(;\s*charset\s*=\s*"?([^";\s]+)"?\s*)?$/i.exec(contentType)
+  return m !== null && (m[2] === undefined || /^utf-?8$/i.test(m[2]))
+}
+
 export function readInput (op: CompiledOperation, pathParams: Record<string, string>, query: Record<string, string>, body: unknown, contentType: string | undefined): ParsedInput {
   const issues: ValidationIssue[] = []
   for (const name of Object.keys(query)) {
@@ -53,9 +63,7 @@ export function readInput (op: CompiledOperation, pathParams: Record<string, str
   if (issues.length > 0) throw problem('request.invalid', 'The request does not match the operation', { errors: issues })
 
   if (op.checkBody !== null) {
-    if (contentType === undefined || !/^application\/json\s*(;|$)/i.test(contentType)) {
-      throw problem('request.media_type', 'Send the body as application/json')
-    }
+    if (!isJsonUtf8(contentType)) throw problem('request.media_type', 'Send the body as application/json (UTF-8)')
     if (body === undefined || body === null) throw problem('request.invalid', 'A JSON body is required', { errors: [{ in: 'body', name: 'body', reason: 'is required' }] })
     const bodyIssues = op.checkBody(body)
     if (bodyIssues.length > 0) throw problem('request.invalid', 'The body does not match the operation', { errors: bodyIssues })

@@ -38,6 +38,8 @@ export async function serveV1 (req: FastifyRequest, reply: FastifyReply, deps: R
   const txn = req.txn as TransactionContext
   const runtime = deps.current().acquire()
   try {
+    // A request target never carries a fragment (RFC 9112); one that does is not a request we can bind.
+    if (req.url.includes('#')) throw problem('request.invalid', 'The request target must not contain a fragment', { errors: [{ in: 'path', name: 'target', reason: 'contains #' }] })
     const [path, queryString] = splitTarget(req.url)
     // The operation is looked up first so that refusals are recorded against it; it is revealed only after verify.
     const match = runtime.match(req.method, path)
@@ -45,7 +47,7 @@ export async function serveV1 (req: FastifyRequest, reply: FastifyReply, deps: R
 
     const gw = runtime.config.gateway
     const caller = await authenticate(
-      { authorization: req.headers.authorization, method: req.method, target: req.url, body: req.rawBody },
+      { authorization: req.headers.authorization, authorizationCount: countHeader(req.raw.rawHeaders, 'authorization'), method: req.method, target: req.url, body: req.rawBody },
       runtime.agencies, deps.replayGuard,
       { audience: gw.id, maxClockSkewSeconds: gw.maxClockSkewSeconds, maxTokenBytes: gw.limits.tokenBytes },
       txn,
@@ -64,6 +66,13 @@ export async function serveV1 (req: FastifyRequest, reply: FastifyReply, deps: R
   } finally {
     runtime.release()
   }
+}
+
+/** How often a header was sent (Node keeps only the first Authorization header of several). */
+function countHeader (raw: string[], name: string): number {
+  let n = 0
+  for (let i = 0; i < raw.length; i += 2) if ((raw[i] as string).length === name.length && (raw[i] as string).toLowerCase() === name) n++
+  return n
 }
 
 function describe (txn: TransactionContext, match: RouteMatch): void {

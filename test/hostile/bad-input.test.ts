@@ -1,0 +1,91 @@
+/**
+ * The bad-input suite: over a thousand malformed and hostile requests over real HTTP. None may succeed,
+ * none may cause a 5xx, every refusal is problem+json with a transaction id, the process stays up, and no
+ * log line holds personal data or a token.
+ */
+import t from 'tap'
+import { connect } from 'node:net'
+import { Writable } from 'node:stream'
+import { pino } from 'pino'
+import { buildApp } from '../../gateway/app.js'
+import { loggerOptions } from '../../gateway/logger.js'
+import { memoryServices } from '../../gateway/services.js'
+import { MemorySink } from '../../gateway/txlog/sink.js'
+import { demoConfig, demoSigner } from '../helpers/gateway.js'
+import { buildCorpus, type HostileRequest } from './corpus.js'
+
+interface RawReply { status: number, headers: Record<string, string>, body: string }
+
+/** Sends bytes exactly as given (no client-side normalisation) and reads one response. */
+function raw (port: number, req: HostileRequest): Promise<RawReply> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1')
+    const chunks: Buffer[] = []
+    const head = [`${req.method} ${req.target} HTTP/1.1`, 'host: 127.0.0.1', 'connection: close', ...req.headers.map(([k, v]) => `${k}: ${v}`)]
+    if (req.body !== undefined) head.push(`content-length: ${req.body.length}`)
+    socket.setTimeout(10_000, () => { socket.destroy(); reject(new Error(`timeout: ${req.name}`)) })
+    socket.on('data', (c) => chunks.push(c))
+    socket.on('error', reject)
+    socket.on('end', () => {
+      const text = Buffer.concat(chunks).toString('utf8')
+      const [headText = '', ...rest] = text.split('\r\n\r\n')
+      const [statusLine = '', ...lines] = headText.split('\r\n')
+      const headers: Record<string, string> = {}
+      for (const l of lines) { const i = l.indexOf(':'); headers[l.slice(0, i).toLowerCase()] = l.slice(i + 1).trim() }
+      let body = rest.join('\r\n\r\n')
+      if (headers['transfer-encoding'] === 'chunked') body = body.replace(/^[0-9a-f]+\r\n/i, '').replace(/\r\n0\r\n\r\n$/, '').replace(/\r\n[0-9a-f]+\r\n/gi, '')
+      resolve({ status: Number(statusLine.split(' ')[1]), headers, body })
+    })
+    socket.write(head.join('\r\n') + '\r\n\r\n')
+    if (req.body !== undefined) socket.write(req.body)
+  })
+}
+
+t.test('a corpus of hostile requests: no success, no 5xx, problem+json, process alive, clean logs', async (t) => {
+  const lines: string[] = []
+  const stream = new Writable({ write (chunk, _enc, cb) { lines.push(...String(chunk).split('\n').filter(Boolean)); cb() } })
+  const config = await demoConfig(t)
+  const sink = new MemorySink()
+  const services = memoryServices({ sink })
+  const app = await buildApp({ config, services, loggerInstance: pino(loggerOptions('debug') as object, stream) })
+  t.teardown(async () => { await app.close(); await services.close() })
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const port = (app.server.address() as { port: number }).port
+
+  const { setup, hostile } = await buildCorpus(await demoSigner('VN.LOC.DNG'), await demoSigner('VN.EVN.HCMC'))
+  t.ok(hostile.length >= 1000, `${hostile.length} hostile requests`)
+  for (const req of setup) t.equal((await raw(port, req)).status, 200, req.name)
+
+  const statuses: Record<number, number> = {}
+  const failures: string[] = []
+  // A few at a time, like real traffic.
+  for (let i = 0; i < hostile.length; i += 8) {
+    await Promise.all(hostile.slice(i, i + 8).map(async (req) => {
+      const res = await raw(port, req)
+      statuses[res.status] = (statuses[res.status] ?? 0) + 1
+      if (res.status >= 500 || (res.status >= 200 && res.status < 300)) failures.push(`${req.name}: ${res.status} ${res.body.slice(0, 120)}`)
+      else {
+        if (!(res.headers['content-type'] ?? '').startsWith('application/problem+json')) failures.push(`${req.name}: not problem+json (${res.status}, ${res.headers['content-type'] ?? 'no type'})`)
+        else if (req.method !== 'HEAD') { // a HEAD reply has no body
+          const problem = JSON.parse(res.body) as { code?: string, type?: string, transactionId?: string | null }
+          if (typeof problem.code !== 'string' || problem.type !== `urn:ndx:problem:${problem.code}`) failures.push(`${req.name}: malformed problem ${res.body.slice(0, 100)}`)
+          // Requests the HTTP parser refuses never become transactions: no id in header or body.
+          if (req.target.startsWith('/v1') && problem.transactionId !== (res.headers['x-transaction-id'] ?? null)) failures.push(`${req.name}: transaction id mismatch`)
+        }
+      }
+    }))
+  }
+  t.same(failures, [], 'every hostile request was refused cleanly')
+  t.comment(`statuses: ${JSON.stringify(statuses)}`)
+  t.equal(statuses[200] ?? 0, 0)
+  t.equal((await raw(port, { name: 'alive', method: 'GET', target: '/health/live', headers: [] })).status, 200, 'the process is alive')
+  t.ok(sink.records.every((r) => r.status < 500), 'no record of a server error')
+  const reached = hostile.filter((r) => r.target.startsWith('/v1')).length + setup.length
+  t.ok(sink.records.length >= reached - (statuses[400] ?? 0), `${sink.records.length} transaction records`)
+  t.ok(sink.records.some((r) => r.code === 'request.invalid' && r.route === null && r.status === 400), 'undecodable targets are recorded too')
+  t.equal(({} as Record<string, unknown>).admin, undefined, 'no prototype was polluted')
+
+  const all = lines.join('\n')
+  for (const secret of ['030075654294', 'Dương', 'Việt', '0990429373', 'eyJ']) t.notOk(all.includes(secret), `no "${secret}" in ${lines.length} log lines`)
+  t.notMatch(all, /"authorization"\s*:\s*"(?!\[redacted\])/i)
+})
