@@ -17,7 +17,9 @@ export function connectRedis (opts: RedisOptions): Redis {
     maxRetriesPerRequest: 0,
     commandTimeout: opts.commandTimeoutMs,
     connectTimeout: 2000,
-    enableAutoPipelining: true,
+    // Off: each auto-pipeline builds a Pipeline object (copying every defined script), which at a few
+    // commands per tick costs more CPU than it saves; measured, it added ~3 ms p50 on the registry path.
+    enableAutoPipelining: false,
     retryStrategy: (times) => Math.min(100 * times, 2000),
   })
   let down = false

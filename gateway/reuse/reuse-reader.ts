@@ -101,13 +101,19 @@ export class ReuseReader implements RecordReader {
       return this.#loaded(kept, 'reuse', false)
     }
     this.stats.misses++
-    if (!this.#storeHealthy) return this.#loadAndKeep(name, policy, load, kept, null)
+    if (!this.#storeHealthy) return this.#loadAndKeep(name, policy, load, kept, null, null)
 
     const lockMs = policy.loadTimeoutMs + 1000
     const deadline = now + Math.max(this.#opts.waitTimeoutMs, lockMs)
+    const index = name.slice(0, name.indexOf(':'))
     for (;;) {
-      const token = await this.#try(() => this.#opts.store.lock(name, lockMs), null)
-      if (token !== null || !this.#storeHealthy) return this.#loadAndKeep(name, policy, load, kept, token)
+      // The lock and the index's generation in one round trip: the generation only has to be read before
+      // the load starts, so that an invalidation during the load keeps its stale record out.
+      const [token, generation] = await Promise.all([
+        this.#try(() => this.#opts.store.lock(name, lockMs), null),
+        this.#try(() => this.#opts.store.generation(index), null),
+      ])
+      if (token !== null || !this.#storeHealthy) return this.#loadAndKeep(name, policy, load, kept, token, token === null ? null : generation)
       // Another instance is loading this record: wait for its outcome instead of calling the registry too.
       const outcome = await this.#waitFor(name, Math.min(250, deadline - Date.now()))
       if (outcome?.type === 'absent') return null
@@ -126,9 +132,10 @@ export class ReuseReader implements RecordReader {
     }
   }
 
-  async #loadAndKeep (name: string, policy: ReadPolicy, load: Loader, kept: Kept | null, token: string | null): Promise<LoadedRecord | null> {
+  async #loadAndKeep (name: string, policy: ReadPolicy, load: Loader, kept: Kept | null, token: string | null, generation: string | null): Promise<LoadedRecord | null> {
+    // The outcome is announced and the lock released together (one round trip), both after the record is kept.
+    let announced: Promise<unknown> = Promise.resolve()
     try {
-      const generation = token === null ? null : await this.#try(() => this.#opts.store.generation(name.slice(0, name.indexOf(':'))), null)
       let record: CanonicalRecord | null
       try {
         record = await load()
@@ -136,7 +143,7 @@ export class ReuseReader implements RecordReader {
         const code = err instanceof GatewayError ? err.code : 'internal'
         const stale = this.#staleIfError(code, kept, policy)
         if (stale !== null) return stale
-        if (token !== null) await this.#try(() => this.#opts.store.publish({ type: 'failed', key: name, code }), undefined)
+        if (token !== null) announced = this.#try(() => this.#opts.store.publish({ type: 'failed', key: name, code }), undefined)
         throw err
       }
       const retrievedAt = Date.now()
@@ -145,10 +152,10 @@ export class ReuseReader implements RecordReader {
         const ttlMs = (policy.ttlSeconds + this.#opts.maxStaleSeconds) * 1000
         await this.#try(() => this.#opts.store.set(name, sealed, ttlMs, generation), false)
       }
-      if (token !== null) await this.#try(() => this.#opts.store.publish({ type: record === null ? 'absent' : 'done', key: name }), undefined)
+      if (token !== null) announced = this.#try(() => this.#opts.store.publish({ type: record === null ? 'absent' : 'done', key: name }), undefined)
       return record === null ? null : this.#loaded({ record, retrievedAt }, 'upstream', false)
     } finally {
-      if (token !== null) await this.#try(() => this.#opts.store.unlock(name, token), undefined)
+      if (token !== null) await Promise.all([announced, this.#try(() => this.#opts.store.unlock(name, token), undefined)])
     }
   }
 

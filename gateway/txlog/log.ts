@@ -2,7 +2,8 @@
  * Assembling the transaction log for this process from the environment (CONTRACT §1, §7):
  * - no REDIS_URL: group commit straight into the database;
  * - REDIS_URL: group commit into the BullMQ queue (spooling to disk when Redis is down), drained by log
- *   workers — one inside this process unless NDX_WORKER=false;
+ *   workers — one inside this process unless NDX_WORKER=false: on a worker thread of its own with PostgreSQL,
+ *   on the main thread with PGlite (an embedded database lives in one thread);
  * - the database is PostgreSQL at DATABASE_URL, or embedded PostgreSQL (PGlite) under DATA_DIR.
  */
 import { join, resolve } from 'node:path'
@@ -19,7 +20,8 @@ import type { TransactionSink } from './sink.js'
 import { DirectSink, QueueSink } from './sinks.js'
 import { PgliteSql, PgSql, type Sql } from './sql.js'
 import { Spool } from './spool.js'
-import { LogMaintenance, QUEUE_NAME, startLogWorker, type LogWorker } from './worker.js'
+import { LogMaintenance, QUEUE_NAME, startLogWorker } from './worker.js'
+import { startLogWorkerThread, type LogWorkerHandle } from './worker-thread.js'
 import { LogWriter } from './writer.js'
 
 export interface LogStats {
@@ -74,7 +76,7 @@ export async function openTransactionLog (env: Environment, config: GatewayConfi
   let sink: DirectSink | QueueSink
   let queue: Queue | null = null
   let producer: Redis | null = null
-  let worker: LogWorker | null = null
+  let worker: LogWorkerHandle | null = null
   if (redis !== null && env.redisUrl !== null) {
     const bullPrefix = `${config.gateway.redis.keyPrefix}bull`
     // Fails fast while Redis is away (batches spool to disk instead of waiting in memory).
@@ -94,12 +96,13 @@ export async function openTransactionLog (env: Environment, config: GatewayConfi
       onSpooled: (n, err) => logger.warn({ records: n, err: { message: (err as Error).message } }, 'transaction log: queue unavailable, records spooled to disk'),
       onReplayed: (n) => logger.info({ records: n }, 'transaction log: spooled records moved to the queue'),
     })
-    if (env.worker || sql.kind === 'pglite') worker = startLogWorker(env.redisUrl, bullPrefix, writer, logger)
+    if (sql.kind === 'pglite') worker = startLogWorker(env.redisUrl, bullPrefix, writer, logger)
+    else if (env.worker && env.databaseUrl !== null) worker = startLogWorkerThread({ redisUrl: env.redisUrl, databaseUrl: env.databaseUrl, bullPrefix, logLevel: logger.level }, logger)
   } else {
     sink = new DirectSink(writer, batch)
   }
   const mode = producer !== null ? 'queue' : sql.kind
-  logger.info({ mode, database: sql.kind, worker: worker !== null }, 'transaction log ready')
+  logger.info({ mode, database: sql.kind, worker: worker === null ? 'none' : sql.kind === 'pglite' ? 'main thread' : 'worker thread' }, 'transaction log ready')
 
   return {
     mode,

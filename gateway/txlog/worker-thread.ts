@@ -1,0 +1,95 @@
+/**
+ * The log worker on a thread of its own. `npm run gateway` includes a worker (a single instance is
+ * complete), but draining the queue into PostgreSQL is steady work — fetching jobs, hashing the chain,
+ * database round trips — and on the gateway's event loop it delays every request's Redis replies behind
+ * it. On a worker thread it has its own event loop and can use another core.
+ *
+ * `startLogWorkerThread` runs in the gateway; the bottom of this file runs in the thread. A thread that
+ * dies is started again: batches wait in the queue meanwhile, so nothing is lost.
+ */
+import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads'
+import { pino, type Logger } from 'pino'
+import { loggerOptions } from '../logger.js'
+import { PgSql } from './sql.js'
+import { startLogWorker, type LogWorker } from './worker.js'
+import { LogWriter } from './writer.js'
+
+interface ThreadData {
+  readonly redisUrl: string
+  readonly databaseUrl: string
+  readonly bullPrefix: string
+  readonly logLevel: string
+}
+
+type ToThread = { type: 'close' }
+type FromThread = { type: 'ready' } | { type: 'closed' }
+
+const RESTART_DELAY_MS = 1000
+const CLOSE_TIMEOUT_MS = 30_000
+
+/** The same lifecycle as an in-process worker, for `TransactionLog`. */
+export interface LogWorkerHandle {
+  close (): Promise<void>
+}
+
+export function startLogWorkerThread (data: ThreadData, logger: Logger): LogWorkerHandle {
+  // Run from TypeScript (tests, `npm run dev`) the thread loads this .ts file through the parent's
+  // loader (worker threads inherit execArgv); compiled, the .js beside it.
+  const entry = new URL(import.meta.url.endsWith('.ts') ? './worker-thread.ts' : './worker-thread.js', import.meta.url)
+  let thread: Worker | null = null
+  let closing = false
+  let restartTimer: NodeJS.Timeout | null = null
+
+  const start = (): void => {
+    const t = new Worker(entry, { workerData: data, name: 'ndx-log-worker' })
+    thread = t
+    t.on('error', (err) => logger.error({ err }, 'transaction log worker thread failed'))
+    t.on('exit', (code) => {
+      if (thread === t) thread = null
+      if (closing) return
+      logger.warn({ code }, 'transaction log worker thread exited; starting it again')
+      restartTimer = setTimeout(() => { restartTimer = null; if (!closing) start() }, RESTART_DELAY_MS)
+      restartTimer.unref()
+    })
+  }
+  start()
+
+  return {
+    async close () {
+      closing = true
+      if (restartTimer !== null) clearTimeout(restartTimer)
+      const t = thread
+      if (t === null) return
+      // Ask it to finish the jobs it holds and close its connections; terminate only if it does not.
+      const exited = new Promise<void>((resolve) => t.once('exit', () => resolve()))
+      t.postMessage({ type: 'close' } satisfies ToThread)
+      const timer = setTimeout(() => { void t.terminate() }, CLOSE_TIMEOUT_MS)
+      await exited
+      clearTimeout(timer)
+    },
+  }
+}
+
+async function runThread (data: ThreadData): Promise<void> {
+  const logger = pino(loggerOptions(data.logLevel) as object).child({ thread: 'log-worker' })
+  const sql = new PgSql(data.databaseUrl)
+  const writer = new LogWriter(sql)
+  let worker: LogWorker | null = startLogWorker(data.redisUrl, data.bullPrefix, writer, logger)
+  parentPort?.on('message', (msg: ToThread) => {
+    if (msg.type !== 'close' || worker === null) return
+    const w = worker
+    worker = null
+    void w.close()
+      .then(() => sql.close())
+      .catch((err: unknown) => logger.warn({ err }, 'transaction log worker thread: close failed'))
+      .finally(() => {
+        parentPort?.postMessage({ type: 'closed' } satisfies FromThread)
+        parentPort?.close()
+      })
+  })
+  parentPort?.postMessage({ type: 'ready' } satisfies FromThread)
+}
+
+if (!isMainThread && (workerData as { bullPrefix?: unknown } | null)?.bullPrefix !== undefined) {
+  await runThread(workerData as ThreadData)
+}
