@@ -20,4 +20,4 @@ app.get('/v1/population/citizens/:id', async (req, res) => {
   return res.type('application/json').send(reply)
 })
 const url = await app.listen({ port: Number(process.env.PORT ?? 0), host: '127.0.0.1' })
-process.send?.({ url })
+process.stdout.write(`ceiling listening ${url}\n`)

@@ -27,6 +27,8 @@ export interface LoadPlan {
 
 export interface LoadResult {
   readonly requests: number
+  /** Every request sent, warm-up included (each one is a transaction to find in the log). */
+  readonly sent: number
   readonly ok: number
   readonly failed: number
   readonly statuses: Record<string, number>
@@ -123,7 +125,10 @@ export async function runLoad (plan: LoadPlan): Promise<LoadResult> {
       if (due > now) await new Promise((resolve) => setTimeout(resolve, Number(due - now) / 1e6))
       const req = take()
       if (req === undefined) break
-      const p = send(req, due).finally(() => inflight.delete(p))
+      // Latency counts from the intended send time, so a late send's queueing is not hidden; a timer that
+      // fires early must not make a request look faster than it was, so then from the actual send time.
+      const sentAt = process.hrtime.bigint()
+      const p = send(req, sentAt > due ? due : sentAt).finally(() => inflight.delete(p))
       inflight.add(p)
     }
     await Promise.all(inflight)
@@ -145,6 +150,7 @@ export async function runLoad (plan: LoadPlan): Promise<LoadResult> {
   const ok = Object.entries(statuses).filter(([s]) => s.startsWith('2')).reduce((n, [, c]) => n + c, 0)
   return {
     requests: latencies.length + failed,
+    sent: Math.min(next, prepared.length),
     ok,
     failed,
     statuses,
