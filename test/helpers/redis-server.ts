@@ -26,14 +26,21 @@ export interface PrivateRedis {
   kill (): Promise<void>
 }
 
-export async function privateRedis (t: Test): Promise<PrivateRedis> {
+/**
+ * A redis-server of the test's own. With `persistDir`, it persists as the compose file's Redis does (AOF,
+ * fsync on every write), so a SIGKILL loses nothing it acknowledged — queued log records included.
+ */
+export async function privateRedis (t: Test, opts: { persistDir?: string } = {}): Promise<PrivateRedis> {
   const port = await freePort()
   let proc: ChildProcess | null = null
   const server: PrivateRedis = {
     url: `redis://127.0.0.1:${port}/0`,
     port,
     async start () {
-      proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no'], { stdio: 'ignore' })
+      // A second server on the same port would fail to bind while the probe below still found the first.
+      if (proc !== null && proc.exitCode === null && proc.signalCode === null) throw new Error('this redis-server is already running')
+      const persistence = opts.persistDir === undefined ? ['--appendonly', 'no'] : ['--appendonly', 'yes', '--appendfsync', 'always', '--dir', opts.persistDir]
+      proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence, '--protected-mode', 'no'], { stdio: 'ignore' })
       const probe = new Redis(server.url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null })
       for (let i = 0; i < 100; i++) {
         try {
@@ -51,7 +58,7 @@ export async function privateRedis (t: Test): Promise<PrivateRedis> {
     async kill () {
       const p = proc
       proc = null
-      if (p === null || p.exitCode !== null) return
+      if (p === null || p.exitCode !== null || p.signalCode !== null) return
       const exited = new Promise((resolve) => p.once('exit', resolve))
       p.kill('SIGKILL')
       await exited
