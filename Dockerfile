@@ -1,7 +1,10 @@
 # syntax=docker/dockerfile:1
 # ndx-gateway: one image for the gateway, the log worker and the registry simulators.
 #   docker build -t ndx-gateway .
-#   docker run -p 8080:8080 ndx-gateway                     # standalone (PGlite under /app/data)
+#   docker run -p 8080:8080 -v "$PWD/keys/checkpoint.jwk.json:/run/secrets/checkpoint.jwk.json:ro" \
+#     -e NDX_CHECKPOINT_KEY_FILE=/run/secrets/checkpoint.jwk.json ndx-gateway   # standalone (PGlite under /app/data)
+#   (demo/ is not in the image: the gateway's checkpoint key is always mounted, never baked in; make one
+#    with `npx ndx keygen --kid gw-1 --out keys/checkpoint.jwk.json`.)
 #   docker compose up                                       # gateway, worker, Redis, PostgreSQL, simulators
 # Node 24 is an LTS line; the code is tested on Node 20 and type-checked for 22+.
 ARG NODE_VERSION=24

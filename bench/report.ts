@@ -55,6 +55,7 @@ export async function machine (redisUrl: string, pgUrl: string): Promise<string[
 const f0 = (n: number): string => Number.isFinite(n) ? n.toFixed(0) : '–'
 const f1 = (n: number): string => Number.isFinite(n) ? n.toFixed(1) : '–'
 const f2 = (n: number): string => Number.isFinite(n) ? n.toFixed(2) : '–'
+const pct = (x: number | null): string => x === null ? '–' : `${(x * 100).toFixed(0)}%`
 const verdict = (ok: boolean): string => ok ? 'met' : '**missed**'
 
 export function render (r: BenchReport): string {
@@ -65,12 +66,13 @@ export function render (r: BenchReport): string {
   const { reuse, registry, log, counts } = r.sections
   if (reuse !== undefined) {
     out.push('## A. Signed reuse lookups: gateway vs ceiling', '',
-      'Gateway: production mode — Redis (replay guard, reuse store, BullMQ log queue) and PostgreSQL (transaction log, worker in the gateway process), every request verified, authorized, answered from the reuse store, recorded durably before its reply. Ceiling: fastify + the same jose verification of the same tokens + a fixed reply.', '',
+      'Gateway: production mode — Redis (replay guard, reuse store, BullMQ log queue) and PostgreSQL (transaction log; its worker on a thread of the gateway process, as `npm run gateway` runs it), every request verified, authorized, answered from the reuse store, recorded durably before its reply. Ceiling: fastify + the same jose verification of the same tokens + a fixed reply.', '',
       '| | requests/s | p50 ms | p90 ms | p99 ms | rounds (req/s) |', '|---|---|---|---|---|---|',
       `| ceiling | ${f0(reuse.ceiling.rps)} | ${f2(reuse.ceiling.p50)} | ${f2(reuse.ceiling.p90)} | ${f2(reuse.ceiling.p99)} | ${reuse.ceilRuns.map((x) => f0(x.rps)).join(', ')} |`,
       `| gateway | ${f0(reuse.gateway.rps)} | ${f2(reuse.gateway.p50)} | ${f2(reuse.gateway.p90)} | ${f2(reuse.gateway.p99)} | ${reuse.gwRuns.map((x) => f0(x.rps)).join(', ')} |`,
       '', `Ratio gateway/ceiling: **${f2(reuse.ratio)}**. Non-2xx replies from the gateway: ${reuse.gwRuns.reduce((n, x) => n + x.requests - x.ok, 0)}.`, '',
       `Log during this run: ${reuse.logged.found} of ${reuse.logged.expected} expected records in PostgreSQL (every request sent, warm-ups included), all there ${f1(reuse.logged.drainMs / 1000)} s after the last reply.`, '',
+      `Machine busy while measuring (all cores, kernel included): ceiling run ${pct(reuse.ceiling.machineBusy)}, gateway run ${pct(reuse.gateway.machineBusy)}.`, '',
       'Where the CPU went (cores busy while measuring; the machine has 2):', '',
       '| ceiling run | cores | | gateway run | cores |', '|---|---|---|---|---|')
     const rows = Math.max(reuse.ceilCpu.length, reuse.gwCpu.length, 1)

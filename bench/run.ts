@@ -8,8 +8,9 @@
  *   D. `counts` over ≥ 10 M records (a seeded database, kept between runs).
  *
  * Load comes from separate processes (bench/load.ts) with one fresh token per request, signed beforehand.
- * Results are printed and written to bench/RESULTS.md. Needs Redis and PostgreSQL (REDIS_URL,
- * BENCH_PG_URL — an admin connection, default postgres://postgres@127.0.0.1:5432/postgres).
+ * Results are printed and written to bench/RESULTS.md, followed by the analysis in bench/NOTES.md. Needs
+ * Redis and PostgreSQL (REDIS_URL, BENCH_PG_URL — an admin connection, default
+ * postgres://postgres@127.0.0.1:5432/postgres).
  */
 import { cp, mkdir, readFile, rm, writeFile, appendFile } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -35,6 +36,8 @@ const WARMUP_MS = 2000
 const CONNECTIONS = Number(env.BENCH_CONNECTIONS ?? 128)
 const COUNTS_ROWS = Number(env.BENCH_COUNTS_ROWS ?? 10_200_000)
 const WORK = projectPath('bench', '.work')
+/** Node flags for the gateway process, e.g. BENCH_GATEWAY_NODE_ARGS="--cpu-prof --cpu-prof-dir=bench/.work/prof". */
+const GATEWAY_NODE_ARGS = (env.BENCH_GATEWAY_NODE_ARGS ?? '').split(/\s+/).filter(Boolean)
 /** BENCH_ONLY=A,C runs some sections only (A reuse, B registry path, C log, D counts). */
 const ONLY = new Set((env.BENCH_ONLY ?? 'A,B,C,D').split(',').map((x) => x.trim().toUpperCase()))
 
@@ -89,7 +92,7 @@ async function main (): Promise<void> {
     const gateway = await startProcess('dist/gateway/main.js', {
       ...simEnv, PORT: String(gwPort), CONFIG_DIR: configDir, REDIS_URL, DATABASE_URL: dbUrl(database), DATA_DIR: join(WORK, 'data'),
       LOG_LEVEL: 'warn', NDX_CHECKPOINT_KEY_FILE: projectPath('demo', 'keys', 'gateway-checkpoint.private.jwk.json'),
-    }, `http://127.0.0.1:${gwPort}/health/ready`)
+    }, `http://127.0.0.1:${gwPort}/health/ready`, GATEWAY_NODE_ARGS)
     children.push(gateway)
     const gwUrl = `http://127.0.0.1:${gwPort}`
 
