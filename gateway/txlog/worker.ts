@@ -68,6 +68,16 @@ export interface LogWorker {
  */
 const JOBS_AT_ONCE = 16
 
+/**
+ * A batch Redis moved to "active" just before it died (persisted, but the reply never reached the worker)
+ * is held by nobody: BullMQ takes it back only once its lock expires and a stall check runs. Its defaults
+ * (30 s + 30 s) kept such records out of the log for up to a minute after Redis came back, and after one
+ * stall too many they moved a batch to "failed", never to be written. Batches are written in well under a
+ * second and rewriting one is harmless (records are idempotent by id), so: short locks, frequent checks,
+ * no limit on stalls.
+ */
+export const RECOVERY = { lockDuration: 10_000, stalledInterval: 5_000, maxStalledCount: 1_000_000 } as const
+
 export function startLogWorker (redisUrl: string, bullPrefix: string, writer: LogWriter, logger?: Logger): LogWorker {
   const connection = new Redis(redisUrl, { maxRetriesPerRequest: null })
   connection.on('error', () => { /* reconnects by itself; the gateway's connection reports outages */ })
@@ -75,7 +85,7 @@ export function startLogWorker (redisUrl: string, bullPrefix: string, writer: Lo
   const worker = new Worker<{ records: TransactionRecord[] }>(QUEUE_NAME, async (job) => {
     await commit.add(job.data.records)
     return { records: job.data.records.length }
-  }, { connection, prefix: bullPrefix, concurrency: JOBS_AT_ONCE })
+  }, { connection, prefix: bullPrefix, concurrency: JOBS_AT_ONCE, ...RECOVERY })
   worker.on('failed', (job, err) => logger?.warn({ err: { message: err.message }, job: job?.id, attempts: job?.attemptsMade }, 'transaction log: batch not written yet; will retry'))
   worker.on('error', (err) => logger?.warn({ err: { message: err.message } }, 'transaction log worker: redis error'))
   return {
