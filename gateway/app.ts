@@ -2,7 +2,7 @@
  * The app factory: builds a gateway from a loaded configuration and its services (stores, sinks), without
  * listening. `server.ts` is what loads config, listens and handles signals.
  */
-import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify'
+import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify'
 import type { GatewayConfig } from './config/types.js'
 import { transactionId } from './ids.js'
 import { loggerOptions } from './logger.js'
@@ -20,9 +20,8 @@ import { Metrics } from './ops/metrics.js'
 import { openApiDocument } from './ops/openapi.js'
 import ops from './plugins/ops.js'
 import body from './plugins/body.js'
-import { newTransaction } from './pipeline/transaction.js'
-import errors from './plugins/errors.js'
-import transactions, { isV1 } from './plugins/transactions.js'
+import errors, { sendProblem } from './plugins/errors.js'
+import transactions, { isV1, openTransaction } from './plugins/transactions.js'
 import v1 from './plugins/v1.js'
 
 export interface AppOptions {
@@ -96,15 +95,12 @@ export async function buildApp (opts: AppOptions): Promise<FastifyInstance> {
     return503OnClosing: true,
     genReqId: () => transactionId(),
     clientErrorHandler,
-    // A target the router cannot decode (bad percent-encoding) is refused like any invalid request, and recorded.
+    // A target the router cannot decode (bad percent-encoding) fails before the hooks run and outside the
+    // error handler: it is opened as a transaction here and refused like any invalid request, and recorded.
     frameworkErrors: (_err, req, reply) => {
-      if (isV1(req.url)) {
-        req.txn = newTransaction(req.id, req.method)
-        req.txn.code = 'request.invalid'
-        reply.header('x-transaction-id', req.txn.id)
-      }
-      const body = problemBody(problem('request.invalid', 'The request target is not valid percent-encoding', { errors: [{ in: 'path', name: 'target', reason: 'malformed percent-encoding' }] }), req.txn?.id ?? null)
-      void (reply as unknown as FastifyReply).code(400).type('application/problem+json; charset=utf-8').header('cache-control', 'no-store').send(JSON.stringify(body))
+      const r = reply as unknown as FastifyReply
+      if (isV1(req.url)) openTransaction(req as FastifyRequest, r)
+      void sendProblem(req as FastifyRequest, r, problem('request.invalid', 'The request target is not valid percent-encoding', { errors: [{ in: 'path', name: 'target', reason: 'malformed percent-encoding' }] }))
     },
     routerOptions: { maxParamLength: 256 },
   })

@@ -4,7 +4,7 @@
  * unexpected is `internal`, logged with its stack and shown to the client without internals.
  */
 import fp from 'fastify-plugin'
-import type { FastifyError, FastifyInstance } from 'fastify'
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { GatewayError, problem, problemBody } from '../errors.js'
 
 function toGatewayError (err: FastifyError | Error): GatewayError {
@@ -25,19 +25,20 @@ function toGatewayError (err: FastifyError | Error): GatewayError {
   return problem('internal', 'The gateway failed to serve this request', { cause: err })
 }
 
+/** Replies with a problem, recording its code on the request's transaction (if it has one). */
+export function sendProblem (req: FastifyRequest, reply: FastifyReply, gerr: GatewayError): FastifyReply {
+  if (req.txn !== undefined) req.txn.code = gerr.code
+  reply.code(gerr.status).type('application/problem+json; charset=utf-8').header('cache-control', 'no-store')
+  if (gerr.headers !== undefined) reply.headers(gerr.headers)
+  return reply.send(JSON.stringify(problemBody(gerr, req.txn?.id ?? null)))
+}
+
 export default fp(async function errors (app: FastifyInstance) {
   app.setErrorHandler((err, req, reply) => {
     const gerr = toGatewayError(err as Error)
     if (gerr.status >= 500) req.log.error({ err: gerr.cause ?? err, code: gerr.code }, 'request failed')
-    if (req.txn !== undefined) req.txn.code = gerr.code
-    reply.code(gerr.status).type('application/problem+json; charset=utf-8').header('cache-control', 'no-store')
-    if (gerr.headers !== undefined) reply.headers(gerr.headers)
-    return reply.send(JSON.stringify(problemBody(gerr, req.txn?.id ?? null)))
+    return sendProblem(req, reply, gerr)
   })
 
-  app.setNotFoundHandler((req, reply) => {
-    if (req.txn !== undefined) req.txn.code = 'route.not_found'
-    reply.code(404).type('application/problem+json; charset=utf-8').header('cache-control', 'no-store')
-    return reply.send(JSON.stringify(problemBody(problem('route.not_found', 'No such route'), req.txn?.id ?? null)))
-  })
+  app.setNotFoundHandler((req, reply) => sendProblem(req, reply, problem('route.not_found', 'No such route')))
 }, { name: 'ndx-errors' })

@@ -53,16 +53,19 @@ export function toRecord (txn: TransactionContext, status: number, responseBytes
   }
 }
 
+/** Opens a /v1 request's transaction: the request id is the transaction id, sent back as X-Transaction-Id. */
+export function openTransaction (req: FastifyRequest, reply: FastifyReply): void {
+  const txn = newTransaction(req.id, req.method)
+  req.txn = txn
+  reply.header('x-transaction-id', txn.id)
+}
+
 export default fp<TransactionsOptions>(async function transactions (app: FastifyInstance, opts) {
   app.decorateRequest('txn', undefined)
 
   // Callback-style hooks on the hot path: no promise per request where nothing is awaited.
   app.addHook('onRequest', (req: FastifyRequest, reply: FastifyReply, done: () => void) => {
-    if (isV1(req.url)) {
-      const txn = newTransaction(req.id, req.method)
-      req.txn = txn
-      reply.header('x-transaction-id', txn.id)
-    }
+    if (isV1(req.url)) openTransaction(req, reply)
     done()
   })
 

@@ -15,7 +15,7 @@ import { GatewayError, problem, type ProblemCode } from '../errors.js'
 import type { Pseudonymizer } from '../pseudonym.js'
 import type { Loader, ReadPolicy, RecordReader } from './reader.js'
 import type { RecordCipher } from './cipher.js'
-import type { RecordStore, StoreEvent } from './store.js'
+import { indexOf as indexOfKey, type RecordStore, type StoreEvent } from './store.js'
 
 export interface ReuseOptions {
   readonly store: RecordStore
@@ -105,7 +105,7 @@ export class ReuseReader implements RecordReader {
 
     const lockMs = policy.loadTimeoutMs + 1000
     const deadline = now + Math.max(this.#opts.waitTimeoutMs, lockMs)
-    const index = name.slice(0, name.indexOf(':'))
+    const index = indexOfKey(name)
     for (;;) {
       // The lock and the index's generation in one round trip: the generation only has to be read before
       // the load starts, so that an invalidation during the load keeps its stale record out.

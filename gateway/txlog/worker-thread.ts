@@ -21,8 +21,8 @@ interface ThreadData {
   readonly logLevel: string
 }
 
+/** The one message the thread takes; it answers by exiting. */
 type ToThread = { type: 'close' }
-type FromThread = { type: 'ready' } | { type: 'closed' }
 
 const RESTART_DELAY_MS = 1000
 const CLOSE_TIMEOUT_MS = 30_000
@@ -70,7 +70,7 @@ export function startLogWorkerThread (data: ThreadData, logger: Logger): LogWork
   }
 }
 
-async function runThread (data: ThreadData): Promise<void> {
+function runThread (data: ThreadData): void {
   const logger = pino(loggerOptions(data.logLevel) as object).child({ thread: 'log-worker' })
   const sql = new PgSql(data.databaseUrl)
   const writer = new LogWriter(sql)
@@ -82,14 +82,10 @@ async function runThread (data: ThreadData): Promise<void> {
     void w.close()
       .then(() => sql.close())
       .catch((err: unknown) => logger.warn({ err }, 'transaction log worker thread: close failed'))
-      .finally(() => {
-        parentPort?.postMessage({ type: 'closed' } satisfies FromThread)
-        parentPort?.close()
-      })
+      .finally(() => { parentPort?.close() })
   })
-  parentPort?.postMessage({ type: 'ready' } satisfies FromThread)
 }
 
 if (!isMainThread && (workerData as { bullPrefix?: unknown } | null)?.bullPrefix !== undefined) {
-  await runThread(workerData as ThreadData)
+  runThread(workerData as ThreadData)
 }
