@@ -5,16 +5,14 @@
  * may end up parked as failed.
  */
 import t, { type Test } from 'tap'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { Worker } from 'bullmq'
 import { Redis } from 'ioredis'
-import pg from 'pg'
 import { PgSql } from '../../gateway/txlog/sql.js'
 import { QUEUE_NAME, RECOVERY, startLogWorker } from '../../gateway/txlog/worker.js'
 import { LogWriter } from '../../gateway/txlog/writer.js'
 import { signedInject } from '../helpers/gateway.js'
 import { REDIS_URL, testRedis } from '../helpers/redis.js'
-import { queueGateway } from '../helpers/txlog.js'
+import { loggedCount, queueGateway, waitLogged } from '../helpers/txlog.js'
 
 /** Takes every waiting batch as a worker would, then never renews, completes or fails them. */
 async function vanishingWorker (t: Test, prefix: string, token: string): Promise<number> {
@@ -25,16 +23,6 @@ async function vanishingWorker (t: Test, prefix: string, token: string): Promise
   connection.disconnect()
   t.teardown(() => ghost.close(true).catch(() => {}))
   return taken
-}
-
-async function countIds (databaseUrl: string, ids: string[]): Promise<number> {
-  const db = new pg.Client({ connectionString: databaseUrl })
-  await db.connect()
-  try {
-    return Number((await db.query<{ n: string }>('SELECT count(*) AS n FROM ndx_tx WHERE id = ANY($1::uuid[])', [ids])).rows[0]?.n)
-  } finally {
-    await db.end()
-  }
 }
 
 t.test('batches taken by a worker that vanished are written by another within seconds', async (t) => {
@@ -52,14 +40,10 @@ t.test('batches taken by a worker that vanished are written by another within se
   const sql = new PgSql(gw.databaseUrl as string)
   const worker = startLogWorker(REDIS_URL, `${prefix}bull`, new LogWriter(sql))
   t.teardown(async () => { await worker.close(); await sql.close() })
-  t.equal(await countIds(gw.databaseUrl as string, ids), 0, 'nothing written while the ghost holds them')
+  t.equal(await loggedCount(sql, ids), 0, 'nothing written while the ghost holds them')
 
   const started = Date.now()
-  let found = 0
-  while (found < ids.length && Date.now() - started < 30_000) {
-    await sleep(250)
-    found = await countIds(gw.databaseUrl as string, ids)
-  }
+  const found = await waitLogged(sql, ids, 30_000)
   const ms = Date.now() - started
   t.equal(found, ids.length, `all ${ids.length} records written, ${ms} ms after the real worker started`)
   t.ok(ms < 20_000, 'in seconds (the lock window and a stall check), not the minute of BullMQ defaults')

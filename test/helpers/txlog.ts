@@ -6,12 +6,14 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Test } from 'tap'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { pino } from 'pino'
 import type { GatewayConfig } from '../../gateway/config/types.js'
 import { readEnvironment } from '../../gateway/env.js'
 import { projectPath } from '../../gateway/paths.js'
 import { memoryServices } from '../../gateway/services.js'
 import { openTransactionLog, type TransactionLog } from '../../gateway/txlog/log.js'
+import type { Sql } from '../../gateway/txlog/sql.js'
 import { buildTestGateway, demoConfig, type TestGateway } from './gateway.js'
 import { freshDatabase } from './postgres.js'
 
@@ -58,4 +60,25 @@ export async function queueGateway (t: Test, opts: { redisUrl: string, prefix: s
   const log = await openTransactionLog(env, config, pino({ level: 'silent' }), redis)
   const gw = await buildTestGateway(t, { config, services: memoryServices({ log, redis }) })
   return { ...gw, log, databaseUrl, dataDir }
+}
+
+/** How many of `ids` the log holds. */
+export async function loggedCount (sql: Sql, ids: readonly string[]): Promise<number> {
+  return (await sql.query<{ n: number }>('SELECT count(*)::int AS n FROM ndx_tx WHERE id = ANY($1::uuid[])', [ids]))[0]?.n ?? 0
+}
+
+/** Polls until every id is in the log or `ms` pass; a query that fails (database away) counts as not yet. */
+export async function waitLogged (sql: Sql, ids: readonly string[], ms: number): Promise<number> {
+  const end = Date.now() + ms
+  let found = -1
+  for (;;) {
+    found = await loggedCount(sql, ids).catch(() => -1)
+    if (found === ids.length || Date.now() >= end) return found
+    await sleep(50)
+  }
+}
+
+/** Rows repeating an id already in the log: 0 when every record was written exactly once. */
+export async function duplicateCount (sql: Sql): Promise<number> {
+  return (await sql.query<{ n: number }>('SELECT count(*)::int - count(DISTINCT id)::int AS n FROM ndx_tx'))[0]?.n ?? 0
 }

@@ -12,7 +12,7 @@ import { freshDatabase } from '../helpers/postgres.js'
 import { REDIS_URL, testRedis, uniquePrefix } from '../helpers/redis.js'
 import { privateRedis } from '../helpers/redis-server.js'
 import { tcpProxy } from '../helpers/tcp-proxy.js'
-import { queueGateway } from '../helpers/txlog.js'
+import { duplicateCount, queueGateway, waitLogged } from '../helpers/txlog.js'
 
 async function until (check: () => Promise<boolean>, ms: number): Promise<boolean> {
   const end = Date.now() + ms
@@ -58,11 +58,7 @@ t.test('Redis down: records spool to local disk, replies still go out, and the s
   t.ok(files.some((f) => f.endsWith('.ndjson')), 'a spool file holds them')
   t.equal(await gw.log.problem(), 'transaction log queue unavailable (records spooling to disk)')
   await server.start()
-  const landed = await until(async () => {
-    const rows = await gw.log.sql.query<{ n: number }>('SELECT count(*)::int AS n FROM ndx_tx WHERE id = ANY($1::uuid[])', [during])
-    return rows[0]?.n === during.length
-  }, 8000)
-  t.ok(landed, 'every spooled record reached PostgreSQL')
+  t.equal(await waitLogged(gw.log.sql, during, 8000), during.length, 'every spooled record reached PostgreSQL')
   t.same(await readdir(join(gw.dataDir, 'spool')), [], 'and the spool is empty again')
   t.equal(await gw.log.problem(), null)
 })
@@ -85,12 +81,7 @@ t.test('PostgreSQL down for a while: records wait in the queue and land when it 
   t.equal(json(await signedInject(gw.app, 'VN.TTCP', 'GET', '/v1/audit/counts')).code, 'gateway.unavailable')
   await sleep(500)
   await proxy.restore()
-  const landed = await until(async () => {
-    const rows = await gw.log.sql.query<{ n: number }>('SELECT count(*)::int AS n FROM ndx_tx WHERE id = ANY($1::uuid[])', [ids]).catch(() => [{ n: -1 }])
-    return rows[0]?.n === ids.length
-  }, 10_000)
-  t.ok(landed, 'all ten records written once PostgreSQL is back')
+  t.equal(await waitLogged(gw.log.sql, ids, 10_000), ids.length, 'all ten records written once PostgreSQL is back')
   t.ok(await until(async () => (await gw.log.sql.query<{ n: number }>('SELECT count(*)::int AS n FROM ndx_tx'))[0]?.n === 11, 5000), 'the refused audit call is recorded too')
-  const [dupes] = await gw.log.sql.query<{ n: number }>('SELECT count(*)::int - count(DISTINCT id)::int AS n FROM ndx_tx')
-  t.equal(dupes?.n, 0, 'each exactly once, though batches were retried')
+  t.equal(await duplicateCount(gw.log.sql), 0, 'each exactly once, though batches were retried')
 })

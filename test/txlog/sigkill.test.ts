@@ -15,7 +15,7 @@ import { NdxClient } from '../../sdk/index.js'
 import { demoSigner, sharedSimulators } from '../helpers/gateway.js'
 import { freshDatabase } from '../helpers/postgres.js'
 import { REDIS_URL, testRedis } from '../helpers/redis.js'
-import { CHECKPOINT_ENV, configWithPrefix, tempDir } from '../helpers/txlog.js'
+import { CHECKPOINT_ENV, configWithPrefix, duplicateCount, tempDir, waitLogged } from '../helpers/txlog.js'
 
 t.test('SIGKILL under load: every served transaction is in the log afterwards', async (t) => {
   const sims = await sharedSimulators(t)
@@ -65,12 +65,6 @@ t.test('SIGKILL under load: every served transaction is in the log afterwards', 
   t.teardown(() => sql.close())
   const worker = startLogWorker(REDIS_URL, `${prefix}bull`, new LogWriter(sql))
   t.teardown(() => worker.close())
-  let found = 0
-  for (let i = 0; i < 300 && found < served.length; i++) {
-    await sleep(50)
-    found = (await sql.query<{ n: number }>('SELECT count(*)::int AS n FROM ndx_tx WHERE id = ANY($1::uuid[])', [served]))[0]?.n ?? 0
-  }
-  t.equal(found, served.length, 'every served transaction id is in the log')
-  const [dupes] = await sql.query<{ n: number }>('SELECT count(*)::int - count(DISTINCT id)::int AS n FROM ndx_tx')
-  t.equal(dupes?.n, 0, 'and none twice')
+  t.equal(await waitLogged(sql, served, 15_000), served.length, 'every served transaction id is in the log')
+  t.equal(await duplicateCount(sql), 0, 'and none twice')
 })
