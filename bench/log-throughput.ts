@@ -12,6 +12,7 @@ import { PgSql } from '../gateway/txlog/sql.js'
 import { Spool } from '../gateway/txlog/spool.js'
 import { QUEUE_NAME, startLogWorker } from '../gateway/txlog/worker.js'
 import { LogWriter } from '../gateway/txlog/writer.js'
+import { waitForRows } from './seed-counts.js'
 
 export interface LogThroughput {
   readonly appended: number
@@ -51,12 +52,7 @@ export async function logThroughput (opts: { redisUrl: string, databaseUrl: stri
   }))
   clearTimeout(timer)
   const appendSeconds = (performance.now() - t0) / 1000
-  let written = 0
-  while (performance.now() - t0 < (opts.seconds + 120) * 1000) {
-    written = (await sql.query<{ n: number }>('SELECT count(*)::bigint AS n FROM ndx_tx'))[0]?.n ?? 0
-    if (written >= appended) break
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
+  const written = await waitForRows(sql, appended, (opts.seconds + 120) * 1000 - (performance.now() - t0))
   const drainSeconds = (performance.now() - t0) / 1000
   await sink.close()
   await worker.close()

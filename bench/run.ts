@@ -22,7 +22,7 @@ import { migrate } from '../gateway/txlog/schema.js'
 import { NdxClient, signerFromFile, type PrivateKeyFile } from '../sdk/index.js'
 import type { LoadPlan, LoadResult } from './load.js'
 import { cpuBetween, freePort, runLoad, startProcess, stopProcess, type CpuUse } from './processes.js'
-import { countRows, seedCounts } from './seed-counts.js'
+import { countRows, seedCounts, waitForRows } from './seed-counts.js'
 import { logThroughput } from './log-throughput.js'
 import { machine, writeResults, type BenchReport } from './report.js'
 
@@ -197,17 +197,11 @@ async function finish (report: BenchReport, started: number): Promise<void> {
 async function drainedCount (url: string, expected: number): Promise<{ count: number, ms: number }> {
   const sql = new PgSql(url)
   const t0 = Date.now()
-  let count = 0
   try {
-    while (Date.now() - t0 < 60_000) {
-      count = (await sql.query<{ n: number }>('SELECT count(*)::bigint AS n FROM ndx_tx'))[0]?.n ?? 0
-      if (count >= expected) break
-      await new Promise((resolve) => setTimeout(resolve, 100))
-    }
+    return { count: await waitForRows(sql, expected, 60_000), ms: Date.now() - t0 }
   } finally {
     await sql.close()
   }
-  return { count, ms: Date.now() - t0 }
 }
 
 async function countsLatency (simEnv: Record<string, string>, configDir: string, databaseUrl: string, rows: number): Promise<NonNullable<BenchReport['sections']['counts']>> {

@@ -17,6 +17,16 @@ export async function countRows (sql: Sql): Promise<number> {
   }
 }
 
+/** Polls until the log holds at least `expected` records or `ms` pass; resolves with the last count. */
+export async function waitForRows (sql: Sql, expected: number, ms: number): Promise<number> {
+  const end = Date.now() + ms
+  for (;;) {
+    const n = await countRows(sql)
+    if (n >= expected || Date.now() >= end) return n
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+}
+
 /** Seeds `perDay` records for each of `days` days ending yesterday (UTC), unless already there. */
 export async function seedCounts (sql: Sql, days: number, perDay: number, progress: (day: number) => void): Promise<{ from: Date, to: Date }> {
   const today = new Date(new Date().toISOString().slice(0, 10) + 'T00:00:00Z')
