@@ -20,6 +20,12 @@ export interface TransactionContext extends AuthProgress {
   upstreamMs: number | null
   requestBytes: number
   code: string | null
+  /** The `iss` of a token that did not verify (the record's `client` stays null). */
+  claimedClient: string | null
+  /** How the jti was guarded: `shared` (Redis), `local` (in-process while Redis is down), null if not reached. */
+  replayGuard: 'shared' | 'local' | null
+  /** A kept record served past its reuse window (registry unreachable). */
+  stale: boolean
 }
 
 export function newTransaction (id: string, method: string, now = Date.now()): TransactionContext {
@@ -41,6 +47,9 @@ export function newTransaction (id: string, method: string, now = Date.now()): T
     upstreamMs: null,
     requestBytes: 0,
     code: null,
+    claimedClient: null,
+    replayGuard: null,
+    stale: false,
   }
 }
 
