@@ -78,18 +78,25 @@ async function removedRanges (sql: Sql, keys: CheckpointKeys | null): Promise<Re
 }
 
 /**
- * Whether retention removed every seq of [from, to] (ranges are disjoint: each seq left in one dropped
- * partition), and the last one's hash is `hash`, what the record after links to (null: no record after).
+ * The parts of the gap [from, to] retention does not account for. Ranges are disjoint (each seq left in
+ * one dropped partition). A gap fully accounted for must also end at the hash the record after links to
+ * (`hash`; null when no record follows), else the whole gap is unaccounted for.
  */
-function purged (ranges: readonly RemovedRange[], from: number, to: number, hash: string | null): boolean {
+function unaccounted (ranges: readonly RemovedRange[], from: number, to: number, hash: string | null): Array<[number, number]> {
+  const out: Array<[number, number]> = []
   let next = from
+  let endHash: string | null = null
   for (const r of ranges) {
     if (r.toSeq < next) continue
-    if (r.fromSeq > next) return false
+    if (r.fromSeq > to) break
+    if (r.fromSeq > next) out.push([next, r.fromSeq - 1])
     next = r.toSeq + 1
-    if (r.toSeq >= to) return r.toSeq === to && (hash === null || r.hash === hash)
+    endHash = r.toSeq === to ? r.hash : null
+    if (next > to) break
   }
-  return false
+  if (next <= to) out.push([next, to])
+  if (out.length === 0 && hash !== null && endHash !== hash) return [[from, to]]
+  return out
 }
 
 export async function checkIntegrity (sql: Sql, from: Date, to: Date, opts: IntegrityOptions): Promise<IntegrityResult> {
@@ -119,7 +126,7 @@ export async function checkIntegrity (sql: Sql, from: Date, to: Date, opts: Inte
       const seq = Number(row.seq)
       checked++
       if (seq > prev.seq + 1) {
-        if (!purged(removed, prev.seq + 1, seq - 1, row.prev_hash)) found.add('deleted', prev.seq + 1, seq - 1, row.id)
+        for (const [f, l] of unaccounted(removed, prev.seq + 1, seq - 1, row.prev_hash)) found.add('deleted', f, l, row.id)
       } else if (seq <= prev.seq || row.prev_hash !== prev.hash) {
         found.add('edited', Math.min(prev.seq, seq), seq, row.id)
       }
@@ -172,7 +179,7 @@ async function checkTail (sql: Sql, hi: number, prev: { seq: number, hash: strin
   if (next !== undefined) return
   const [head] = await sql.query<{ seq: number }>('SELECT seq FROM ndx_chain_head')
   const headSeq = Number(head?.seq ?? 0)
-  if (headSeq > hi && !purged(removed, hi + 1, headSeq, null)) found.add('deleted', hi + 1, headSeq)
+  if (headSeq > hi) for (const [f, l] of unaccounted(removed, hi + 1, headSeq, null)) found.add('deleted', f, l)
 }
 
 /** Records older than the checkpoint interval allows, under no checkpoint: the later checkpoints are gone. */
