@@ -38,7 +38,12 @@ export interface IsolatedWrite {
   /** Records newly chained. */
   readonly written: number
   /** Records the database refused on their own, kept aside in `ndx_tx_poisoned`. */
-  readonly poisoned: ReadonlyArray<{ readonly id: string, readonly error: string }>
+  readonly poisoned: ReadonlyArray<{ readonly id: string, readonly error: string, readonly kept: boolean, readonly record?: string }>
+}
+
+function printable (text: string, max: number): string {
+  // eslint-disable-next-line no-control-regex
+  return JSON.stringify(text).slice(1, -1).replace(/[\u0000-\u001f]/g, '?').slice(0, max)
 }
 
 export class LogWriter {
@@ -99,7 +104,7 @@ export class LogWriter {
       if (records.length === 1) return this.#alone(records[0] as TransactionRecord, err)
     }
     let written = 0
-    const poisoned: Array<{ id: string, error: string }> = []
+    const poisoned: Array<IsolatedWrite['poisoned'][number]> = []
     for (const r of records) {
       try {
         written += await this.write([r])
@@ -114,11 +119,18 @@ export class LogWriter {
   /** A record the database refused: poison if the database answers, else the outage is rethrown. */
   async #alone (r: TransactionRecord, err: unknown): Promise<IsolatedWrite> {
     await this.#sql.query('SELECT 1').catch(() => { throw err })
-    const error = err instanceof Error ? err.message.slice(0, 500) : String(err).slice(0, 500)
-    // The record as JSON text: escapes every character (NUL included) a text column could refuse.
-    await this.#sql.query('INSERT INTO ndx_tx_poisoned (id, record, error) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING',
-      [String(r.id).slice(0, 64), JSON.stringify(r), error])
-    return { written: 0, poisoned: [{ id: r.id, error }] }
+    const error = printable(err instanceof Error ? err.message : String(err), 500)
+    // The record as JSON text (escapes NUL and every character a text column could refuse), under a key
+    // made printable the same way.
+    const record = JSON.stringify(r)
+    try {
+      await this.#sql.query('INSERT INTO ndx_tx_poisoned (id, record, error) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING',
+        [printable(String(r.id), 64), record, error])
+      return { written: 0, poisoned: [{ id: r.id, error, kept: true }] }
+    } catch {
+      // Not even kept aside: the error line (records hold no personal data) is the last copy.
+      return { written: 0, poisoned: [{ id: r.id, error, kept: false, record }] }
+    }
   }
 
   /** Records kept aside so far (a gauge for alerts: `ndx_txlog_poisoned_total`). */
