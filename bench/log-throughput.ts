@@ -38,7 +38,7 @@ export async function logThroughput (opts: { redisUrl: string, databaseUrl: stri
     client: 'VN.LOC.DNG', keyId: 'dng-2026-01', service: 'population', operation: 'citizen', method: 'GET',
     route: '/v1/population/citizens/{personalId}', purpose: 'public-service', subjectRef: 'X61zu7Be1234567890123456789012345678901234',
     onBehalfOf: null, outcome: 'ok', status: 200, code: null, source: 'reuse', fields: ['fullName', 'dateOfBirth'],
-    durationMs: 1.234, upstreamMs: null, requestBytes: 0, responseBytes: 321,
+    durationMs: 1.234, upstreamMs: null, requestBytes: 0, responseBytes: 321, claimedClient: null, replayGuard: null, stale: false,
   }
   let appended = 0
   let stop = false

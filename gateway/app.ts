@@ -21,7 +21,8 @@ import { openApiDocument } from './ops/openapi.js'
 import ops from './plugins/ops.js'
 import body from './plugins/body.js'
 import errors, { sendProblem } from './plugins/errors.js'
-import transactions, { isV1, openTransaction } from './plugins/transactions.js'
+import transactions, { isV1, openTransaction, requestLine, unparsedRecord } from './plugins/transactions.js'
+import type { TransactionSink } from './txlog/sink.js'
 import v1 from './plugins/v1.js'
 
 export interface AppOptions {
@@ -74,18 +75,36 @@ function quotaGate (limiter: QuotaLimiter): NonNullable<RequestPathDeps['admit']
 
 /**
  * Requests Node's HTTP parser cannot read (bytes that are not HTTP, headers over the limit) never reach the
- * app: they get a problem+json 400 too, without a transaction id, as they never became a transaction.
+ * app: they get a problem+json 400 here. One whose request line names a /v1 target is still a transaction
+ * (CONTRACT §7 v1.1): it gets an id and a record of what can be known (method, status, code), kept before
+ * the reply is written, like any other.
  */
-function clientErrorHandler (err: Error & { code?: string }, socket: import('node:net').Socket): void {
-  if (err.code === 'ECONNRESET' || socket.destroyed) return
-  const detail = err.code === 'HPE_HEADER_OVERFLOW' ? 'The request headers are too large' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'The request was not received in time' : 'The request is not valid HTTP'
-  const body = JSON.stringify(problemBody(problem('request.invalid', detail), null))
-  if (socket.writable) socket.write(`HTTP/1.1 400 Bad Request\r\nContent-Type: application/problem+json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`)
-  socket.destroy()
+function clientErrorHandler (sink: () => TransactionSink, onLost: (err: unknown, txn: string) => void) {
+  return (err: Error & { code?: string, rawPacket?: unknown }, socket: import('node:net').Socket): void => {
+    if (err.code === 'ECONNRESET' || socket.destroyed) return
+    const detail = err.code === 'HPE_HEADER_OVERFLOW' ? 'The request headers are too large' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'The request was not received in time' : 'The request is not valid HTTP'
+    const line = requestLine(Buffer.isBuffer(err.rawPacket) ? err.rawPacket : undefined)
+    const id = line !== null && isV1(line.target) ? transactionId() : null
+    const body = JSON.stringify(problemBody(problem('request.invalid', detail), id))
+    const send = (status: string, text: string, txn: string | null): void => {
+      if (!socket.writable) return void socket.destroy()
+      const txnHeader = txn === null ? '' : `X-Transaction-Id: ${txn}\r\n`
+      socket.end(`HTTP/1.1 ${status}\r\nContent-Type: application/problem+json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(text)}\r\n${txnHeader}Connection: close\r\n\r\n${text}`)
+      socket.destroySoon()
+    }
+    if (id === null || line === null) return send('400 Bad Request', body, null)
+    const started = performance.now()
+    const record = unparsedRecord(id, line.method, 400, 'request.invalid', Buffer.byteLength(body), started)
+    sink().append(record).then(() => send('400 Bad Request', body, id), (e: unknown) => {
+      onLost(e, id)
+      send('503 Service Unavailable', JSON.stringify(problemBody(problem('gateway.unavailable', 'The gateway cannot record transactions now; try again shortly'), id)), id)
+    })
+  }
 }
 
 export async function buildApp (opts: AppOptions): Promise<FastifyInstance> {
   const { config, services } = opts
+  let lost = (_err: unknown, _txn: string): void => {}
   const app = Fastify({
     ...(opts.loggerInstance === undefined ? { logger: opts.logger ?? loggerOptions('info') } : { loggerInstance: opts.loggerInstance }),
     // Fastify's own request lines carry the raw URL (personal ids); the transaction plugin logs instead.
@@ -94,7 +113,7 @@ export async function buildApp (opts: AppOptions): Promise<FastifyInstance> {
     exposeHeadRoutes: false,
     return503OnClosing: true,
     genReqId: () => transactionId(),
-    clientErrorHandler,
+    clientErrorHandler: clientErrorHandler(() => services.sink, (err, txn) => lost(err, txn)),
     // A target the router cannot decode (bad percent-encoding) fails before the hooks run and outside the
     // error handler: it is opened as a transaction here and refused like any invalid request, and recorded.
     frameworkErrors: (_err, req, reply) => {
@@ -105,6 +124,7 @@ export async function buildApp (opts: AppOptions): Promise<FastifyInstance> {
     routerOptions: { maxParamLength: 256 },
   })
 
+  lost = (err, txn) => app.log.error({ err, txn }, 'transaction record could not be kept; reply withheld')
   const onJwksError = (err: unknown, agency: string): void => app.log.warn({ err, agency }, 'JWKS fetch failed; keeping known keys')
   let runtime = new Runtime(config, { builtins: BUILTIN_ROUTES, onJwksError })
   // The pseudonym key is read once: changing it would split the log's pseudonyms (restart to rotate).

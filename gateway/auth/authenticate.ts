@@ -50,7 +50,10 @@ export interface SignedRequest {
 
 /** Partial identification, recorded even when a later check refuses the request. */
 export interface AuthProgress {
+  /** Set only once the signature verified: the agency's own words from then on. */
   client: string | null
+  /** The token's `iss` as claimed, before anything verified (recorded only if it never does). */
+  claimedClient: string | null
   keyId: string | null
   purpose: string | null
   onBehalfOf: string | null
@@ -109,12 +112,11 @@ export async function authenticate (
 
   const claims = decodeJson(parts[2]!, 'claims')
   if (typeof claims.iss !== 'string' || claims.iss === '') throw problem('auth.malformed', 'The token needs an iss claim')
+  progress.claimedClient = claims.iss.slice(0, 128)
   const agency = agencies.get(claims.iss)
   if (agency === undefined) throw problem('auth.unknown_client', 'No agency is registered under this iss')
-  progress.client = agency.spec.id
   const key = await agency.findKey(kid)
   if (key === undefined) throw problem('auth.unknown_key', 'The agency has no key with this kid')
-  progress.keyId = kid
   if (!key.algorithms.has(alg)) throw problem('auth.algorithm', `Key ${kid} does not sign with ${alg}`)
 
   try {
@@ -122,6 +124,9 @@ export async function authenticate (
   } catch {
     throw problem('auth.signature', 'The signature does not verify with the named key')
   }
+  // Attribution only now: a token signed by anyone else must not put a record in this agency's name.
+  progress.client = agency.spec.id
+  progress.keyId = kid
 
   // From here the claims are the agency's own words.
   const aud = claims.aud

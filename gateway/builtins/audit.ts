@@ -1,15 +1,18 @@
 /**
- * The auditor API (CONTRACT §7), served as service `audit`: listings, one record, counts and integrity.
- * Role auditor sees every record; any other agency sees only its own. A `subject` is pseudonymised with
- * the same keyed HMAC as the log, answering "who looked at this person" without the log holding the id.
+ * The auditor API (CONTRACT §7), served as service `audit`: listings, one record, counts, integrity,
+ * checkpoints and the checkpoint keys. Role auditor sees every record; any other agency sees only its own.
+ * A `subject` is pseudonymised with the same keyed HMAC as the log, answering "who looked at this person"
+ * without the log holding the id.
  */
-import { GatewayError, problem, type ValidationIssue } from '../errors.js'
-import type { Caller } from '../auth/authenticate.js'
+import { GatewayError, problem } from '../errors.js'
 import type { Pseudonymizer } from '../pseudonym.js'
 import type { BuiltinRoute } from '../runtime.js'
 import type { BuiltinHandler } from '../pipeline/request-path.js'
+import { checkIntegrity } from '../txlog/integrity.js'
 import type { TransactionLog } from '../txlog/log.js'
-import { decodeCursor, GROUP_KEYS, type GroupKey, type LogFilter } from '../txlog/queries.js'
+import {
+  decodeCursor, decodeSeqCursor, FILTER_NAMES, GROUP_KEYS, invalidQuery, parseFilter, timeRange, windowOf, type GroupKey,
+} from '../txlog/queries.js'
 
 export const AUDIT_ROUTES: readonly BuiltinRoute[] = [
   { method: 'GET', path: '/audit/transactions', name: 'audit.transactions', service: 'audit', operation: 'transactions' },
@@ -17,66 +20,27 @@ export const AUDIT_ROUTES: readonly BuiltinRoute[] = [
   { method: 'GET', path: '/audit/counts', name: 'audit.counts', service: 'audit', operation: 'counts' },
   { method: 'GET', path: '/audit/integrity', name: 'audit.integrity', service: 'audit', operation: 'integrity' },
   { method: 'GET', path: '/audit/checkpoints', name: 'audit.checkpoints', service: 'audit', operation: 'checkpoints' },
+  { method: 'GET', path: '/audit/keys', name: 'audit.keys', service: 'audit', operation: 'keys' },
 ]
 
-const FILTERS = ['from', 'to', 'client', 'service', 'operation', 'outcome', 'source', 'subject']
-const ISO = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2}))?$/
-const PATTERNS: Record<string, RegExp> = {
-  client: /^[A-Z0-9][A-Z0-9._-]{1,63}$/,
-  service: /^[a-z][a-z0-9-]{1,40}$/,
-  operation: /^[a-z][a-z0-9-]*$/,
-  outcome: /^(ok|not_found|denied|rejected|error)$/,
-  source: /^(upstream|reuse)$/,
-  subject: /^.{1,256}$/su,
-}
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
-
-function invalid (errors: ValidationIssue[]): never {
-  throw problem('request.invalid', 'The query does not match this call', { errors })
-}
 
 function checkNames (query: Record<string, string>, allowed: readonly string[]): void {
   const unknown = Object.keys(query).filter((k) => !allowed.includes(k))
-  if (unknown.length > 0) invalid(unknown.map((name) => ({ in: 'query', name, reason: 'is not a parameter of this call' })))
+  if (unknown.length > 0) invalidQuery(unknown.map((name) => ({ in: 'query', name, reason: 'is not a parameter of this call' })))
 }
 
-function timeRange (query: Record<string, string>, now = Date.now()): { from: Date, to: Date } {
-  const errors: ValidationIssue[] = []
-  const parse = (name: 'from' | 'to', fallback: number): Date => {
-    const v = query[name]
-    if (v === undefined) return new Date(fallback)
-    const t = Date.parse(v)
-    if (!ISO.test(v) || Number.isNaN(t)) errors.push({ in: 'query', name, reason: 'must be an ISO 8601 time' })
-    return new Date(t)
+function limitOf (query: Record<string, string>, fallback: number): number {
+  const text = query.limit ?? String(fallback)
+  const limit = Number(text)
+  if (!/^\d+$/.test(text) || !Number.isInteger(limit) || limit < 1 || limit > 1000) {
+    invalidQuery([{ in: 'query', name: 'limit', reason: 'must be an integer from 1 to 1000' }])
   }
-  const from = parse('from', now - 86_400_000)
-  const to = parse('to', now)
-  if (errors.length === 0 && from >= to) errors.push({ in: 'query', name: 'to', reason: 'must be after from' })
-  if (errors.length > 0) invalid(errors)
-  return { from, to }
+  return limit
 }
 
-/** The filter a caller may use: auditors any, everyone else their own records only. */
-function filterFor (caller: Caller, query: Record<string, string>, pseudo: Pseudonymizer): LogFilter {
-  const errors: ValidationIssue[] = []
-  for (const [name, re] of Object.entries(PATTERNS)) {
-    const v = query[name]
-    if (v !== undefined && !re.test(v)) errors.push({ in: 'query', name, reason: 'has an invalid value' })
-  }
-  if (errors.length > 0) invalid(errors)
-  const own = caller.agency.spec.id
-  const auditor = caller.agency.hasRole('auditor')
-  if (!auditor && query.client !== undefined && query.client !== own) throw problem('access.denied', 'Only auditors may read other agencies\' records')
-  const client = auditor ? query.client : own
-  return {
-    ...timeRange(query),
-    ...(client === undefined ? {} : { client }),
-    ...(query.service === undefined ? {} : { service: query.service }),
-    ...(query.operation === undefined ? {} : { operation: query.operation }),
-    ...(query.outcome === undefined ? {} : { outcome: query.outcome as LogFilter['outcome'] & string }),
-    ...(query.source === undefined ? {} : { source: query.source }),
-    ...(query.subject === undefined ? {} : { subjectRef: pseudo.subjectRef(query.subject) }),
-  }
+function badCursor (): never {
+  return invalidQuery([{ in: 'query', name: 'cursor', reason: 'is not a cursor this API gave' }])
 }
 
 function requireLog (log: TransactionLog | null): TransactionLog {
@@ -97,19 +61,18 @@ async function fromLog<T> (work: () => Promise<T>): Promise<T> {
 export function auditHandlers (log: TransactionLog | null, pseudonymizer: () => Pseudonymizer): Record<string, BuiltinHandler> {
   return {
     'audit.transactions': async ({ caller, query, txn }) => {
-      checkNames(query, [...FILTERS, 'limit', 'cursor'])
-      const filter = filterFor(caller, query, pseudonymizer())
+      checkNames(query, [...FILTER_NAMES, 'limit', 'cursor'])
+      const filter = parseFilter(caller, query, pseudonymizer())
       if (query.subject !== undefined) txn.subject = query.subject
-      const limit = query.limit === undefined ? 100 : Number(query.limit)
-      if (!Number.isInteger(limit) || limit < 1 || limit > 1000 || !/^\d+$/.test(query.limit ?? '100')) invalid([{ in: 'query', name: 'limit', reason: 'must be an integer from 1 to 1000' }])
-      const cursor = query.cursor === undefined ? null : decodeCursor(query.cursor)
-      if (query.cursor !== undefined && cursor === null) invalid([{ in: 'query', name: 'cursor', reason: 'is not a cursor this API gave' }])
-      return fromLog(() => requireLog(log).reader.list(filter, limit, cursor))
+      const limit = limitOf(query, 100)
+      const cursor = query.cursor === undefined ? null : decodeCursor(query.cursor) ?? badCursor()
+      const page = await fromLog(() => requireLog(log).reader.list(filter, limit, cursor))
+      return { ...page, window: windowOf(filter) }
     },
     'audit.transaction': async ({ caller, params, query }) => {
       checkNames(query, [])
       const id = params.id ?? ''
-      if (!UUID.test(id)) invalid([{ in: 'path', name: 'id', reason: 'must be a transaction id' }])
+      if (!UUID.test(id)) invalidQuery([{ in: 'path', name: 'id', reason: 'must be a transaction id' }])
       const record = await fromLog(() => requireLog(log).reader.get(id))
       // Another agency's record is "not found" to a non-auditor: its existence is not theirs to know.
       if (record === null || (!caller.agency.hasRole('auditor') && record.client !== caller.agency.spec.id)) {
@@ -118,28 +81,36 @@ export function auditHandlers (log: TransactionLog | null, pseudonymizer: () => 
       return record
     },
     'audit.counts': async ({ caller, query, txn }) => {
-      checkNames(query, [...FILTERS, 'groupBy'])
-      const filter = filterFor(caller, query, pseudonymizer())
+      checkNames(query, [...FILTER_NAMES, 'groupBy'])
+      const filter = parseFilter(caller, query, pseudonymizer())
       if (query.subject !== undefined) txn.subject = query.subject
       const groupBy = query.groupBy === undefined || query.groupBy === '' ? [] : query.groupBy.split(',')
       const bad = groupBy.filter((g, i) => !GROUP_KEYS.includes(g as GroupKey) || groupBy.indexOf(g) !== i)
-      if (bad.length > 0) invalid([{ in: 'query', name: 'groupBy', reason: `takes distinct names of ${GROUP_KEYS.join(', ')}` }])
-      return fromLog(() => requireLog(log).reader.counts(filter, groupBy as GroupKey[]))
+      if (bad.length > 0) invalidQuery([{ in: 'query', name: 'groupBy', reason: `takes distinct names of ${GROUP_KEYS.join(', ')}` }])
+      const counts = await fromLog(() => requireLog(log).reader.counts(filter, groupBy as GroupKey[]))
+      return { ...counts, window: windowOf(filter) }
     },
     'audit.integrity': async ({ caller, query }) => {
       if (!caller.agency.hasRole('auditor')) throw problem('access.role', 'Integrity checks need the auditor role')
       checkNames(query, ['from', 'to'])
       const { from, to } = timeRange(query)
       const l = requireLog(log)
-      const cp = l.checkpointer
-      return fromLog(() => l.reader.integrity(from, to, async (c) => cp === null ? true : cp.verify(c.jws, c.seq, c.hash)))
+      return fromLog(() => checkIntegrity(l.sql, from, to, { keys: l.keys, checkpointEverySeconds: l.checkpointEverySeconds }))
     },
     'audit.checkpoints': async ({ caller, query }) => {
       if (!caller.agency.hasRole('auditor')) throw problem('access.role', 'Checkpoints are for auditors')
-      checkNames(query, ['from', 'to'])
+      checkNames(query, ['from', 'to', 'limit', 'cursor'])
       const { from, to } = timeRange(query)
+      const limit = limitOf(query, 100)
+      const after = query.cursor === undefined ? null : decodeSeqCursor(query.cursor) ?? badCursor()
       const l = requireLog(log)
-      return { key: l.checkpointer?.publicJwk ?? null, items: await fromLog(() => l.reader.checkpoints(from, to)) }
+      const page = await fromLog(() => l.reader.checkpoints(from, to, limit, after))
+      return { key: l.checkpointer?.publicJwk ?? null, ...page, window: windowOf({ from, to }) }
+    },
+    'audit.keys': async ({ query }) => {
+      checkNames(query, [])
+      // Public keys: any identified agency may verify checkpoints offline.
+      return requireLog(log).keys?.jwks() ?? { keys: [] }
     },
   }
 }

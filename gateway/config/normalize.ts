@@ -48,7 +48,7 @@ export function toGateway (raw: RawGateway): GatewaySpec {
     id: raw.id,
     maxClockSkewSeconds: raw.maxClockSkewSeconds,
     limits: { ...raw.limits },
-    secrets: { ...raw.secrets, cacheKeys: raw.secrets.cacheKeys.map((k) => ({ ...k })) },
+    secrets: { ...raw.secrets, cacheKeys: raw.secrets.cacheKeys.map((k) => ({ ...k })), checkpointPublicKeys: [...(raw.secrets.checkpointPublicKeys ?? [])] },
     jwks: { ...raw.jwks },
     reuse: { ...raw.reuse },
     log: { ...raw.log },

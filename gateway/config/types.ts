@@ -100,6 +100,8 @@ export interface GatewaySpec {
     readonly pseudonymKey: string
     readonly cacheKeys: ReadonlyArray<{ readonly id: string, readonly key: string }>
     readonly checkpointKeyFile?: string
+    /** Public JWK files of earlier checkpoint keys, relative to the config directory (key rotation). */
+    readonly checkpointPublicKeys: readonly string[]
   }
   readonly jwks: { readonly cacheSeconds: number, readonly refreshCooldownSeconds: number, readonly timeoutMs: number }
   readonly reuse: { readonly maxStaleSeconds: number, readonly waitTimeoutMs: number }

@@ -9,7 +9,7 @@ export type ReuseResult = 'hit' | 'miss' | 'stale' | 'bypass'
 
 export interface ScrapeSources {
   redisUp?: () => boolean | null
-  log?: () => Promise<{ queueDepth: number | null, lagMs: number | null, spooled: number, backlog: number }>
+  log?: () => Promise<{ queueDepth: number | null, lagMs: number | null, spooled: number, backlog: number, poisoned?: number | null }>
   configDigest?: () => string
 }
 
@@ -48,6 +48,8 @@ export class Metrics {
       new Gauge({ name: 'ndx_txlog_lag_seconds', help: 'Age of the oldest batch not yet written to the database', registers, collect () { if (last?.lagMs != null) this.set(last.lagMs / 1000) } })
       new Gauge({ name: 'ndx_txlog_spooled_records', help: 'Records spooled to local disk while the queue is unavailable', registers, collect () { this.set(last?.spooled ?? 0) } })
       new Gauge({ name: 'ndx_txlog_pending_records', help: 'Records waiting for their batch to be written', registers, collect () { this.set(last?.backlog ?? 0) } })
+      // A counter in meaning (never decreases), read from the database so every worker's poison is counted.
+      new Gauge({ name: 'ndx_txlog_poisoned_total', help: 'Records the database refused, kept aside in ndx_tx_poisoned (alert on any)', registers, collect () { if (last?.poisoned != null) this.set(last.poisoned) } })
     }
   }
 

@@ -75,6 +75,12 @@ function countHeader (raw: string[], name: string): number {
   return n
 }
 
+/** The subject the request names (path or query), before it is validated; only ever recorded pseudonymised. */
+function namedSubject (op: CompiledOperation, pathParams: Record<string, string>, query: Record<string, string>): string | null {
+  const v = pathParams[op.spec.subject] ?? query[op.spec.subject]
+  return typeof v === 'string' && v !== '' && v.length <= 256 ? v : null
+}
+
 function describe (txn: TransactionContext, match: RouteMatch): void {
   txn.route = match.target.template
   if (match.target.kind === 'operation') {
@@ -92,6 +98,8 @@ async function serveOperation (
 ): Promise<string> {
   const { records, metrics } = deps
   // authorize: role, grant, purpose; then the input, then the fields asked for or claimed.
+  // A refused attempt on a person is recorded against that person too (CONTRACT §7 v1.1).
+  txn.subject = namedSubject(op, pathParams, query)
   const grant = authorizeOperation(caller, op)
   const input = readInput(op, pathParams, query, req.body, req.headers['content-type'])
   txn.subject = input.subject
@@ -135,13 +143,14 @@ async function serveOperation (
   txn.fields = fields === null ? Object.keys(input.body as object) : [...fields]
 
   // reply (the record is written in onSend, before the bytes leave)
+  txn.stale = used.some((r) => r.stale)
   const meta = {
     transactionId: txn.id,
     service: op.service.service,
     operation: op.spec.id,
     source: txn.source ?? 'upstream',
     retrievedAt: used.reduce((oldest, r) => r.retrievedAt < oldest ? r.retrievedAt : oldest, first?.retrievedAt ?? new Date().toISOString()),
-    stale: used.some((r) => r.stale),
+    stale: txn.stale,
   }
   reply.code(200).header('content-type', 'application/json; charset=utf-8').header('cache-control', 'no-store')
   return op.serialize({ data, meta })

@@ -18,8 +18,23 @@ export interface TransactionsOptions {
   readonly onRecord?: (record: TransactionRecord) => void
 }
 
-export function isV1 (url: string): boolean {
+function isV1Path (url: string): boolean {
   return url.startsWith('/v1/') || url === '/v1' || url.startsWith('/v1?')
+}
+
+const ABSOLUTE_FORM = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i
+
+/**
+ * Whether a request target is in the /v1 space in any spelling: origin-form, absolute-form
+ * (`http://host/v1/...`) or with a percent-encoded prefix (`/%76%31/...`), which the router serves as /v1.
+ */
+export function isV1 (url: string): boolean {
+  if (isV1Path(url)) return true
+  let path = url
+  const absolute = ABSOLUTE_FORM.exec(path)
+  if (absolute !== null) path = path.slice(absolute[0].length)
+  if (path.includes('%')) path = path.slice(0, 16).replace(/%([0-9a-f]{2})/gi, (_, h: string) => String.fromCharCode(Number.parseInt(h, 16)))
+  return path !== url && isV1Path(path)
 }
 
 function payloadBytes (payload: unknown): number {
@@ -50,6 +65,27 @@ export function toRecord (txn: TransactionContext, status: number, responseBytes
     upstreamMs: txn.upstreamMs === null ? null : Math.round(txn.upstreamMs * 1000) / 1000,
     requestBytes: txn.requestBytes,
     responseBytes,
+    // The iss of a token that never verified: never the record's client (CONTRACT §7 v1.1).
+    claimedClient: txn.client === null ? txn.claimedClient : null,
+    replayGuard: txn.replayGuard,
+    stale: status >= 200 && status < 300 && txn.stale,
+  }
+}
+
+/** The method and target of a request line at the start of `raw` (what a parser error leaves), or null. */
+export function requestLine (raw: Buffer | undefined): { method: string, target: string } | null {
+  if (raw === undefined) return null
+  const m = /^([A-Z]{1,16}) (\S{1,8192}) HTTP\/\d\.\d\r?\n/.exec(raw.subarray(0, 8300).toString('latin1'))
+  return m === null ? null : { method: m[1] as string, target: m[2] as string }
+}
+
+/** The record of a request refused before it was parsed: only what the gateway saw is known. */
+export function unparsedRecord (id: string, method: string, status: number, code: string, responseBytes: number, startedAt: number): TransactionRecord {
+  return {
+    id, time: new Date().toISOString(), client: null, keyId: null, service: null, operation: null, method, route: null,
+    purpose: null, subjectRef: null, onBehalfOf: null, outcome: outcomeOf(status, code), status, code, source: null, fields: null,
+    durationMs: Math.round((performance.now() - startedAt) * 1000) / 1000, upstreamMs: null, requestBytes: 0, responseBytes,
+    claimedClient: null, replayGuard: null, stale: false,
   }
 }
 
@@ -65,14 +101,16 @@ export default fp<TransactionsOptions>(async function transactions (app: Fastify
 
   // Callback-style hooks on the hot path: no promise per request where nothing is awaited.
   app.addHook('onRequest', (req: FastifyRequest, reply: FastifyReply, done: () => void) => {
-    if (isV1(req.url)) openTransaction(req, reply)
+    // Whatever the spelling, a request the router sends to /v1 is a transaction.
+    if (isV1Path(req.url) || req.routeOptions.url?.startsWith('/v1') === true || isV1(req.url)) openTransaction(req, reply)
     done()
   })
 
   app.addHook('onSend', async (req: FastifyRequest, reply: FastifyReply, payload: unknown) => {
     const txn = req.txn
     if (txn === undefined) return payload
-    txn.requestBytes = req.rawBody?.length ?? (Number(req.headers['content-length']) || 0)
+    // Bytes received, never the declared Content-Length: a client must not choose a record's values.
+    txn.requestBytes = req.rawBody?.length ?? 0
     const record = toRecord(txn, reply.statusCode, payloadBytes(payload), opts.pseudonymizer())
     try {
       await opts.sink().append(record)

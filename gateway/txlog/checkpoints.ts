@@ -1,18 +1,90 @@
 /**
  * Signed checkpoints: every `checkpointEverySeconds` the chain head (seq, hash) is signed with the
- * gateway's key as a compact JWS and stored. Rewriting history and recomputing every hash after it still
- * breaks the chain at the next checkpoint — and the checkpoint can be verified offline with the gateway's
- * public key alone (`ndx checkpoint verify`).
+ * gateway's key as a compact JWS and stored. Each checkpoint also signs the previous one's (seq, hash), so
+ * checkpoints form a chain of their own: deleting the later ones is seen (the interval says one was due),
+ * deleting one in the middle breaks the next one's link. A checkpoint names its key (`kid`); the public
+ * keys of earlier checkpoint keys stay listed (`secrets.checkpointPublicKeys`), so a rotation keeps every
+ * checkpoint verifiable, offline too (`ndx checkpoint verify`).
  */
 import { readFile } from 'node:fs/promises'
-import { compactVerify, exportJWK, importJWK, SignJWT, type CryptoKey, type JWK } from 'jose'
+import { compactVerify, decodeProtectedHeader, exportJWK, importJWK, SignJWT, type CryptoKey, type JWK } from 'jose'
 import type { Sql } from './sql.js'
+
+export const CHECKPOINT_TYP = 'ndx-checkpoint+jwt'
+export const RETENTION_TYP = 'ndx-retention+jwt'
 
 export interface CheckpointPayload {
   readonly iss: string
   readonly seq: number
   readonly hash: string
   readonly iat: number
+  /** The checkpoint before this one; null for the first. Absent on checkpoints signed before v1.1. */
+  readonly prev?: { readonly seq: number, readonly hash: string } | null
+}
+
+export interface StoredCheckpoint {
+  readonly seq: number
+  readonly hash: string
+  readonly jws: string
+}
+
+async function readJwk (path: string): Promise<JWK & { kid?: string, alg?: string }> {
+  return JSON.parse(await readFile(path, 'utf8')) as JWK & { kid?: string, alg?: string }
+}
+
+function algOf (jwk: JWK): string {
+  return jwk.alg ?? (jwk.kty === 'OKP' ? 'EdDSA' : 'ES256')
+}
+
+/** The kid a checkpoint's header names, or null if it is not a JWS. */
+export function kidOf (jws: string): string | null {
+  try {
+    const kid = decodeProtectedHeader(jws).kid
+    return typeof kid === 'string' ? kid : null
+  } catch {
+    return null
+  }
+}
+
+/** Public checkpoint keys by kid: the current one and the ones listed from earlier rotations. */
+export class CheckpointKeys {
+  readonly #keys = new Map<string, { jwk: JWK, key: Promise<CryptoKey> }>()
+
+  add (jwk: JWK & { kid?: string }): this {
+    const alg = algOf(jwk)
+    const { d: _d, ...pub } = jwk
+    const kid = jwk.kid ?? 'ndx-gateway-checkpoint'
+    const pubJwk: JWK = { ...pub, kid, alg, use: 'sig' }
+    const key = importJWK(pubJwk, alg) as Promise<CryptoKey>
+    key.catch(() => {})
+    if (!this.#keys.has(kid)) this.#keys.set(kid, { jwk: pubJwk, key })
+    return this
+  }
+
+  /** Reads public JWK files (rotation: the earlier keys). */
+  static async fromFiles (paths: readonly string[], first?: JWK): Promise<CheckpointKeys> {
+    const keys = new CheckpointKeys()
+    if (first !== undefined) keys.add(first)
+    for (const p of paths) keys.add(await readJwk(p))
+    return keys
+  }
+
+  get size (): number {
+    return this.#keys.size
+  }
+
+  /** A JWKS of every key (GET /v1/audit/keys). */
+  jwks (): { keys: JWK[] } {
+    return { keys: [...this.#keys.values()].map((k) => k.jwk) }
+  }
+
+  /** The payload of a JWS of type `typ` signed by one of these keys (chosen by its kid), or null. */
+  async verify<T> (jws: string, typ = CHECKPOINT_TYP): Promise<T | null> {
+    const kid = kidOf(jws)
+    const entry = kid === null ? undefined : this.#keys.get(kid)
+    if (entry === undefined) return null
+    return verifyJws<T>(jws, await entry.key, typ)
+  }
 }
 
 export class Checkpointer {
@@ -20,48 +92,64 @@ export class Checkpointer {
   readonly alg: string
   readonly publicJwk: JWK
   readonly #privateKey: CryptoKey
-  readonly #publicKey: CryptoKey
   readonly #gatewayId: string
 
-  private constructor (gatewayId: string, kid: string, alg: string, privateKey: CryptoKey, publicKey: CryptoKey, publicJwk: JWK) {
+  private constructor (gatewayId: string, kid: string, alg: string, privateKey: CryptoKey, publicJwk: JWK) {
     this.#gatewayId = gatewayId
     this.kid = kid
     this.alg = alg
     this.#privateKey = privateKey
-    this.#publicKey = publicKey
     this.publicJwk = publicJwk
   }
 
   static async fromFile (gatewayId: string, path: string): Promise<Checkpointer> {
-    const jwk = JSON.parse(await readFile(path, 'utf8')) as JWK & { kid?: string, alg?: string }
-    const alg = jwk.alg ?? (jwk.kty === 'OKP' ? 'EdDSA' : 'ES256')
+    const jwk = await readJwk(path)
+    const alg = algOf(jwk)
     const kid = jwk.kid ?? 'ndx-gateway-checkpoint'
     const privateKey = await importJWK(jwk, alg, { extractable: false }) as CryptoKey
     const { d: _d, ...pub } = jwk
     const publicKey = await importJWK({ ...pub, alg }, alg) as CryptoKey
-    return new Checkpointer(gatewayId, kid, alg, privateKey, publicKey, { ...(await exportJWK(publicKey)), kid, alg, use: 'sig' })
+    return new Checkpointer(gatewayId, kid, alg, privateKey, { ...(await exportJWK(publicKey)), kid, alg, use: 'sig' })
   }
 
-  sign (seq: number, hash: string, now = Date.now()): Promise<string> {
-    return new SignJWT({ seq, hash }).setProtectedHeader({ alg: this.alg, kid: this.kid, typ: 'ndx-checkpoint+jwt' })
+  /** Signs `payload` as a compact JWS of type `typ`, issued by this gateway. */
+  signPayload (payload: Record<string, unknown>, typ: string, now = Date.now()): Promise<string> {
+    return new SignJWT(payload).setProtectedHeader({ alg: this.alg, kid: this.kid, typ })
       .setIssuer(this.#gatewayId).setIssuedAt(Math.floor(now / 1000)).sign(this.#privateKey)
   }
 
-  /** Verifies a checkpoint's signature and that it states `seq` and `hash`. */
-  async verify (jws: string, seq: number, hash: string): Promise<boolean> {
-    const payload = await verifyCheckpoint(jws, this.#publicKey)
-    return payload !== null && payload.seq === seq && payload.hash === hash
+  sign (seq: number, hash: string, prev: { seq: number, hash: string } | null = null, now = Date.now()): Promise<string> {
+    return this.signPayload({ seq, hash, prev }, CHECKPOINT_TYP, now)
   }
 
-  /** Signs and stores a checkpoint of the current head, if it moved since the last one. */
+  /**
+   * Signs and stores a checkpoint of the current head, if it moved since the last one, linked to the last
+   * one. One at a time across processes (an advisory lock), so the checkpoints keep one chain.
+   */
   async checkpoint (sql: Sql): Promise<{ seq: number, hash: string } | null> {
-    const [head] = await sql.query<{ seq: number, hash: string }>('SELECT seq, hash FROM ndx_chain_head')
-    if (head === undefined || head.seq === 0) return null
-    const [last] = await sql.query<{ seq: number }>('SELECT max(seq) AS seq FROM ndx_checkpoints')
-    if (last?.seq != null && last.seq >= head.seq) return null
-    const jws = await this.sign(head.seq, head.hash)
-    await sql.query('INSERT INTO ndx_checkpoints (seq, hash, time, jws) VALUES ($1, $2, now(), $3) ON CONFLICT (seq) DO NOTHING', [head.seq, head.hash, jws])
-    return head
+    return sql.transaction(async (tx) => {
+      await tx.query('SELECT pg_advisory_xact_lock(7461627)')
+      const [head] = await tx.query<{ seq: number, hash: string }>('SELECT seq, hash FROM ndx_chain_head')
+      if (head === undefined || head.seq === 0) return null
+      const [last] = await tx.query<{ seq: number, hash: string }>('SELECT seq, hash FROM ndx_checkpoints ORDER BY seq DESC LIMIT 1')
+      if (last !== undefined && last.seq >= head.seq) return null
+      const prev = last === undefined ? null : { seq: last.seq, hash: last.hash }
+      const jws = await this.sign(head.seq, head.hash, prev)
+      await tx.query(
+        `INSERT INTO ndx_checkpoints (seq, hash, time, jws, kid, prev_seq, prev_hash) VALUES ($1, $2, now(), $3, $4, $5, $6)
+         ON CONFLICT (seq) DO NOTHING`, [head.seq, head.hash, jws, this.kid, prev?.seq ?? null, prev?.hash ?? null])
+      return head
+    })
+  }
+}
+
+async function verifyJws<T> (jws: string, key: CryptoKey, typ: string): Promise<T | null> {
+  try {
+    const { payload, protectedHeader } = await compactVerify(jws, key)
+    if (protectedHeader.typ !== typ) return null
+    return JSON.parse(Buffer.from(payload).toString('utf8')) as T
+  } catch {
+    return null
   }
 }
 
@@ -69,9 +157,7 @@ export class Checkpointer {
 export async function verifyCheckpoint (jws: string, key: CryptoKey | JWK): Promise<CheckpointPayload | null> {
   try {
     const k = 'kty' in key ? await importJWK(key as JWK, (key as JWK).alg ?? 'ES256') : key
-    const { payload, protectedHeader } = await compactVerify(jws, k as CryptoKey)
-    if (protectedHeader.typ !== 'ndx-checkpoint+jwt') return null
-    return JSON.parse(Buffer.from(payload).toString('utf8')) as CheckpointPayload
+    return await verifyJws<CheckpointPayload>(jws, k as CryptoKey, CHECKPOINT_TYP)
   } catch {
     return null
   }

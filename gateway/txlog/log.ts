@@ -13,14 +13,14 @@ import { waitReady } from '../redis.js'
 import type { Logger } from 'pino'
 import type { GatewayConfig } from '../config/types.js'
 import type { Environment } from '../env.js'
-import { Checkpointer } from './checkpoints.js'
+import { CheckpointKeys, Checkpointer } from './checkpoints.js'
 import { LogReader } from './queries.js'
 import { migrate } from './schema.js'
 import type { TransactionSink } from './sink.js'
 import { DirectSink, QueueSink } from './sinks.js'
 import { PgliteSql, PgSql, type Sql } from './sql.js'
 import { Spool } from './spool.js'
-import { LogMaintenance, QUEUE_NAME, startLogWorker } from './worker.js'
+import { LogMaintenance, QUEUE_NAME, reportPoisoned, startLogWorker } from './worker.js'
 import { startLogWorkerThread, type LogWorkerHandle } from './worker-thread.js'
 import { LogWriter } from './writer.js'
 
@@ -30,6 +30,8 @@ export interface LogStats {
   readonly lagMs: number | null
   readonly spooled: number
   readonly backlog: number
+  /** Records the database refused, kept aside in ndx_tx_poisoned (null when the database is not answering). */
+  readonly poisoned: number | null
 }
 
 export interface TransactionLog {
@@ -39,6 +41,9 @@ export interface TransactionLog {
   readonly reader: LogReader
   readonly writer: LogWriter
   readonly checkpointer: Checkpointer | null
+  /** Public keys checkpoints are verified with: the current one and earlier ones (rotation); null without a key. */
+  readonly keys: CheckpointKeys | null
+  readonly checkpointEverySeconds: number
   readonly maintenance: LogMaintenance | null
   /** Null when healthy, else why not. */
   problem (): Promise<string | null>
@@ -65,11 +70,19 @@ export async function loadCheckpointer (config: GatewayConfig, logger?: Logger):
   return Checkpointer.fromFile(config.gateway.id, resolve(config.dir, file))
 }
 
+/** The checkpoint keys an auditor verifies with: the current key's public half and `checkpointPublicKeys`. */
+export async function loadCheckpointKeys (config: GatewayConfig, checkpointer: Checkpointer | null): Promise<CheckpointKeys | null> {
+  const files = config.gateway.secrets.checkpointPublicKeys.map((f) => resolve(config.dir, f))
+  if (checkpointer === null && files.length === 0) return null
+  return CheckpointKeys.fromFiles(files, checkpointer?.publicJwk)
+}
+
 export async function openTransactionLog (env: Environment, config: GatewayConfig, logger: Logger, redis: Redis | null): Promise<TransactionLog> {
   const sql = await openDatabase(env)
   const writer = new LogWriter(sql)
   const reader = new LogReader(sql)
   const checkpointer = await loadCheckpointer(config, logger)
+  const keys = await loadCheckpointKeys(config, checkpointer)
   const maintenance = new LogMaintenance(sql, writer, checkpointer, config.gateway.log, logger)
   const batch = config.gateway.log
 
@@ -99,7 +112,7 @@ export async function openTransactionLog (env: Environment, config: GatewayConfi
     if (sql.kind === 'pglite') worker = startLogWorker(env.redisUrl, bullPrefix, writer, logger)
     else if (env.worker && env.databaseUrl !== null) worker = startLogWorkerThread({ redisUrl: env.redisUrl, databaseUrl: env.databaseUrl, bullPrefix, logLevel: logger.level }, logger)
   } else {
-    sink = new DirectSink(writer, batch)
+    sink = new DirectSink(writer, batch, (result) => reportPoisoned(result, logger))
   }
   const mode = producer !== null ? 'queue' : sql.kind
   logger.info({ mode, database: sql.kind, worker: worker === null ? 'none' : sql.kind === 'pglite' ? 'main thread' : 'worker thread' }, 'transaction log ready')
@@ -111,6 +124,8 @@ export async function openTransactionLog (env: Environment, config: GatewayConfi
     reader,
     writer,
     checkpointer,
+    keys,
+    checkpointEverySeconds: config.gateway.log.checkpointEverySeconds,
     maintenance,
     async problem () {
       try {
@@ -135,7 +150,8 @@ export async function openTransactionLog (env: Environment, config: GatewayConfi
           // Redis away: unknown.
         }
       }
-      return { queueDepth, lagMs, spooled: sink instanceof QueueSink ? sink.spooled : 0, backlog: sink.backlog }
+      const poisoned = await withTimeout(writer.poisonedCount(), 1000).catch(() => null)
+      return { queueDepth, lagMs, spooled: sink instanceof QueueSink ? sink.spooled : 0, backlog: sink.backlog, poisoned }
     },
     async close () {
       maintenance.close()

@@ -25,9 +25,17 @@ export interface TransactionRecord {
   fields: string[] | null
   durationMs: number
   upstreamMs: number | null
+  /** Body bytes the gateway received (measured, never the declared Content-Length). */
   requestBytes: number
   responseBytes: number
-  /** Set by the log when the record is chained. */
+  /** (v1.1) The `iss` of a token that did not verify; `client` is then null. */
+  claimedClient: string | null
+  /** (v1.1) How the token's jti was guarded against replay, null if not reached. */
+  replayGuard: 'shared' | 'local' | null
+  /** (v1.1) A kept record was served past its reuse window. */
+  stale: boolean
+  /** Set by the log when the record is chained: its place in the chain. */
+  seq?: number
   prevHash?: string
   hash?: string
 }
@@ -39,4 +47,39 @@ export function outcomeOf (status: number, code: string | null): Outcome {
   if (status === 403) return 'denied'
   if (status >= 400 && status < 500) return 'rejected'
   return 'error'
+}
+
+/** The largest value an integer column holds. */
+const INT_MAX = 2_147_483_647
+
+/** A value the log can always store: a finite integer in 0..INT_MAX. */
+function count (n: unknown): number {
+  return typeof n === 'number' && Number.isFinite(n) ? Math.min(INT_MAX, Math.max(0, Math.round(n))) : 0
+}
+
+/** A text the log can always store: no NUL (PostgreSQL text refuses it), bounded length. */
+function text (v: string | null, max = 256): string | null {
+  if (v === null) return null
+  // eslint-disable-next-line no-control-regex
+  const clean = v.replace(/[\u0000-\u001f\u007f]/g, '?')
+  return clean.length > max ? clean.slice(0, max) : clean
+}
+
+/**
+ * The record as the log stores it: every field within its column's range, so no value that reached the
+ * record from a client (a claimed `iss`, a huge number) can make the insert fail and hold other records back.
+ */
+export function storable (r: TransactionRecord): TransactionRecord {
+  return {
+    ...r,
+    client: text(r.client),
+    keyId: text(r.keyId),
+    claimedClient: text(r.claimedClient, 128),
+    purpose: text(r.purpose),
+    status: Math.min(999, Math.max(0, Math.trunc(r.status) || 0)),
+    requestBytes: count(r.requestBytes),
+    responseBytes: count(r.responseBytes),
+    durationMs: Number.isFinite(r.durationMs) ? r.durationMs : 0,
+    upstreamMs: r.upstreamMs === null || !Number.isFinite(r.upstreamMs) ? null : r.upstreamMs,
+  }
 }

@@ -62,6 +62,28 @@ CREATE TABLE ndx_checkpoints (
   jws text NOT NULL
 );`,
   },
+  {
+    // v1.1: the record's new fields; checkpoints that name their key and chain to the previous one;
+    // the signed trace retention leaves; records kept aside because the database refused them.
+    version: 2,
+    sql: `
+ALTER TABLE ndx_tx ADD COLUMN claimed_client text, ADD COLUMN replay_guard text,
+  ADD COLUMN stale boolean NOT NULL DEFAULT false;
+ALTER TABLE ndx_checkpoints ADD COLUMN kid text, ADD COLUMN prev_seq bigint, ADD COLUMN prev_hash text;
+CREATE TABLE ndx_retention (
+  id bigserial PRIMARY KEY,
+  time timestamptz NOT NULL,
+  ranges text NOT NULL,
+  kid text,
+  jws text
+);
+CREATE TABLE ndx_tx_poisoned (
+  id text PRIMARY KEY,
+  time timestamptz NOT NULL DEFAULT now(),
+  record text NOT NULL,
+  error text NOT NULL
+);`,
+  },
 ]
 
 /** Applies the migrations not yet applied, one instance at a time. */

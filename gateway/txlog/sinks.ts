@@ -10,7 +10,7 @@ import { GroupCommit } from './group-commit.js'
 import type { TransactionRecord } from './record.js'
 import type { TransactionSink } from './sink.js'
 import type { Spool } from './spool.js'
-import type { LogWriter } from './writer.js'
+import type { IsolatedWrite, LogWriter } from './writer.js'
 
 export interface BatchOptions {
   readonly batchMaxRecords: number
@@ -20,8 +20,11 @@ export interface BatchOptions {
 export class DirectSink implements TransactionSink {
   readonly #commit: GroupCommit<TransactionRecord>
 
-  constructor (writer: LogWriter, opts: BatchOptions) {
-    this.#commit = new GroupCommit((records) => writer.write(records).then(() => {}), { maxItems: opts.batchMaxRecords, maxWaitMs: opts.batchMaxWaitMs, concurrency: 1 })
+  constructor (writer: LogWriter, opts: BatchOptions, onWritten?: (result: IsolatedWrite) => void) {
+    // A batch the database refuses is written record by record and poison kept aside: one request's record
+    // never turns the replies of the others into 503.
+    this.#commit = new GroupCommit(async (records) => { onWritten?.(await writer.writeIsolated(records)) },
+      { maxItems: opts.batchMaxRecords, maxWaitMs: opts.batchMaxWaitMs, concurrency: 1 })
   }
 
   append (record: TransactionRecord): Promise<void> {

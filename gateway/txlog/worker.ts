@@ -10,7 +10,8 @@ import type { Checkpointer } from './checkpoints.js'
 import { GroupCommit } from './group-commit.js'
 import type { TransactionRecord } from './record.js'
 import type { Sql } from './sql.js'
-import type { LogWriter } from './writer.js'
+import { purge as purgeExpired } from './retention.js'
+import type { IsolatedWrite, LogWriter } from './writer.js'
 
 export const QUEUE_NAME = 'txlog'
 
@@ -34,7 +35,7 @@ export class LogMaintenance {
     this.#logger = logger
     if (checkpointer !== null) this.#timers.push(setInterval(() => { void this.checkpoint() }, opts.checkpointEverySeconds * 1000).unref())
     const purge = (): void => {
-      this.#writer.purge(opts.retentionDays).then((dropped) => {
+      purgeExpired(this.#sql, this.#writer, this.#checkpointer, opts.retentionDays).then((dropped) => {
         if (dropped.length > 0) this.#logger?.info({ dropped }, 'transaction log: partitions past retention dropped')
       }, (err: unknown) => this.#logger?.warn({ err }, 'transaction log: retention purge failed'))
     }
@@ -81,7 +82,11 @@ export const RECOVERY = { lockDuration: 10_000, stalledInterval: 5_000, maxStall
 export function startLogWorker (redisUrl: string, bullPrefix: string, writer: LogWriter, logger?: Logger): LogWorker {
   const connection = new Redis(redisUrl, { maxRetriesPerRequest: null })
   connection.on('error', () => { /* reconnects by itself; the gateway's connection reports outages */ })
-  const commit = new GroupCommit<TransactionRecord[]>(async (batches) => { await writer.write(batches.flat()) }, { maxItems: JOBS_AT_ONCE, maxWaitMs: 0, concurrency: 1 })
+  // A job the database refuses is written record by record; poison is kept aside, so the job completes and
+  // never holds the records batched with it (or the jobs behind it) out of the log.
+  const commit = new GroupCommit<TransactionRecord[]>(async (batches) => {
+    reportPoisoned(await writer.writeIsolated(batches.flat()), logger)
+  }, { maxItems: JOBS_AT_ONCE, maxWaitMs: 0, concurrency: 1 })
   const worker = new Worker<{ records: TransactionRecord[] }>(QUEUE_NAME, async (job) => {
     await commit.add(job.data.records)
     return { records: job.data.records.length }
@@ -94,5 +99,13 @@ export function startLogWorker (redisUrl: string, bullPrefix: string, writer: Lo
       await worker.close()
       connection.disconnect()
     },
+  }
+}
+
+/** One error line per record kept aside: an operator must look (`ndx_txlog_poisoned_total` alerts too). */
+export function reportPoisoned (result: IsolatedWrite, logger?: Logger): void {
+  for (const p of result.poisoned) {
+    if (p.kept) logger?.error({ txn: p.id, reason: p.error }, 'transaction log: record refused by the database; kept aside in ndx_tx_poisoned')
+    else logger?.error({ txn: p.id, reason: p.error, record: p.record }, 'transaction log: record refused by the database and not kept aside')
   }
 }

@@ -3,28 +3,47 @@
  * written (a retried batch or a replayed spool must not create a second record), chains and inserts the
  * rest, bumps the hourly rollups and moves the head. Writers on any number of processes serialize on the
  * head row, so the chain has one order.
+ *
+ * A batch the database refuses is written again record by record (`writeIsolated`): a record that still
+ * fails while the database answers is poison and is kept aside (`ndx_tx_poisoned`), so it never holds the
+ * others back.
  */
 import { chainHash } from './chain.js'
-import type { TransactionRecord } from './record.js'
+import { storable, type TransactionRecord } from './record.js'
 import { partitionOf } from './schema.js'
 import type { Sql } from './sql.js'
 
 const COLUMNS = ['seq', 'id', 'time', 'client', 'key_id', 'service', 'operation', 'method', 'route', 'purpose', 'subject_ref',
-  'on_behalf_of', 'outcome', 'status', 'code', 'source', 'fields', 'duration_ms', 'upstream_ms', 'request_bytes', 'response_bytes', 'prev_hash', 'hash']
+  'on_behalf_of', 'outcome', 'status', 'code', 'source', 'fields', 'duration_ms', 'upstream_ms', 'request_bytes', 'response_bytes',
+  'claimed_client', 'replay_guard', 'stale', 'prev_hash', 'hash']
 const COLUMN_TYPES = ['bigint', 'uuid', 'timestamptz', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'text',
-  'text', 'text', 'smallint', 'text', 'text', 'text', 'double precision', 'double precision', 'integer', 'integer', 'text', 'text']
+  'text', 'text', 'smallint', 'text', 'text', 'text', 'double precision', 'double precision', 'integer', 'integer',
+  'text', 'text', 'boolean', 'text', 'text']
 const INSERT_ROWS = `INSERT INTO ndx_tx (${COLUMNS.join(',')}) SELECT * FROM unnest(${COLUMN_TYPES.map((t, i) => `$${i + 1}::${t}[]`).join(', ')})`
 
 function row (seq: number, r: TransactionRecord, prevHash: string, hash: string): unknown[] {
   return [seq, r.id, r.time, r.client, r.keyId, r.service, r.operation, r.method, r.route, r.purpose, r.subjectRef,
     r.onBehalfOf, r.outcome, r.status, r.code, r.source, r.fields === null ? null : JSON.stringify(r.fields), r.durationMs,
-    r.upstreamMs, r.requestBytes, r.responseBytes, prevHash, hash]
+    r.upstreamMs, r.requestBytes, r.responseBytes, r.claimedClient, r.replayGuard, r.stale, prevHash, hash]
 }
 
 function placeholders (rows: number, cols: number): string {
   const out: string[] = []
   for (let i = 0; i < rows; i++) out.push(`(${Array.from({ length: cols }, (_, c) => `$${i * cols + c + 1}`).join(',')})`)
   return out.join(',')
+}
+
+/** What happened to a batch written with isolation. */
+export interface IsolatedWrite {
+  /** Records newly chained. */
+  readonly written: number
+  /** Records the database refused on their own, kept aside in `ndx_tx_poisoned`. */
+  readonly poisoned: ReadonlyArray<{ readonly id: string, readonly error: string, readonly kept: boolean, readonly record?: string }>
+}
+
+function printable (text: string, max: number): string {
+  // eslint-disable-next-line no-control-regex
+  return JSON.stringify(text).slice(1, -1).replace(/[\u0000-\u001f]/g, '?').slice(0, max)
 }
 
 export class LogWriter {
@@ -35,7 +54,7 @@ export class LogWriter {
     this.#sql = sql
   }
 
-  /** Writes a batch durably; resolves with how many records were new. */
+  /** Writes a batch durably in one transaction; resolves with how many records were new. */
   async write (records: readonly TransactionRecord[]): Promise<number> {
     if (records.length === 0) return 0
     return this.#sql.transaction(async (tx) => {
@@ -50,7 +69,7 @@ export class LogWriter {
       for (const r of records) {
         if (existing.has(r.id)) continue
         existing.add(r.id)
-        fresh.push(r)
+        fresh.push(storable(r))
       }
       if (fresh.length === 0) return 0
 
@@ -71,6 +90,53 @@ export class LogWriter {
       await tx.query('UPDATE ndx_chain_head SET seq = $1, hash = $2', [seq, hash])
       return fresh.length
     })
+  }
+
+  /**
+   * Writes a batch; if the database refuses it, each record alone. A record refused on its own while the
+   * database still answers is kept aside with the reason; if the database does not answer, this rejects
+   * (nothing is set aside for an outage) and the batch is retried later as a whole.
+   */
+  async writeIsolated (records: readonly TransactionRecord[]): Promise<IsolatedWrite> {
+    try {
+      return { written: await this.write(records), poisoned: [] }
+    } catch (err) {
+      if (records.length === 1) return this.#alone(records[0] as TransactionRecord, err)
+    }
+    let written = 0
+    const poisoned: Array<IsolatedWrite['poisoned'][number]> = []
+    for (const r of records) {
+      try {
+        written += await this.write([r])
+      } catch (err) {
+        const kept = await this.#alone(r, err)
+        poisoned.push(...kept.poisoned)
+      }
+    }
+    return { written, poisoned }
+  }
+
+  /** A record the database refused: poison if the database answers, else the outage is rethrown. */
+  async #alone (r: TransactionRecord, err: unknown): Promise<IsolatedWrite> {
+    await this.#sql.query('SELECT 1').catch(() => { throw err })
+    const error = printable(err instanceof Error ? err.message : String(err), 500)
+    // The record as JSON text (escapes NUL and every character a text column could refuse), under a key
+    // made printable the same way.
+    const record = JSON.stringify(r)
+    try {
+      await this.#sql.query('INSERT INTO ndx_tx_poisoned (id, record, error) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING',
+        [printable(String(r.id), 64), record, error])
+      return { written: 0, poisoned: [{ id: r.id, error, kept: true }] }
+    } catch {
+      // Not even kept aside: the error line (records hold no personal data) is the last copy.
+      return { written: 0, poisoned: [{ id: r.id, error, kept: false, record }] }
+    }
+  }
+
+  /** Records kept aside so far (a gauge for alerts: `ndx_txlog_poisoned_total`). */
+  async poisonedCount (): Promise<number> {
+    const [row] = await this.#sql.query<{ n: number }>('SELECT count(*)::int AS n FROM ndx_tx_poisoned')
+    return row?.n ?? 0
   }
 
   async #ensurePartition (tx: Sql, time: Date): Promise<void> {
@@ -100,17 +166,12 @@ export class LogWriter {
     )
   }
 
-  /** Drops partitions (and rollups) entirely older than `days`; resolves with the partitions dropped. */
-  async purge (days: number, now = new Date()): Promise<string[]> {
-    const cutoff = partitionOf(new Date(now.getTime() - days * 86_400_000))
-    const parts = await this.#sql.query<{ name: string }>(
-      `SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent
-       WHERE p.relname = 'ndx_tx' AND c.relname < $1 ORDER BY c.relname`, [cutoff.name])
-    for (const { name } of parts) {
-      await this.#sql.exec(`DROP TABLE IF EXISTS ${name}`)
+  /** Drops day partitions and their rollups, inside the retention transaction `tx` (retention.ts). */
+  async dropPartitions (tx: Sql, names: readonly string[], cutoffDay: string): Promise<void> {
+    for (const name of names) {
+      await tx.exec(`DROP TABLE IF EXISTS ${name}`)
       this.#partitions.delete(name)
     }
-    await this.#sql.query('DELETE FROM ndx_tx_hourly WHERE hour < $1', [cutoff.from])
-    return parts.map((p) => p.name)
+    await tx.query('DELETE FROM ndx_tx_hourly WHERE hour < $1', [cutoffDay])
   }
 }

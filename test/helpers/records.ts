@@ -28,6 +28,9 @@ export function record (over: Partial<TransactionRecord> & { at?: Date } = {}): 
     upstreamMs: 0.5,
     requestBytes: 0,
     responseBytes: 321,
+    claimedClient: null,
+    replayGuard: null,
+    stale: false,
     ...rest,
   }
 }

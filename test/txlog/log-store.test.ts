@@ -6,9 +6,11 @@
 import t, { type Test } from 'tap'
 import { join } from 'node:path'
 import { projectPath } from '../../gateway/paths.js'
-import { Checkpointer, verifyCheckpoint } from '../../gateway/txlog/checkpoints.js'
+import { CheckpointKeys, Checkpointer, verifyCheckpoint } from '../../gateway/txlog/checkpoints.js'
 import { chainHash, GENESIS } from '../../gateway/txlog/chain.js'
+import { checkIntegrity } from '../../gateway/txlog/integrity.js'
 import { LogReader } from '../../gateway/txlog/queries.js'
+import { purge } from '../../gateway/txlog/retention.js'
 import type { Sql } from '../../gateway/txlog/sql.js'
 import { LogWriter } from '../../gateway/txlog/writer.js'
 import { logDatabase } from '../helpers/postgres.js'
@@ -17,6 +19,7 @@ import { record } from '../helpers/records.js'
 const DAY = new Date('2026-11-20T00:00:00.000Z')
 const at = (h: number, m = 0, s = 0) => new Date(DAY.getTime() + ((h * 60 + m) * 60 + s) * 1000)
 const ALL = { from: new Date('2026-11-01T00:00:00Z'), to: new Date('2026-12-01T00:00:00Z') }
+const NO_KEYS = { keys: null, checkpointEverySeconds: 300 }
 const checkpointer = () => Checkpointer.fromFile('ndx-gateway', projectPath('demo', 'keys', 'gateway-checkpoint.private.jwk.json'))
 
 function suite (t: Test, kind: 'postgres' | 'pglite'): void {
@@ -39,7 +42,7 @@ function suite (t: Test, kind: 'postgres' | 'pglite'): void {
     t.equal(items[0]?.prevHash, GENESIS)
     for (let i = 1; i < items.length; i++) t.equal(items[i]?.prevHash, items[i - 1]?.hash, 'each links to the one before')
     t.equal(items[0]?.hash, chainHash(GENESIS, { ...batch[0]!, prevHash: undefined, hash: undefined } as never), 'anyone can recompute a hash')
-    t.same(await reader.get(batch[1]!.id), { ...batch[1], prevHash: items[0]?.hash, hash: items[1]?.hash }, 'a record reads back exactly as written')
+    t.same(await reader.get(batch[1]!.id), { ...batch[1], seq: 2, prevHash: items[0]?.hash, hash: items[1]?.hash }, 'a record reads back exactly as written, with its place in the chain')
     t.equal(await reader.get('01a20b57-6c90-7293-9daf-fc6dbf17a0ce'), null)
   })
 
@@ -82,22 +85,23 @@ function suite (t: Test, kind: 'postgres' | 'pglite'): void {
   })
 
   t.test('integrity: an intact chain, an edited record, a deleted record', async (t) => {
-    t.same(await reader.integrity(ALL.from, ALL.to, async () => true), { checked: 29, ok: true, firstInvalid: null })
+    t.same(await checkIntegrity(sql, ALL.from, ALL.to, NO_KEYS), { checked: 29, ok: true, firstInvalid: null, problems: [] })
     const { items } = await reader.list({ from: at(11), to: at(12) }, 100, null)
     const victim = items[4]!
     await sql.query("UPDATE ndx_tx SET client = 'VN.SOMEONE.ELSE' WHERE id = $1", [victim.id])
-    const [{ seq }] = await sql.query<{ seq: number }>('SELECT seq FROM ndx_tx WHERE id = $1', [victim.id]) as [{ seq: number }]
-    t.same(await reader.integrity(ALL.from, ALL.to, async () => true), { checked: seq, ok: false, firstInvalid: victim.id }, 'the edited record is named, checking in chain order')
+    const seq = victim.seq!
+    t.same(await checkIntegrity(sql, ALL.from, ALL.to, NO_KEYS), { checked: 29, ok: false, firstInvalid: victim.id, problems: [{ kind: 'edited', fromSeq: seq, toSeq: seq }] }, 'the edited record is named')
     await sql.query('UPDATE ndx_tx SET client = $2 WHERE id = $1', [victim.id, victim.client])
-    const [gone] = await sql.query<{ seq: number }>('SELECT seq FROM ndx_tx WHERE id = $1', [items[7]!.id])
-    const [next] = await sql.query<{ id: string }>('SELECT id::text AS id FROM ndx_tx WHERE seq = $1', [gone!.seq + 1])
+    const gone = items[7]!.seq!
+    const [next] = await sql.query<{ id: string }>('SELECT id::text AS id FROM ndx_tx WHERE seq = $1', [gone + 1])
     const [row] = await sql.query<Record<string, unknown>>('DELETE FROM ndx_tx WHERE id = $1 RETURNING *', [items[7]!.id])
-    const result = await reader.integrity(ALL.from, ALL.to, async () => true)
+    const result = await checkIntegrity(sql, ALL.from, ALL.to, NO_KEYS)
     t.equal(result.ok, false)
     t.equal(result.firstInvalid, next!.id, 'the record after the gap is named')
+    t.same(result.problems, [{ kind: 'deleted', fromSeq: gone, toSeq: gone }])
     const cols = Object.keys(row!)
     await sql.query(`INSERT INTO ndx_tx (${cols.join(',')}) VALUES (${cols.map((_, i) => `$${i + 1}`).join(',')})`, cols.map((c) => row![c]))
-    t.equal((await reader.integrity(ALL.from, ALL.to, async () => true)).ok, true, 'restored')
+    t.equal((await checkIntegrity(sql, ALL.from, ALL.to, NO_KEYS)).ok, true, 'restored')
   })
 
   t.test('signed checkpoints anchor the chain and verify offline', async (t) => {
@@ -105,7 +109,7 @@ function suite (t: Test, kind: 'postgres' | 'pglite'): void {
     const head = await cp.checkpoint(sql)
     t.ok(head !== null && head.seq === 29)
     t.equal(await cp.checkpoint(sql), null, 'no new checkpoint while the head has not moved')
-    const [stored] = await reader.checkpoints(ALL.from, new Date(Date.now() + 60_000))
+    const [stored] = (await reader.checkpoints(ALL.from, new Date(Date.now() + 60_000))).items
     const payload = await verifyCheckpoint(stored!.jws, cp.publicJwk)
     t.match(payload, { iss: 'ndx-gateway', seq: 29, hash: stored!.hash })
     const sig = stored!.jws.split('.')
@@ -125,14 +129,16 @@ function suite (t: Test, kind: 'postgres' | 'pglite'): void {
       await sql.query('UPDATE ndx_tx SET client = $1, prev_hash = $2, hash = $3 WHERE id = $4', [rec.client, prev, hash, r.id])
       prev = hash
     }
-    const verified = await reader.integrity(ALL.from, ALL.to, (c) => cp.verify(c.jws, c.seq, c.hash))
+    const keys = await CheckpointKeys.fromFiles([], cp.publicJwk)
+    const verified = await checkIntegrity(sql, ALL.from, ALL.to, { keys, checkpointEverySeconds: 300 })
     t.equal(verified.ok, false, 'the rewrite is caught by the checkpoint')
+    t.same(verified.problems, [{ kind: 'checkpoint-invalid', fromSeq: 29, toSeq: 29 }])
   })
 
   t.test('retention drops whole days past the window', async (t) => {
     const old = record({ at: new Date('2026-01-02T10:00:00Z') })
     await writer.write([old])
-    const dropped = await writer.purge(30, new Date('2026-03-01T00:00:00Z'))
+    const dropped = await purge(sql, writer, null, 30, new Date('2026-03-01T00:00:00Z'))
     t.same(dropped, ['ndx_tx_20260102'])
     t.equal(await reader.get(old.id), null)
     t.same(await reader.counts({ from: new Date('2026-01-01T00:00:00Z'), to: new Date('2026-01-03T00:00:00Z') }, []), { total: 0, groups: [] })
