@@ -49,7 +49,7 @@ export async function serveV1 (req: FastifyRequest, reply: FastifyReply, deps: R
     const caller = await authenticate(
       { authorization: req.headers.authorization, authorizationCount: countHeader(req.raw.rawHeaders, 'authorization'), method: req.method, target: req.url, body: req.rawBody },
       runtime.agencies, deps.replayGuard,
-      { audience: gw.id, maxClockSkewSeconds: gw.maxClockSkewSeconds, maxTokenBytes: gw.limits.tokenBytes },
+      { audience: gw.id, maxClockSkewSeconds: gw.maxClockSkewSeconds, maxTokenBytes: gw.limits.tokenBytes, whenRedisDown: gw.replay.whenRedisDown },
       txn,
     )
 
@@ -140,9 +140,17 @@ async function serveOperation (
     service: op.service.service,
     operation: op.spec.id,
     source: txn.source ?? 'upstream',
-    retrievedAt: used.reduce((oldest, r) => r.retrievedAt < oldest ? r.retrievedAt : oldest, first?.retrievedAt ?? new Date().toISOString()),
+    retrievedAt: toMinute(used.reduce((oldest, r) => r.retrievedAt < oldest ? r.retrievedAt : oldest, first?.retrievedAt ?? new Date().toISOString())),
     stale: used.some((r) => r.stale),
   }
   reply.code(200).header('content-type', 'application/json; charset=utf-8').header('cache-control', 'no-store')
   return op.serialize({ data, meta })
+}
+
+/**
+ * `meta.retrievedAt` to the minute, rounded down: a kept record's exact fetch time would tell every grantee
+ * when another agency looked the person up (README, security). Rounding down never makes data look fresher.
+ */
+export function toMinute (iso: string): string {
+  return /^\d{4}-\d\d-\d\dT\d\d:\d\d/.test(iso) ? `${iso.slice(0, 16)}:00.000Z` : iso
 }
