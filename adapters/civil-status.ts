@@ -9,7 +9,7 @@ import type { OperationSpec, ServiceSpec } from '../gateway/config/types.js'
 import type { Adapter, AdapterDeps, CanonicalRecord, CodedAdapterDefinition, OperationInput, OperationShape, RecordGetter, RecordKey } from './contract.js'
 import { dmyToIso, mapValue } from './mapping.js'
 import { canonicalSchema, fieldNames } from './schemas.js'
-import { unexpectedStatus, Upstream } from './upstream.js'
+import { RegistryReplyError, unexpectedStatus, Upstream } from './upstream.js'
 
 const NS = 'urn:hotich:v1'
 const SOAP_ACTION = '"urn:hotich:v1#TraCuuSuKien"'
@@ -82,7 +82,8 @@ export function parseReply (status: number, contentType: string, xml: string): C
     const fault = body.Fault as { faultcode?: unknown }
     const code = typeof fault.faultcode === 'string' ? fault.faultcode.replace(/^.*:/, '') : ''
     if (code === 'KHONG_TIM_THAY') return null
-    const cause = new Error(`SOAP fault ${code}`)
+    // The fault code and text are the registry's bytes: the log gets status, size and hash only.
+    const cause = new RegistryReplyError('is a SOAP fault', status, xml)
     if (code.startsWith('Server')) throw problem('upstream.unavailable', 'The registry cannot serve now', { cause })
     throw problem('upstream.bad_response', 'The registry refused the request', { cause })
   }

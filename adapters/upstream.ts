@@ -3,6 +3,7 @@
  * transport failures onto problem codes: cannot connect → `upstream.unavailable`, too slow → `upstream.timeout`,
  * an answer we cannot use → `upstream.bad_response`.
  */
+import { createHash } from 'node:crypto'
 import { Pool } from 'undici'
 import { GatewayError, problem } from '../gateway/errors.js'
 import type { UpstreamSpec } from '../gateway/config/types.js'
@@ -20,6 +21,26 @@ export interface UpstreamResponse {
   readonly status: number
   readonly contentType: string
   readonly body: Buffer
+}
+
+/**
+ * What the log may say about a registry reply: its status, size and a SHA-256 of its bytes (enough to match
+ * it against the registry's own logs), never the bytes. Parse errors quote the text they choke on, so a
+ * reply's content must never travel as an error message.
+ */
+export class RegistryReplyError extends Error {
+  readonly status: number
+  readonly bytes: number
+  readonly sha256: string
+
+  constructor (reason: string, status: number, body: Buffer | string) {
+    super(`registry reply ${reason}`)
+    this.name = 'RegistryReplyError'
+    const bytes = typeof body === 'string' ? Buffer.from(body) : body
+    this.status = status
+    this.bytes = bytes.length
+    this.sha256 = createHash('sha256').update(bytes).digest('hex')
+  }
 }
 
 const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT'])
@@ -86,28 +107,42 @@ export class Upstream {
   }
 }
 
+/**
+ * A transport failure as it may be logged: name, code and message only. undici's parser errors carry the
+ * bytes they could not parse (`data`), so they keep neither those nor their message.
+ */
+function transportCause (err: unknown, parser: boolean): Error {
+  const e = err as { name?: unknown, code?: unknown, message?: unknown } | null
+  const out = new Error(parser ? 'unreadable HTTP reply' : typeof e?.message === 'string' ? e.message : 'transport failure')
+  if (typeof e?.name === 'string') out.name = e.name
+  if (typeof e?.code === 'string') Object.assign(out, { code: e.code })
+  return out
+}
+
 function toUpstreamError (err: unknown, deadline: AbortSignal): GatewayError {
   if (err instanceof GatewayError) return err
   const code = (err as { code?: string } | null)?.code
   const name = (err as { name?: string } | null)?.name
   if (deadline.aborted || name === 'TimeoutError' || (code !== undefined && TIMEOUT_CODES.has(code))) {
-    return problem('upstream.timeout', 'The registry did not answer in time', { cause: err })
+    return problem('upstream.timeout', 'The registry did not answer in time', { cause: transportCause(err, false) })
   }
-  if (code === 'UND_ERR_RESPONSE_EXCEEDED_MAX_SIZE' || code === 'HPE_INVALID_CONSTANT' || name === 'HTTPParserError') {
-    return problem('upstream.bad_response', 'The registry answered with an unreadable reply', { cause: err })
+  const parser = name === 'HTTPParserError' || (code?.startsWith('HPE_') ?? false)
+  if (code === 'UND_ERR_RESPONSE_EXCEEDED_MAX_SIZE' || parser) {
+    return problem('upstream.bad_response', 'The registry answered with an unreadable reply', { cause: transportCause(err, parser) })
   }
-  return problem('upstream.unavailable', 'The registry cannot be reached', { cause: err })
+  return problem('upstream.unavailable', 'The registry cannot be reached', { cause: transportCause(err, false) })
 }
 
 /** Parses a JSON reply; anything that is not JSON is `upstream.bad_response`. */
 export function parseJsonReply (res: UpstreamResponse): unknown {
   if (!/^application\/([a-z0-9.+-]*\+)?json\b/i.test(res.contentType)) {
-    throw problem('upstream.bad_response', 'The registry did not answer with JSON')
+    throw problem('upstream.bad_response', 'The registry did not answer with JSON', { cause: new RegistryReplyError('is not JSON', res.status, res.body) })
   }
   try {
     return JSON.parse(res.body.toString('utf8'))
-  } catch (err) {
-    throw problem('upstream.bad_response', 'The registry answered with malformed JSON', { cause: err })
+  } catch {
+    // Not the parse error: its message quotes the reply (personal data) since V8 10.9.
+    throw problem('upstream.bad_response', 'The registry answered with malformed JSON', { cause: new RegistryReplyError('is malformed JSON', res.status, res.body) })
   }
 }
 

@@ -14,8 +14,10 @@ import { NOTIFICATION_ROUTE, notificationHandler } from './builtins/notification
 import { AUDIT_ROUTES, auditHandlers } from './builtins/audit.js'
 import { ADMIN_ROUTES, adminHandlers } from './builtins/admin.js'
 import { describeReload, type ReloadResult } from './builtins/reload.js'
+import { createHash } from 'node:crypto'
 import type { QuotaLimiter } from './access/quota.js'
-import { problem, problemBody } from './errors.js'
+import { MemoryVerifyBudget, RedisVerifyBudget, type VerifyBudget } from './access/verify-budget.js'
+import { GatewayError, problem, problemBody } from './errors.js'
 import { Metrics } from './ops/metrics.js'
 import { openApiDocument } from './ops/openapi.js'
 import ops from './plugins/ops.js'
@@ -70,6 +72,41 @@ function quotaGate (limiter: QuotaLimiter): NonNullable<RequestPathDeps['admit']
     if (quota === null) return
     const d = await limiter.take(caller.agency.spec.id, quota.perMinute)
     if (!d.allowed) throw problem('quota.exceeded', `Quota of ${quota.perMinute} requests per minute reached`, { headers: { 'retry-after': String(d.retryAfterSeconds) } })
+  }
+}
+
+/** Refusals that come before the caller is identified: the token could not be tied to an agency's key. */
+const UNIDENTIFIED: ReadonlySet<string> = new Set(['auth.missing', 'auth.malformed', 'auth.unknown_client', 'auth.unknown_key', 'auth.algorithm', 'auth.signature'])
+
+/**
+ * Bounds requests refused before an agency is identified, per source address (`quota.unauthenticatedPerMinute`,
+ * one count across instances): past it they are answered 429 instead. Runs only on refusals, so requests
+ * that verify never pay for it. The address is hashed for its key name.
+ */
+function unidentifiedGate (limiter: QuotaLimiter, metrics: Metrics): NonNullable<RequestPathDeps['unidentified']> {
+  return async (req, err, runtime) => {
+    if (!(err instanceof GatewayError) || !UNIDENTIFIED.has(err.code)) return
+    const perMinute = runtime.config.gateway.quota.unauthenticatedPerMinute
+    const address = createHash('sha256').update(req.ip ?? '').digest('base64url').slice(0, 22)
+    const d = await limiter.take(`anon:${address}`, perMinute)
+    if (d.allowed) return
+    metrics.unauthenticatedRefused()
+    throw problem('quota.exceeded', `More than ${perMinute} unverifiable requests per minute from this address`, { headers: { 'retry-after': String(d.retryAfterSeconds) } })
+  }
+}
+
+/** The failed-verification budget (CONTRACT §5 v1.1), keyed by agency and the subject's pseudonym. */
+function verifyBudgetGate (budget: VerifyBudget, pseudonymizer: Pseudonymizer, metrics: Metrics): NonNullable<RequestPathDeps['verifyBudget']> {
+  return async (caller, subject, runtime) => {
+    const max = runtime.config.gateway.verify.maxFailedPerSubjectPerDay
+    const key = `${caller.agency.spec.id}:${pseudonymizer.of('key', subject)}`
+    const now = Date.now()
+    const d = await budget.take(key, max, now)
+    if (!d.allowed) {
+      metrics.verifyBudgetExhausted()
+      throw problem('quota.exceeded', `More than ${max} failed verifications of this subject today`, { headers: { 'retry-after': String(d.retryAfterSeconds) } })
+    }
+    return () => budget.refund(key, now)
   }
 }
 
@@ -129,6 +166,8 @@ export async function buildApp (opts: AppOptions): Promise<FastifyInstance> {
   let runtime = new Runtime(config, { builtins: BUILTIN_ROUTES, onJwksError })
   // The pseudonym key is read once: changing it would split the log's pseudonyms (restart to rotate).
   const pseudonymizer = new Pseudonymizer(config.gateway.secrets.pseudonymKey)
+  // Beside the quotas: Redis when the services have it, so every instance shares one count.
+  const verifyBudget = services.redis === null ? new MemoryVerifyBudget() : new RedisVerifyBudget(services.redis, config.gateway.redis.keyPrefix)
   let openapi: { runtime: Runtime, doc: Record<string, unknown> } | null = null
   const metrics = new Metrics({
     redisUp: () => services.redis === null ? null : services.redis.status === 'ready',
@@ -180,6 +219,8 @@ export async function buildApp (opts: AppOptions): Promise<FastifyInstance> {
     records: services.records,
     metrics,
     admit: quotaGate(services.quota),
+    unidentified: unidentifiedGate(services.quota, metrics),
+    verifyBudget: verifyBudgetGate(verifyBudget, pseudonymizer, metrics),
     builtins: builtinHandlers(services, state),
   })
   await app.register(ops, {

@@ -2,9 +2,11 @@
  * The gateway's stateful services, chosen once at startup: in-process when standalone, Redis and
  * PostgreSQL when `REDIS_URL` / `DATABASE_URL` are set. Everything here outlives configuration reloads.
  */
+import { join } from 'node:path'
 import type { Redis } from 'ioredis'
 import type { Logger } from 'pino'
 import { MemoryReplayGuard, RedisReplayGuard, type ReplayGuard } from './auth/replay-guard.js'
+import { persistentReplayGuard } from './auth/replay-journal.js'
 import type { GatewayConfig } from './config/types.js'
 import type { Environment } from './env.js'
 import { connectRedis, waitReady } from './redis.js'
@@ -76,7 +78,9 @@ export async function createServices (env: Environment, config: GatewayConfig, l
   if (env.redisUrl === null) {
     logger.info('standalone: replay guard and reuse store in process')
     const log = await openTransactionLog(env, config, logger, null)
-    const services = memoryServices({ records: reuseReader(config, new MemoryRecordStore(), logger), log })
+    // jtis are journalled under DATA_DIR: a restart must not reopen tokens already used (CONTRACT §3 v1.1).
+    const replayGuard = persistentReplayGuard(join(env.dataDir, 'replay'))
+    const services = memoryServices({ replayGuard, records: reuseReader(config, new MemoryRecordStore(), logger), log })
     return { ...services, mode: { replay: 'memory', reuse: 'memory', log: log.mode } }
   }
   const redis = connectRedis({ url: env.redisUrl, commandTimeoutMs: config.gateway.redis.commandTimeoutMs, logger })

@@ -8,7 +8,7 @@ import { compactVerify } from 'jose'
 import { problem } from '../errors.js'
 import type { AgencyDirectory, AgencyEntry } from './agencies.js'
 import { ALLOWED_ALGORITHMS } from './keys.js'
-import type { ReplayGuard } from './replay-guard.js'
+import { retentionSeconds, type GuardedBy, type ReplayGuard } from './replay-guard.js'
 
 export interface Claims {
   readonly iss: string
@@ -35,6 +35,8 @@ export interface AuthSettings {
   readonly audience: string
   readonly maxClockSkewSeconds: number
   readonly maxTokenBytes: number
+  /** `gateway.yaml` `replay.whenRedisDown`: guard locally (default) or refuse with 503. */
+  readonly whenRedisDown?: 'local' | 'refuse'
 }
 
 /** What the verifier needs to know of the HTTP request. */
@@ -57,6 +59,8 @@ export interface AuthProgress {
   keyId: string | null
   purpose: string | null
   onBehalfOf: string | null
+  /** Who guarded the jti: set once the replay check ran. */
+  replayGuard?: GuardedBy | null
 }
 
 const MAX_LIFETIME_SECONDS = 300
@@ -79,6 +83,11 @@ function decodeJson (segment: string, what: string): Record<string, unknown> {
 
 function isTyp (typ: unknown): boolean {
   return typeof typ === 'string' && /^(application\/)?ndx\+jwt$/i.test(typ)
+}
+
+/** A target as quoted back in a problem detail: long enough to compare, never unbounded. */
+function clip (target: string): string {
+  return target.length <= 512 ? target : `${target.slice(0, 512)}…`
 }
 
 export function hashBody (body: Buffer | undefined): string {
@@ -155,13 +164,23 @@ export async function authenticate (
   progress.purpose = purpose ?? null
   progress.onBehalfOf = sub ?? null
 
-  if (htm !== req.method) throw problem('auth.binding', 'htm does not match the request method')
-  if (htu !== req.target) throw problem('auth.binding', 'htu does not match the request target')
-  if (bsh !== hashBody(req.body)) throw problem('auth.binding', 'bsh does not match the request body')
+  // A binding refusal says what the gateway saw (CONTRACT §3 v1.1), so a client can find its own mistake.
+  if (htm !== req.method) throw problem('auth.binding', `htm does not match the request method: the gateway received ${req.method}`)
+  if (htu !== req.target) throw problem('auth.binding', `htu does not match the request target: the gateway received ${JSON.stringify(clip(req.target))}`)
+  const computed = hashBody(req.body)
+  if (bsh !== computed) {
+    throw problem('auth.binding', `bsh does not match the request body: the gateway computed ${computed} over ${req.body?.length ?? 0} bytes`)
+  }
 
-  // Remember the jti for as long as a token carrying it could still pass the iat window, plus the skew.
-  const ttl = Math.max(1, Math.ceil(iat + 2 * settings.maxClockSkewSeconds - now))
-  if (!await guard.remember(agency.spec.id, jti, ttl)) throw problem('auth.replayed', 'This token has been used already')
+  // Remember the jti for as long as any configuration could accept its token (a later reload may widen the
+  // window); a local mirror of the shared guard needs only the current window.
+  const verdict = await guard.check(agency.spec.id, jti, {
+    ttlSeconds: retentionSeconds(iat, now),
+    mirrorSeconds: Math.max(1, Math.ceil(iat + 2 * settings.maxClockSkewSeconds - now)),
+    whenRedisDown: settings.whenRedisDown ?? 'local',
+  })
+  progress.replayGuard = verdict.guard
+  if (!verdict.fresh) throw problem('auth.replayed', 'This token has been used already')
 
   return { agency, kid, purpose: purpose ?? null, onBehalfOf: sub ?? null }
 }

@@ -53,6 +53,9 @@ export function toGateway (raw: RawGateway): GatewaySpec {
     reuse: { ...raw.reuse },
     log: { ...raw.log },
     redis: { ...raw.redis },
+    replay: { ...raw.replay },
+    verify: { ...raw.verify },
+    quota: { ...raw.quota },
   }
 }
 

@@ -112,6 +112,12 @@ export interface GatewaySpec {
     readonly checkpointEverySeconds: number
   }
   readonly redis: { readonly keyPrefix: string, readonly commandTimeoutMs: number }
+  /** While Redis is unreachable: guard replays in each instance (`local`) or refuse signed requests (503). */
+  readonly replay: { readonly whenRedisDown: 'local' | 'refuse' }
+  /** Failed verifications an agency may make per subject per (UTC) day before 429 (CONTRACT §5 v1.1). */
+  readonly verify: { readonly maxFailedPerSubjectPerDay: number }
+  /** Requests per source address per minute that fail before an agency is identified. */
+  readonly quota: { readonly unauthenticatedPerMinute: number }
 }
 
 export interface GatewayConfig {

@@ -23,6 +23,8 @@ export class Metrics {
   readonly #replays: Counter
   readonly #quota: Counter<'client'>
   readonly #reloads: Counter<'result'>
+  readonly #unauthenticated: Counter
+  readonly #verifyBudget: Counter
 
   constructor (sources: ScrapeSources = {}) {
     const registers = [this.registry]
@@ -35,6 +37,10 @@ export class Metrics {
     this.#replays = new Counter({ name: 'ndx_replay_refusals_total', help: 'Tokens refused as replays (auth.replayed)', registers })
     this.#quota = new Counter({ name: 'ndx_quota_refusals_total', help: 'Requests refused by quota', labelNames: ['client'], registers })
     this.#reloads = new Counter({ name: 'ndx_config_reloads_total', help: 'Configuration reloads by result', labelNames: ['result'], registers })
+    this.#unauthenticated = new Counter({ name: 'ndx_unauthenticated_refusals_total', help: 'Requests refused 429 because their source address sent too many unverifiable requests', registers })
+    this.#verifyBudget = new Counter({ name: 'ndx_verify_budget_exhausted_total', help: 'Verifications refused 429: the agency used up its failed-verification budget for the subject today', registers })
+    this.#unauthenticated.inc(0)
+    this.#verifyBudget.inc(0)
     for (const r of ['hit', 'miss', 'stale', 'bypass']) this.#reuse.inc({ result: r }, 0)
     this.#replays.inc(0)
 
@@ -89,6 +95,14 @@ export class Metrics {
 
   reuse (result: ReuseResult): void {
     this.#counter(this.#reuse, result).inc()
+  }
+
+  unauthenticatedRefused (): void {
+    this.#unauthenticated.inc()
+  }
+
+  verifyBudgetExhausted (): void {
+    this.#verifyBudget.inc()
   }
 
   reload (ok: boolean): void {

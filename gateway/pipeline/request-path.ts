@@ -32,6 +32,13 @@ export interface RequestPathDeps {
   readonly builtins: Readonly<Record<string, BuiltinHandler>>
   /** Called once the caller is known, before anything is read: quotas. */
   readonly admit?: (caller: Caller, txn: TransactionContext) => Promise<void>
+  /** Called when verification refuses a request, with the refusal: may throw another (the per-address quota). */
+  readonly unidentified?: (req: FastifyRequest, err: unknown, runtime: Runtime) => Promise<void>
+  /**
+   * Called before a verification (claims) is answered: takes a slot of the caller's budget for the subject
+   * (or refuses), and returns what gives it back when the claims all matched.
+   */
+  readonly verifyBudget?: (caller: Caller, subject: string, runtime: Runtime) => Promise<() => Promise<void>>
 }
 
 export async function serveV1 (req: FastifyRequest, reply: FastifyReply, deps: RequestPathDeps): Promise<unknown> {
@@ -49,9 +56,13 @@ export async function serveV1 (req: FastifyRequest, reply: FastifyReply, deps: R
     const caller = await authenticate(
       { authorization: req.headers.authorization, authorizationCount: countHeader(req.raw.rawHeaders, 'authorization'), method: req.method, target: req.url, body: req.rawBody },
       runtime.agencies, deps.replayGuard,
-      { audience: gw.id, maxClockSkewSeconds: gw.maxClockSkewSeconds, maxTokenBytes: gw.limits.tokenBytes },
+      { audience: gw.id, maxClockSkewSeconds: gw.maxClockSkewSeconds, maxTokenBytes: gw.limits.tokenBytes, whenRedisDown: gw.replay.whenRedisDown },
       txn,
-    )
+    ).catch(async (err: unknown) => {
+      // Only refusals pay for the per-address count: a request that verifies costs nothing here.
+      if (deps.unidentified !== undefined) await deps.unidentified(req, err, runtime)
+      throw err
+    })
 
     if (match === null) throw problem('route.not_found', 'No operation is served at this path with this method')
     if (deps.admit !== undefined) await deps.admit(caller, txn)
@@ -62,7 +73,7 @@ export async function serveV1 (req: FastifyRequest, reply: FastifyReply, deps: R
       reply.header('cache-control', 'no-store')
       return await handler({ req, reply, caller, runtime, params: match.params, query, txn })
     }
-    return await serveOperation(req, reply, caller, match.target.op, match.params, query, deps, txn)
+    return await serveOperation(req, reply, caller, match.target.op, match.params, query, deps, txn, runtime)
   } finally {
     runtime.release()
   }
@@ -95,6 +106,7 @@ function describe (txn: TransactionContext, match: RouteMatch): void {
 async function serveOperation (
   req: FastifyRequest, reply: FastifyReply, caller: Caller, op: CompiledOperation,
   pathParams: Record<string, string>, query: Record<string, string>, deps: RequestPathDeps, txn: TransactionContext,
+  runtime: Runtime,
 ): Promise<string> {
   const { records, metrics } = deps
   // authorize: role, grant, purpose; then the input, then the fields asked for or claimed.
@@ -133,7 +145,16 @@ async function serveOperation (
     }
     return loaded
   }
-  const answer = await op.adapter.answer(op.spec, input, get)
+  // A verification takes a slot of its failure budget before it is answered (CONTRACT §5 v1.1).
+  const refund = fields === null && deps.verifyBudget !== undefined ? await deps.verifyBudget(caller, input.subject, runtime) : null
+  let answer: Record<string, unknown> | null
+  try {
+    answer = await op.adapter.answer(op.spec, input, get)
+  } catch (err) {
+    await refund?.()
+    throw err
+  }
+  if (refund !== null && answer?.match === true) await refund()
   if (answer === null) throw problem('record.not_found', 'The registry has no such record')
   const first = used[0]
   txn.source = used.length === 0 ? null : used.every((r) => r.source === 'reuse') ? 'reuse' : 'upstream'
@@ -149,9 +170,17 @@ async function serveOperation (
     service: op.service.service,
     operation: op.spec.id,
     source: txn.source ?? 'upstream',
-    retrievedAt: used.reduce((oldest, r) => r.retrievedAt < oldest ? r.retrievedAt : oldest, first?.retrievedAt ?? new Date().toISOString()),
+    retrievedAt: toMinute(used.reduce((oldest, r) => r.retrievedAt < oldest ? r.retrievedAt : oldest, first?.retrievedAt ?? new Date().toISOString())),
     stale: txn.stale,
   }
   reply.code(200).header('content-type', 'application/json; charset=utf-8').header('cache-control', 'no-store')
   return op.serialize({ data, meta })
+}
+
+/**
+ * `meta.retrievedAt` to the minute, rounded down: a kept record's exact fetch time would tell every grantee
+ * when another agency looked the person up (README, security). Rounding down never makes data look fresher.
+ */
+export function toMinute (iso: string): string {
+  return /^\d{4}-\d\d-\d\dT\d\d:\d\d/.test(iso) ? `${iso.slice(0, 16)}:00.000Z` : iso
 }

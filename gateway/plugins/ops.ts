@@ -68,8 +68,10 @@ export default fp<OpsOptions>(async function ops (app: FastifyInstance, opts) {
   app.get('/docs', async (_req, reply) => reply.type('text/html; charset=utf-8').header('content-security-policy', CSP).send(DOCS_HTML))
   app.get('/docs/init.js', async (_req, reply) => reply.type('text/javascript; charset=utf-8').send(DOCS_INIT))
   app.get<{ Params: { file: string } }>('/docs/:file', async (req, reply) => {
-    const type = DOCS_FILES[req.params.file]
-    if (type === undefined) return reply.callNotFound()
-    return reply.type(type).header('cache-control', 'public, max-age=86400').send(await readFile(join(swaggerDir, req.params.file)))
+    // Own properties only: `constructor` or `__proto__` would otherwise find Object.prototype's members.
+    const file = req.params.file
+    if (!Object.hasOwn(DOCS_FILES, file)) return reply.callNotFound()
+    const type = DOCS_FILES[file] as string
+    return reply.type(type).header('cache-control', 'public, max-age=86400').send(await readFile(join(swaggerDir, file)))
   })
 }, { name: 'ndx-ops', dependencies: ['ndx-errors'] })

@@ -4,6 +4,10 @@
 import t from 'tap'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Redis } from 'ioredis'
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { persistentReplayGuard } from '../../gateway/auth/replay-journal.js'
 import { MemoryReplayGuard, RedisReplayGuard, type ReplayGuard } from '../../gateway/auth/replay-guard.js'
 import { connectRedis } from '../../gateway/redis.js'
 import { testRedis } from '../helpers/redis.js'
@@ -39,6 +43,47 @@ async function conformance (t: Tap, make: () => Promise<ReplayGuard>): Promise<v
 type Tap = typeof t
 
 t.test('in-process guard', (t) => conformance(t as unknown as Tap, async () => new MemoryReplayGuard()))
+
+t.test('journalled in-process guard', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'ndx-journal-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  let n = 0
+  await conformance(t as unknown as Tap, async () => persistentReplayGuard(join(dir, String(n++))))
+
+  t.test('a torn or foreign line is skipped; expired pairs are dropped at start', async (t) => {
+    const at = join(dir, 'torn')
+    await mkdir(at)
+    const now = Date.now()
+    await writeFile(join(at, 'jti.log'), `${now + 60_000}\tVN.A\tjti-kept-000000000001\n${now - 1}\tVN.A\tjti-gone-000000000001\nnonsense\n${now + 60_000}\tVN.A\tjti-tor`)
+    const guard = persistentReplayGuard(at)
+    t.teardown(() => guard.close())
+    t.equal(guard.size, 2)
+    t.notMatch(await readFile(join(at, 'jti.log'), 'utf8'), /nonsense|jti-gone/, 'rewritten without them')
+    t.equal(await guard.remember('VN.A', 'jti-kept-000000000001', 60), false)
+    t.equal(await guard.remember('VN.A', 'jti-gone-000000000001', 60), true)
+  })
+
+  t.test('the journal is compacted once expired lines outnumber live ones', async (t) => {
+    const at = join(dir, 'compact')
+    const guard = persistentReplayGuard(at, 60_000)
+    t.teardown(() => guard.close())
+    const now = Date.now()
+    for (let i = 0; i < 10_050; i++) guard.rememberSync('VN.A', `jti-short-${String(i).padStart(12, '0')}`, 1, now)
+    guard.rememberSync('VN.A', 'jti-long-0000000000001', 600, now)
+    guard.sweep(now + 2000)
+    const lines = (await readFile(join(at, 'jti.log'), 'utf8')).split('\n').filter(Boolean)
+    t.equal(lines.length, 1, 'only the live pair is left')
+    guard.rememberSync('VN.A', 'jti-after-000000000001', 600)
+    t.equal((await readFile(join(at, 'jti.log'), 'utf8')).split('\n').filter(Boolean).length, 2, 'and appending goes on')
+  })
+
+  t.test('a journal that cannot be written refuses with 503 rather than forgetting', async (t) => {
+    const guard = new MemoryReplayGuard(10_000, { add () { throw new Error('ENOSPC') }, compact () {}, close () {} })
+    t.teardown(() => guard.close())
+    await t.rejects(guard.remember('VN.A', 'jti-nospace-000000001', 60), { code: 'gateway.unavailable', status: 503 })
+    t.equal(guard.size, 0)
+  })
+})
 
 t.test('Redis guard', async (t) => {
   const { redis, prefix } = await testRedis(t)

@@ -11,6 +11,7 @@ import { memoryServices } from '../../gateway/services.js'
 import { buildTestGateway, copyConfig, json, sharedSimulators, signedInject } from '../helpers/gateway.js'
 import { REDIS_URL, testRedis } from '../helpers/redis.js'
 import { Redis } from 'ioredis'
+import { baseClaims, unsigned } from '../helpers/tokens.js'
 
 /** Fixed windows: keep a test's calls inside one minute. */
 async function awayFromMinuteEdge (): Promise<void> {
@@ -56,4 +57,49 @@ t.test('the limiters: windows and Redis fallback', async (t) => {
   const fallback = new RedisQuota(dead, 'x:')
   t.same(await fallback.take('A', 1, minute), { allowed: true, retryAfterSeconds: 60 })
   t.same(await fallback.take('A', 1, minute + 1), { allowed: false, retryAfterSeconds: 60 }, 'counted locally while Redis is away')
+})
+
+t.test('forged tokens from one address are bounded across two instances; verified requests are not counted', async (t) => {
+  const { redis, prefix } = await testRedis(t)
+  const sims = await sharedSimulators(t)
+  const dir = await copyConfig(t)
+  await appendFile(join(dir, 'gateway.yaml'), `redis:\n  keyPrefix: "${prefix}"\nquota:\n  unauthenticatedPerMinute: 5\n`)
+  const config = await loadConfig(dir, sims.env)
+  t.equal(config.gateway.quota.unauthenticatedPerMinute, 5)
+  const clients = [new Redis(REDIS_URL), new Redis(REDIS_URL)]
+  t.teardown(() => { for (const c of clients) c.disconnect() })
+  const [a, b] = await Promise.all(clients.map((r) => buildTestGateway(t, { config, services: memoryServices({ quota: new RedisQuota(r, prefix) }) })))
+  await awayFromMinuteEdge()
+  const target = '/v1/business-registry/enterprises/2627349851'
+  const forged = (gw: typeof a, remoteAddress = '127.0.0.1') => gw!.app.inject({
+    method: 'GET', url: target, remoteAddress,
+    headers: { authorization: `Bearer ${unsigned({ alg: 'ES256', kid: 'dng-2026-01', typ: 'ndx+jwt' }, baseClaims('VN.LOC.DNG', 'GET', target))}x` },
+  })
+  // inject's default source address is 127.0.0.1, as for the forged ones
+  const verified = (gw: typeof a) => signedInject(gw!.app, 'VN.LOC.DNG', 'GET', target)
+
+  const codes: string[] = []
+  for (const gw of [a, b, a, b, a]) codes.push(json(await forged(gw)).code as string)
+  t.ok(codes.every((c) => c.startsWith('auth.')), `the first five are refused as what they are: ${codes.join(', ')}`)
+  const counted = async (): Promise<number> => {
+    const keys = await redis.keys(`${prefix}quota:anon:*`)
+    return keys.length === 1 ? Number(await redis.get(keys[0]!)) : -1
+  }
+  t.equal(await counted(), 5, 'one count in Redis for the address (its key holds a hash, not the address)')
+  t.notOk((await redis.keys(`${prefix}*127.0.0.1*`)).length, 'no raw address in key names')
+
+  for (const gw of [a, b, a]) t.equal((await verified(gw)).statusCode, 200, 'a verified request from that address is served')
+  t.equal(await counted(), 5, 'and not counted')
+
+  const refused = await forged(b)
+  t.equal(refused.statusCode, 429)
+  t.equal(json(refused).code, 'quota.exceeded')
+  const retry = Number(refused.headers['retry-after'])
+  t.ok(retry >= 1 && retry <= 60, `Retry-After ${retry}`)
+  t.equal((await forged(a)).statusCode, 429, 'on the other instance too')
+  t.match(a!.sink.records.at(-1), { status: 429, outcome: 'rejected', code: 'quota.exceeded' }, 'recorded')
+  t.equal((await forged(a, '192.0.2.8')).statusCode, 401, 'another address is not affected')
+  t.equal((await verified(a)).statusCode, 200, 'verified requests still pass')
+  const metrics = (await a!.app.inject({ url: '/metrics' })).body
+  t.match(metrics, /^ndx_unauthenticated_refusals_total 1$/m, 'counted in a metric')
 })

@@ -1,0 +1,16 @@
+/**
+ * Names that are members of every object's prototype (issue 10, item 8): `GET /docs/constructor` used to
+ * find `Object.prototype.constructor` in the docs file table and crash with 500.
+ */
+import t from 'tap'
+import { buildTestGateway, json } from '../helpers/gateway.js'
+
+t.test('prototype member names under /docs are 404 route.not_found, not 500', async (t) => {
+  const { app } = await buildTestGateway(t)
+  for (const name of ['constructor', '__proto__', 'toString', 'hasOwnProperty', 'valueOf', '__defineGetter__', 'isPrototypeOf']) {
+    const res = await app.inject({ url: `/docs/${name}` })
+    t.equal(res.statusCode, 404, `/docs/${name}`)
+    t.equal(json(res).code, 'route.not_found')
+  }
+  t.equal((await app.inject({ url: '/docs/swagger-ui.css' })).statusCode, 200, 'real assets are still served')
+})
