@@ -33,6 +33,10 @@ export class PgSql implements Sql {
 
   async transaction<T> (fn: (tx: Sql) => Promise<T>): Promise<T> {
     const client = await this.pool.connect()
+    // A connection that dies mid-transaction also emits 'error' on the checked-out client, which the pool's
+    // listener does not cover; the failing query rejects anyway, so the event itself is only swallowed.
+    const onError = (): void => {}
+    client.on('error', onError)
     const tx: Sql = {
       kind: 'postgres',
       query: async <R>(text: string, params?: unknown[]) => (await client.query(text, params)).rows as R[],
@@ -49,6 +53,7 @@ export class PgSql implements Sql {
       await client.query('ROLLBACK').catch(() => {})
       throw err
     } finally {
+      client.off('error', onError)
       client.release()
     }
   }
