@@ -53,16 +53,19 @@ export async function serveV1 (req: FastifyRequest, reply: FastifyReply, deps: R
     if (match !== null) describe(txn, match)
 
     const gw = runtime.config.gateway
-    const caller = await authenticate(
-      { authorization: req.headers.authorization, authorizationCount: countHeader(req.raw.rawHeaders, 'authorization'), method: req.method, target: req.url, body: req.rawBody },
-      runtime.agencies, deps.replayGuard,
-      { audience: gw.id, maxClockSkewSeconds: gw.maxClockSkewSeconds, maxTokenBytes: gw.limits.tokenBytes, whenRedisDown: gw.replay.whenRedisDown },
-      txn,
-    ).catch(async (err: unknown) => {
+    let caller: Caller
+    try {
+      caller = await authenticate(
+        { authorization: req.headers.authorization, authorizationCount: countHeader(req.raw.rawHeaders, 'authorization'), method: req.method, target: req.url, body: req.rawBody },
+        runtime.agencies, deps.replayGuard,
+        { audience: gw.id, maxClockSkewSeconds: gw.maxClockSkewSeconds, maxTokenBytes: gw.limits.tokenBytes, whenRedisDown: gw.replay.whenRedisDown },
+        txn,
+      )
+    } catch (err) {
       // Only refusals pay for the per-address count: a request that verifies costs nothing here.
       if (deps.unidentified !== undefined) await deps.unidentified(req, err, runtime)
       throw err
-    })
+    }
 
     if (match === null) throw problem('route.not_found', 'No operation is served at this path with this method')
     if (deps.admit !== undefined) await deps.admit(caller, txn)

@@ -7,7 +7,7 @@ import { Redis } from 'ioredis'
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { persistentReplayGuard } from '../../gateway/auth/replay-journal.js'
+import { FileReplayJournal, persistentReplayGuard } from '../../gateway/auth/replay-journal.js'
 import { MemoryReplayGuard, RedisReplayGuard, type ReplayGuard } from '../../gateway/auth/replay-guard.js'
 import { connectRedis } from '../../gateway/redis.js'
 import { testRedis } from '../helpers/redis.js'
@@ -63,18 +63,26 @@ t.test('journalled in-process guard', async (t) => {
     t.equal(await guard.remember('VN.A', 'jti-gone-000000000001', 60), true)
   })
 
-  t.test('the journal is compacted once expired lines outnumber live ones', async (t) => {
+  t.test('the journal is compacted once expired lines outnumber live ones, keeping lines added meanwhile', async (t) => {
     const at = join(dir, 'compact')
-    const guard = persistentReplayGuard(at, 60_000)
+    const { journal, entries } = FileReplayJournal.open(at)
+    const guard = new MemoryReplayGuard(60_000, journal, entries)
     t.teardown(() => guard.close())
     const now = Date.now()
     for (let i = 0; i < 10_050; i++) guard.rememberSync('VN.A', `jti-short-${String(i).padStart(12, '0')}`, 1, now)
     guard.rememberSync('VN.A', 'jti-long-0000000000001', 600, now)
     guard.sweep(now + 2000)
+    guard.rememberSync('VN.A', 'jti-during-00000000001', 600)
+    await journal.idle()
     const lines = (await readFile(join(at, 'jti.log'), 'utf8')).split('\n').filter(Boolean)
-    t.equal(lines.length, 1, 'only the live pair is left')
+    t.equal(lines.length, 2, 'only the live pairs are left')
+    t.match(lines[1], /jti-during/, 'a pair remembered while the snapshot was written is kept')
     guard.rememberSync('VN.A', 'jti-after-000000000001', 600)
-    t.equal((await readFile(join(at, 'jti.log'), 'utf8')).split('\n').filter(Boolean).length, 2, 'and appending goes on')
+    t.equal((await readFile(join(at, 'jti.log'), 'utf8')).split('\n').filter(Boolean).length, 3, 'and appending goes on')
+    await guard.close()
+    const reopened = persistentReplayGuard(at)
+    t.teardown(() => reopened.close())
+    t.equal(reopened.size, 3, 'a restart reads them all back')
   })
 
   t.test('a journal that cannot be written refuses with 503 rather than forgetting', async (t) => {
