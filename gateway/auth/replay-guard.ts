@@ -80,7 +80,8 @@ export class MemoryReplayGuard implements ReplayGuard {
       try {
         this.#journal.add(key, next)
       } catch (err) {
-        throw problem('gateway.unavailable', 'Replay protection cannot be recorded now; try again shortly', { cause: err, headers: { 'retry-after': '5' } })
+        const detail = 'Replay protection cannot be recorded now; try again shortly'
+        throw problem('gateway.unavailable', detail, { cause: err, headers: { 'retry-after': '5' } })
       }
     }
     this.#seen.set(key, next)
@@ -150,7 +151,8 @@ export class RedisReplayGuard implements ReplayGuard {
       this.#onDegraded(err)
       if (opts.whenRedisDown === 'refuse') {
         this.#local.forget(iss, jti)
-        throw problem('gateway.unavailable', 'Replay protection is unavailable; try again shortly', { headers: { 'retry-after': '5' } })
+        const detail = 'Replay protection is unavailable; try again shortly'
+        throw problem('gateway.unavailable', detail, { headers: { 'retry-after': '5' } })
       }
       // This instance is now the only guard of the pair: keep it for the whole retention, and tell Redis later.
       this.#local.extend(iss, jti, ttl)

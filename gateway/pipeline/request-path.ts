@@ -56,9 +56,20 @@ export async function serveV1 (req: FastifyRequest, reply: FastifyReply, deps: R
     let caller: Caller
     try {
       caller = await authenticate(
-        { authorization: req.headers.authorization, authorizationCount: countHeader(req.raw.rawHeaders, 'authorization'), method: req.method, target: req.url, body: req.rawBody },
+        {
+          authorization: req.headers.authorization,
+          authorizationCount: countHeader(req.raw.rawHeaders, 'authorization'),
+          method: req.method,
+          target: req.url,
+          body: req.rawBody,
+        },
         runtime.agencies, deps.replayGuard,
-        { audience: gw.id, maxClockSkewSeconds: gw.maxClockSkewSeconds, maxTokenBytes: gw.limits.tokenBytes, whenRedisDown: gw.replay.whenRedisDown },
+        {
+          audience: gw.id,
+          maxClockSkewSeconds: gw.maxClockSkewSeconds,
+          maxTokenBytes: gw.limits.tokenBytes,
+          whenRedisDown: gw.replay.whenRedisDown,
+        },
         txn,
       )
     } catch (err) {
@@ -141,7 +152,8 @@ async function serveOperation (
     return loaded
   }
   // A verification takes a slot of its failure budget before it is answered (CONTRACT §5 v1.1).
-  const refund = fields === null && deps.verifyBudget !== undefined ? await deps.verifyBudget(caller, input.subject, runtime) : null
+  const budget = fields === null ? deps.verifyBudget : undefined
+  const refund = budget === undefined ? null : await budget(caller, input.subject, runtime)
   let answer: Record<string, unknown> | null
   try {
     answer = await op.adapter.answer(op.spec, input, get)
@@ -164,7 +176,10 @@ async function serveOperation (
     service: op.service.service,
     operation: op.spec.id,
     source: txn.source ?? 'upstream',
-    retrievedAt: toMinute(used.reduce((oldest, r) => r.retrievedAt < oldest ? r.retrievedAt : oldest, first?.retrievedAt ?? new Date().toISOString())),
+    retrievedAt: toMinute(used.reduce(
+      (oldest, r) => r.retrievedAt < oldest ? r.retrievedAt : oldest,
+      first?.retrievedAt ?? new Date().toISOString(),
+    )),
     stale: used.some((r) => r.stale),
   }
   reply.code(200).header('content-type', 'application/json; charset=utf-8').header('cache-control', 'no-store')

@@ -54,7 +54,9 @@ t.test('journalled in-process guard', async (t) => {
     const at = join(dir, 'torn')
     await mkdir(at)
     const now = Date.now()
-    await writeFile(join(at, 'jti.log'), `${now + 60_000}\tVN.A\tjti-kept-000000000001\n${now - 1}\tVN.A\tjti-gone-000000000001\nnonsense\n${now + 60_000}\tVN.A\tjti-tor`)
+    const lines = [`${now + 60_000}\tVN.A\tjti-kept-000000000001`, `${now - 1}\tVN.A\tjti-gone-000000000001`]
+    lines.push('nonsense')
+    await writeFile(join(at, 'jti.log'), `${lines.join('\n')}\n${now + 60_000}\tVN.A\tjti-tor`)
     const guard = persistentReplayGuard(at)
     t.teardown(() => guard.close())
     t.equal(guard.size, 2)
@@ -63,7 +65,7 @@ t.test('journalled in-process guard', async (t) => {
     t.equal(await guard.remember('VN.A', 'jti-gone-000000000001', 60), true)
   })
 
-  t.test('the journal is compacted once expired lines outnumber live ones, keeping lines added meanwhile', async (t) => {
+  t.test('the journal is compacted once expired lines outnumber live ones, keeping new lines', async (t) => {
     const at = join(dir, 'compact')
     const { journal, entries } = FileReplayJournal.open(at)
     const guard = new MemoryReplayGuard(60_000, journal, entries)
@@ -78,7 +80,8 @@ t.test('journalled in-process guard', async (t) => {
     t.equal(lines.length, 2, 'only the live pairs are left')
     t.match(lines[1], /jti-during/, 'a pair remembered while the snapshot was written is kept')
     guard.rememberSync('VN.A', 'jti-after-000000000001', 600)
-    t.equal((await readFile(join(at, 'jti.log'), 'utf8')).split('\n').filter(Boolean).length, 3, 'and appending goes on')
+    const after = (await readFile(join(at, 'jti.log'), 'utf8')).split('\n').filter(Boolean)
+    t.equal(after.length, 3, 'and appending goes on')
     await guard.close()
     const reopened = persistentReplayGuard(at)
     t.teardown(() => reopened.close())
