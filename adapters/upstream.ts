@@ -113,7 +113,8 @@ export class Upstream {
  */
 function transportCause (err: unknown, parser: boolean): Error {
   const e = err as { name?: unknown, code?: unknown, message?: unknown } | null
-  const out = new Error(parser ? 'unreadable HTTP reply' : typeof e?.message === 'string' ? e.message : 'transport failure')
+  const message = typeof e?.message === 'string' ? e.message : 'transport failure'
+  const out = new Error(parser ? 'unreadable HTTP reply' : message)
   if (typeof e?.name === 'string') out.name = e.name
   if (typeof e?.code === 'string') Object.assign(out, { code: e.code })
   return out
@@ -128,7 +129,8 @@ function toUpstreamError (err: unknown, deadline: AbortSignal): GatewayError {
   }
   const parser = name === 'HTTPParserError' || (code?.startsWith('HPE_') ?? false)
   if (code === 'UND_ERR_RESPONSE_EXCEEDED_MAX_SIZE' || parser) {
-    return problem('upstream.bad_response', 'The registry answered with an unreadable reply', { cause: transportCause(err, parser) })
+    const cause = transportCause(err, parser)
+    return problem('upstream.bad_response', 'The registry answered with an unreadable reply', { cause })
   }
   return problem('upstream.unavailable', 'The registry cannot be reached', { cause: transportCause(err, false) })
 }
@@ -136,13 +138,15 @@ function toUpstreamError (err: unknown, deadline: AbortSignal): GatewayError {
 /** Parses a JSON reply; anything that is not JSON is `upstream.bad_response`. */
 export function parseJsonReply (res: UpstreamResponse): unknown {
   if (!/^application\/([a-z0-9.+-]*\+)?json\b/i.test(res.contentType)) {
-    throw problem('upstream.bad_response', 'The registry did not answer with JSON', { cause: new RegistryReplyError('is not JSON', res.status, res.body) })
+    const cause = new RegistryReplyError('is not JSON', res.status, res.body)
+    throw problem('upstream.bad_response', 'The registry did not answer with JSON', { cause })
   }
   try {
     return JSON.parse(res.body.toString('utf8'))
   } catch {
     // Not the parse error: its message quotes the reply (personal data) since V8 10.9.
-    throw problem('upstream.bad_response', 'The registry answered with malformed JSON', { cause: new RegistryReplyError('is malformed JSON', res.status, res.body) })
+    const cause = new RegistryReplyError('is malformed JSON', res.status, res.body)
+    throw problem('upstream.bad_response', 'The registry answered with malformed JSON', { cause })
   }
 }
 

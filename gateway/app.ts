@@ -76,7 +76,9 @@ function quotaGate (limiter: QuotaLimiter): NonNullable<RequestPathDeps['admit']
 }
 
 /** Refusals that come before the caller is identified: the token could not be tied to an agency's key. */
-const UNIDENTIFIED: ReadonlySet<string> = new Set(['auth.missing', 'auth.malformed', 'auth.unknown_client', 'auth.unknown_key', 'auth.algorithm', 'auth.signature'])
+const UNIDENTIFIED: ReadonlySet<string> = new Set([
+  'auth.missing', 'auth.malformed', 'auth.unknown_client', 'auth.unknown_key', 'auth.algorithm', 'auth.signature',
+])
 
 /**
  * Bounds requests refused before an agency is identified, per source address (`quota.unauthenticatedPerMinute`,
@@ -91,12 +93,16 @@ function unidentifiedGate (limiter: QuotaLimiter, metrics: Metrics): NonNullable
     const d = await limiter.take(`anon:${address}`, perMinute)
     if (d.allowed) return
     metrics.unauthenticatedRefused()
-    throw problem('quota.exceeded', `More than ${perMinute} unverifiable requests per minute from this address`, { headers: { 'retry-after': String(d.retryAfterSeconds) } })
+    throw problem('quota.exceeded', `More than ${perMinute} unverifiable requests per minute from this address`, {
+      headers: { 'retry-after': String(d.retryAfterSeconds) },
+    })
   }
 }
 
 /** The failed-verification budget (CONTRACT §5 v1.1), keyed by agency and the subject's pseudonym. */
-function verifyBudgetGate (budget: VerifyBudget, pseudonymizer: Pseudonymizer, metrics: Metrics): NonNullable<RequestPathDeps['verifyBudget']> {
+function verifyBudgetGate (
+  budget: VerifyBudget, pseudonymizer: Pseudonymizer, metrics: Metrics,
+): NonNullable<RequestPathDeps['verifyBudget']> {
   return async (caller, subject, runtime) => {
     const max = runtime.config.gateway.verify.maxFailedPerSubjectPerDay
     const key = `${caller.agency.spec.id}:${pseudonymizer.of('key', subject)}`
@@ -104,7 +110,9 @@ function verifyBudgetGate (budget: VerifyBudget, pseudonymizer: Pseudonymizer, m
     const d = await budget.take(key, max, now)
     if (!d.allowed) {
       metrics.verifyBudgetExhausted()
-      throw problem('quota.exceeded', `More than ${max} failed verifications of this subject today`, { headers: { 'retry-after': String(d.retryAfterSeconds) } })
+      throw problem('quota.exceeded', `More than ${max} failed verifications of this subject today`, {
+        headers: { 'retry-after': String(d.retryAfterSeconds) },
+      })
     }
     return () => budget.refund(key, now)
   }
@@ -167,7 +175,9 @@ export async function buildApp (opts: AppOptions): Promise<FastifyInstance> {
   // The pseudonym key is read once: changing it would split the log's pseudonyms (restart to rotate).
   const pseudonymizer = new Pseudonymizer(config.gateway.secrets.pseudonymKey)
   // Beside the quotas: Redis when the services have it, so every instance shares one count.
-  const verifyBudget = services.redis === null ? new MemoryVerifyBudget() : new RedisVerifyBudget(services.redis, config.gateway.redis.keyPrefix)
+  const verifyBudget = services.redis === null
+    ? new MemoryVerifyBudget()
+    : new RedisVerifyBudget(services.redis, config.gateway.redis.keyPrefix)
   let openapi: { runtime: Runtime, doc: Record<string, unknown> } | null = null
   const metrics = new Metrics({
     redisUp: () => services.redis === null ? null : services.redis.status === 'ready',

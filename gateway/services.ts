@@ -76,10 +76,11 @@ export function reuseReader (config: GatewayConfig, store: RecordStore, logger?:
 
 export async function createServices (env: Environment, config: GatewayConfig, logger: Logger): Promise<GatewayServices> {
   if (env.redisUrl === null) {
-    logger.info('standalone: replay guard and reuse store in process')
+    const journal = join(env.dataDir, 'replay')
+    logger.info({ replayJournal: journal }, 'standalone: replay guard (journalled to disk) and reuse store in process')
     const log = await openTransactionLog(env, config, logger, null)
     // jtis are journalled under DATA_DIR: a restart must not reopen tokens already used (CONTRACT §3 v1.1).
-    const replayGuard = persistentReplayGuard(join(env.dataDir, 'replay'))
+    const replayGuard = persistentReplayGuard(journal)
     const services = memoryServices({ replayGuard, records: reuseReader(config, new MemoryRecordStore(), logger), log })
     return { ...services, mode: { replay: 'memory', reuse: 'memory', log: log.mode } }
   }

@@ -165,11 +165,15 @@ export async function authenticate (
   progress.onBehalfOf = sub ?? null
 
   // A binding refusal says what the gateway saw (CONTRACT §3 v1.1), so a client can find its own mistake.
-  if (htm !== req.method) throw problem('auth.binding', `htm does not match the request method: the gateway received ${req.method}`)
-  if (htu !== req.target) throw problem('auth.binding', `htu does not match the request target: the gateway received ${JSON.stringify(clip(req.target))}`)
+  const saw = 'the gateway received'
+  if (htm !== req.method) throw problem('auth.binding', `htm does not match the request method: ${saw} ${req.method}`)
+  if (htu !== req.target) {
+    throw problem('auth.binding', `htu does not match the request target: ${saw} ${JSON.stringify(clip(req.target))}`)
+  }
   const computed = hashBody(req.body)
   if (bsh !== computed) {
-    throw problem('auth.binding', `bsh does not match the request body: the gateway computed ${computed} over ${req.body?.length ?? 0} bytes`)
+    const bytes = req.body?.length ?? 0
+    throw problem('auth.binding', `bsh does not match the request body: the gateway computed ${computed} (${bytes} bytes)`)
   }
 
   // Remember the jti for as long as any configuration could accept its token (a later reload may widen the

@@ -80,7 +80,8 @@ export class MemoryReplayGuard implements ReplayGuard {
       try {
         this.#journal.add(key, next)
       } catch (err) {
-        throw problem('gateway.unavailable', 'Replay protection cannot be recorded now; try again shortly', { cause: err, headers: { 'retry-after': '5' } })
+        const detail = 'Replay protection cannot be recorded now; try again shortly'
+        throw problem('gateway.unavailable', detail, { cause: err, headers: { 'retry-after': '5' } })
       }
     }
     this.#seen.set(key, next)
@@ -127,8 +128,9 @@ export class RedisReplayGuard implements ReplayGuard {
   /** Pairs guarded locally while Redis was away: written to Redis once it answers again. */
   readonly #pending = new Map<string, number>()
   #flushing = false
-  /** Called when Redis cannot answer and the local memory decided alone. */
+  /** Called when Redis stops answering and the local memory decides alone (once per outage, not per request). */
   readonly #onDegraded: (err: unknown) => void
+  #degraded = false
 
   constructor (redis: Redis, keyPrefix: string, onDegraded: (err: unknown) => void = () => {}) {
     this.#redis = redis
@@ -144,13 +146,16 @@ export class RedisReplayGuard implements ReplayGuard {
     const key = `${this.#prefix}${iss}:${jti}`
     try {
       const set = await this.#redis.set(key, '1', 'EX', ttl, 'NX')
+      this.#degraded = false
       if (this.#pending.size > 0) this.#flush()
       return { fresh: set === 'OK', guard: 'shared' }
     } catch (err) {
-      this.#onDegraded(err)
+      if (!this.#degraded) this.#onDegraded(err)
+      this.#degraded = true
       if (opts.whenRedisDown === 'refuse') {
         this.#local.forget(iss, jti)
-        throw problem('gateway.unavailable', 'Replay protection is unavailable; try again shortly', { headers: { 'retry-after': '5' } })
+        const detail = 'Replay protection is unavailable; try again shortly'
+        throw problem('gateway.unavailable', detail, { headers: { 'retry-after': '5' } })
       }
       // This instance is now the only guard of the pair: keep it for the whole retention, and tell Redis later.
       this.#local.extend(iss, jti, ttl)

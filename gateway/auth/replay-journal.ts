@@ -3,13 +3,16 @@
  * the jtis it had seen (CONTRACT §3 v1.1). One line per pair, `<until ms>\t<iss>\t<jti>`, appended with a
  * synchronous write before the verdict is given: once the reply leaves, the line is in the file (in the
  * page cache, which survives a crash of the process; a crash of the machine may lose the last lines).
- * The file is rewritten from the live pairs when expired lines outnumber them, and read back at start.
+ * The file is rewritten from the live pairs when expired lines outnumber them (without blocking the event
+ * loop), and read back at start.
  */
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs'
+import { open } from 'node:fs/promises'
 import { join } from 'node:path'
 import { MemoryReplayGuard, type ReplayJournal } from './replay-guard.js'
 
 const FILE = 'jti.log'
+const TMP = 'jti.log.tmp'
 /** Rewrite once the file holds this many lines more than twice the live pairs. */
 const COMPACT_SLACK = 10_000
 
@@ -17,6 +20,9 @@ export class FileReplayJournal implements ReplayJournal {
   readonly #dir: string
   #fd: number
   #lines: number
+  /** While a compaction writes the snapshot: lines appended since, to be carried over to the new file. */
+  #since: string[] | null = null
+  #closed = false
 
   private constructor (dir: string, fd: number, lines: number) {
     this.#dir = dir
@@ -42,24 +48,63 @@ export class FileReplayJournal implements ReplayJournal {
       const key = `${iss}\0${jti}`
       if ((entries.get(key) ?? 0) < t) entries.set(key, t)
     }
-    const journal = new FileReplayJournal(dir, rewrite(dir, entries), entries.size)
+    writeSnapshotSync(join(dir, TMP), entries)
+    renameSync(join(dir, TMP), join(dir, FILE))
+    const journal = new FileReplayJournal(dir, openSync(join(dir, FILE), 'a', 0o600), entries.size)
     return { journal, entries }
   }
 
   add (key: string, until: number): void {
-    writeSync(this.#fd, `${until}\t${key.replace('\0', '\t')}\n`)
+    const line = lineOf(key, until)
+    writeSync(this.#fd, line)
+    this.#since?.push(line)
     this.#lines++
   }
 
+  /**
+   * Rewrites the file from the live pairs once expired lines outnumber them. The snapshot is written off the
+   * event loop; only the lines added meanwhile are copied, and the file swapped, synchronously.
+   */
   compact (live: ReadonlyMap<string, number>): void {
-    if (this.#lines <= live.size * 2 + COMPACT_SLACK) return
-    const fd = rewrite(this.#dir, live)
+    if (this.#since !== null || this.#closed || this.#lines <= live.size * 2 + COMPACT_SLACK) return
+    this.#since = []
+    void this.#rewrite([...live]).catch(() => { this.#since = null })
+  }
+
+  /** Resolves when no compaction is running. */
+  async idle (): Promise<void> {
+    while (this.#since !== null) await new Promise((resolve) => setTimeout(resolve, 5))
+  }
+
+  async #rewrite (snapshot: Array<[string, number]>): Promise<void> {
+    const tmp = join(this.#dir, TMP)
+    const handle = await open(tmp, 'w', 0o600)
+    try {
+      for (let i = 0; i < snapshot.length; i += 2000) {
+        await handle.write(snapshot.slice(i, i + 2000).map(([key, until]) => lineOf(key, until)).join(''))
+      }
+      await handle.sync()
+    } finally {
+      await handle.close()
+    }
+    if (this.#closed) return
+    const since = this.#since ?? []
+    const fd = openSync(tmp, 'a', 0o600)
+    try {
+      if (since.length > 0) writeSync(fd, since.join(''))
+    } finally {
+      closeSync(fd)
+    }
+    renameSync(tmp, join(this.#dir, FILE))
     closeSync(this.#fd)
-    this.#fd = fd
-    this.#lines = live.size
+    this.#fd = openSync(join(this.#dir, FILE), 'a', 0o600)
+    this.#lines = snapshot.length + since.length
+    this.#since = null
   }
 
   close (): void {
+    if (this.#closed) return
+    this.#closed = true
     try {
       fsyncSync(this.#fd)
     } finally {
@@ -68,14 +113,17 @@ export class FileReplayJournal implements ReplayJournal {
   }
 }
 
-/** Writes the live pairs to a new file, swaps it in atomically and returns it opened for appending. */
-function rewrite (dir: string, live: ReadonlyMap<string, number>): number {
-  const tmp = join(dir, `${FILE}.tmp`)
-  const fd = openSync(tmp, 'w', 0o600)
+function lineOf (key: string, until: number): string {
+  return `${until}\t${key.replace('\0', '\t')}\n`
+}
+
+/** At start only: the live pairs to a new file, synchronously. */
+function writeSnapshotSync (path: string, live: ReadonlyMap<string, number>): void {
+  const fd = openSync(path, 'w', 0o600)
   try {
     let chunk = ''
     for (const [key, until] of live) {
-      chunk += `${until}\t${key.replace('\0', '\t')}\n`
+      chunk += lineOf(key, until)
       if (chunk.length > 65_536) { writeSync(fd, chunk); chunk = '' }
     }
     if (chunk !== '') writeSync(fd, chunk)
@@ -83,8 +131,6 @@ function rewrite (dir: string, live: ReadonlyMap<string, number>): number {
   } finally {
     closeSync(fd)
   }
-  renameSync(tmp, join(dir, FILE))
-  return openSync(join(dir, FILE), 'a', 0o600)
 }
 
 /** The standalone guard: in process, journalled under `dir` so a restart remembers. */

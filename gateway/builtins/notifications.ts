@@ -31,7 +31,7 @@ export function notificationHandler (records: RecordReader): BuiltinHandler {
     const issues = check(req.body)
     if (issues.length > 0) throw problem('request.invalid', 'The notification does not match its schema', { errors: issues })
     const { service, subject } = req.body as { service: string, subject: string, event: string }
-    if (runtime.config.services[service] === undefined) {
+    if (!Object.hasOwn(runtime.config.services, service)) {
       throw problem('request.invalid', 'No such service', { errors: [{ in: 'body', name: 'service', reason: 'is not a configured service' }] })
     }
     if (!caller.agency.spec.sources.includes(service)) throw problem('access.denied', `This agency is not a source of ${service}`)

@@ -37,8 +37,16 @@ export class Metrics {
     this.#replays = new Counter({ name: 'ndx_replay_refusals_total', help: 'Tokens refused as replays (auth.replayed)', registers })
     this.#quota = new Counter({ name: 'ndx_quota_refusals_total', help: 'Requests refused by quota', labelNames: ['client'], registers })
     this.#reloads = new Counter({ name: 'ndx_config_reloads_total', help: 'Configuration reloads by result', labelNames: ['result'], registers })
-    this.#unauthenticated = new Counter({ name: 'ndx_unauthenticated_refusals_total', help: 'Requests refused 429 because their source address sent too many unverifiable requests', registers })
-    this.#verifyBudget = new Counter({ name: 'ndx_verify_budget_exhausted_total', help: 'Verifications refused 429: the agency used up its failed-verification budget for the subject today', registers })
+    this.#unauthenticated = new Counter({
+      name: 'ndx_unauthenticated_refusals_total',
+      help: 'Requests refused 429 because their source address sent too many unverifiable requests',
+      registers,
+    })
+    this.#verifyBudget = new Counter({
+      name: 'ndx_verify_budget_exhausted_total',
+      help: 'Verifications refused 429: the agency used up its failed-verification budget for the subject today',
+      registers,
+    })
     this.#unauthenticated.inc(0)
     this.#verifyBudget.inc(0)
     for (const r of ['hit', 'miss', 'stale', 'bypass']) this.#reuse.inc({ result: r }, 0)

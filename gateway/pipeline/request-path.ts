@@ -53,16 +53,30 @@ export async function serveV1 (req: FastifyRequest, reply: FastifyReply, deps: R
     if (match !== null) describe(txn, match)
 
     const gw = runtime.config.gateway
-    const caller = await authenticate(
-      { authorization: req.headers.authorization, authorizationCount: countHeader(req.raw.rawHeaders, 'authorization'), method: req.method, target: req.url, body: req.rawBody },
-      runtime.agencies, deps.replayGuard,
-      { audience: gw.id, maxClockSkewSeconds: gw.maxClockSkewSeconds, maxTokenBytes: gw.limits.tokenBytes, whenRedisDown: gw.replay.whenRedisDown },
-      txn,
-    ).catch(async (err: unknown) => {
+    let caller: Caller
+    try {
+      caller = await authenticate(
+        {
+          authorization: req.headers.authorization,
+          authorizationCount: countHeader(req.raw.rawHeaders, 'authorization'),
+          method: req.method,
+          target: req.url,
+          body: req.rawBody,
+        },
+        runtime.agencies, deps.replayGuard,
+        {
+          audience: gw.id,
+          maxClockSkewSeconds: gw.maxClockSkewSeconds,
+          maxTokenBytes: gw.limits.tokenBytes,
+          whenRedisDown: gw.replay.whenRedisDown,
+        },
+        txn,
+      )
+    } catch (err) {
       // Only refusals pay for the per-address count: a request that verifies costs nothing here.
       if (deps.unidentified !== undefined) await deps.unidentified(req, err, runtime)
       throw err
-    })
+    }
 
     if (match === null) throw problem('route.not_found', 'No operation is served at this path with this method')
     if (deps.admit !== undefined) await deps.admit(caller, txn)
@@ -146,7 +160,8 @@ async function serveOperation (
     return loaded
   }
   // A verification takes a slot of its failure budget before it is answered (CONTRACT §5 v1.1).
-  const refund = fields === null && deps.verifyBudget !== undefined ? await deps.verifyBudget(caller, input.subject, runtime) : null
+  const budget = fields === null ? deps.verifyBudget : undefined
+  const refund = budget === undefined ? null : await budget(caller, input.subject, runtime)
   let answer: Record<string, unknown> | null
   try {
     answer = await op.adapter.answer(op.spec, input, get)
@@ -170,7 +185,10 @@ async function serveOperation (
     service: op.service.service,
     operation: op.spec.id,
     source: txn.source ?? 'upstream',
-    retrievedAt: toMinute(used.reduce((oldest, r) => r.retrievedAt < oldest ? r.retrievedAt : oldest, first?.retrievedAt ?? new Date().toISOString())),
+    retrievedAt: toMinute(used.reduce(
+      (oldest, r) => r.retrievedAt < oldest ? r.retrievedAt : oldest,
+      first?.retrievedAt ?? new Date().toISOString(),
+    )),
     stale: txn.stale,
   }
   reply.code(200).header('content-type', 'application/json; charset=utf-8').header('cache-control', 'no-store')

@@ -72,6 +72,7 @@ export default fp<OpsOptions>(async function ops (app: FastifyInstance, opts) {
     const file = req.params.file
     if (!Object.hasOwn(DOCS_FILES, file)) return reply.callNotFound()
     const type = DOCS_FILES[file] as string
-    return reply.type(type).header('cache-control', 'public, max-age=86400').send(await readFile(join(swaggerDir, file)))
+    const bytes = await readFile(join(swaggerDir, file))
+    return reply.type(type).header('cache-control', 'public, max-age=86400').send(bytes)
   })
 }, { name: 'ndx-ops', dependencies: ['ndx-errors'] })

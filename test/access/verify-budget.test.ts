@@ -9,7 +9,9 @@ import { loadConfig } from '../../gateway/config/load-config.js'
 import { MemoryVerifyBudget, RedisVerifyBudget } from '../../gateway/access/verify-budget.js'
 import { connectRedis, waitReady } from '../../gateway/redis.js'
 import { memoryServices } from '../../gateway/services.js'
-import { buildTestGateway, copyConfig, json, sharedSimulators, signedInject, type TestGateway } from '../helpers/gateway.js'
+import {
+  buildTestGateway, copyConfig, json, sharedSimulators, signedInject, type TestGateway,
+} from '../helpers/gateway.js'
 import { REDIS_URL, testRedis } from '../helpers/redis.js'
 import { Redis } from 'ioredis'
 
@@ -20,15 +22,20 @@ const TRUE_DOB = '1975-08-14'
 /** Every day of 1975 (digits 4–6 of the id give the birth year), the true one far down the list. */
 function guesses (): string[] {
   const days: string[] = []
-  for (let d = Date.UTC(1975, 0, 1); d < Date.UTC(1976, 0, 1); d += 86_400_000) days.push(new Date(d).toISOString().slice(0, 10))
+  for (let d = Date.UTC(1975, 0, 1); d < Date.UTC(1976, 0, 1); d += 86_400_000) {
+    days.push(new Date(d).toISOString().slice(0, 10))
+  }
   return days
 }
 
-async function twoInstances (t: Tap, max?: number): Promise<{ a: TestGateway, b: TestGateway, redis: Redis, prefix: string }> {
+interface Pair { a: TestGateway, b: TestGateway, redis: Redis, prefix: string }
+
+async function twoInstances (t: Tap, max?: number): Promise<Pair> {
   const { redis, prefix } = await testRedis(t)
   const sims = await sharedSimulators(t)
   const dir = await copyConfig(t)
-  await appendFile(join(dir, 'gateway.yaml'), `redis:\n  keyPrefix: "${prefix}"\n${max === undefined ? '' : `verify:\n  maxFailedPerSubjectPerDay: ${max}\n`}`)
+  const verify = max === undefined ? '' : `verify:\n  maxFailedPerSubjectPerDay: ${max}\n`
+  await appendFile(join(dir, 'gateway.yaml'), `redis:\n  keyPrefix: "${prefix}"\n${verify}`)
   const config = await loadConfig(dir, sims.env)
   const make = async (): Promise<TestGateway> => {
     const conn = connectRedis({ url: REDIS_URL, commandTimeoutMs: 1000 })
@@ -41,7 +48,9 @@ async function twoInstances (t: Tap, max?: number): Promise<{ a: TestGateway, b:
 type Tap = typeof t
 
 const verify = (gw: TestGateway, body: Record<string, unknown>, agency = 'VN.EVN.HCMC') =>
-  signedInject(gw.app, agency, 'POST', VERIFY, { body, purpose: agency === 'VN.EVN.HCMC' ? 'customer-verification' : 'social-insurance' })
+  signedInject(gw.app, agency, 'POST', VERIFY, {
+    body, purpose: agency === 'VN.EVN.HCMC' ? 'customer-verification' : 'social-insurance',
+  })
 
 t.test('365 dateOfBirth guesses in parallel over two instances get 5 answers, none of them the date', async (t) => {
   const { a, b, redis, prefix } = await twoInstances(t as unknown as Tap)
@@ -52,31 +61,40 @@ t.test('365 dateOfBirth guesses in parallel over two instances get 5 answers, no
   const refused = replies.filter((r) => r.statusCode === 429)
   t.equal(answered.length, 5, 'the default budget: 5 failed verifications per subject per day')
   t.equal(refused.length, 360)
-  t.ok(answered.every((r) => (json(r).data as { match: boolean }).match === false), 'the five answered were wrong guesses')
+  const matched = (r: Awaited<ReturnType<typeof verify>>): boolean => (json(r).data as { match: boolean }).match
+  t.ok(answered.every((r) => !matched(r)), 'the five answered were wrong guesses')
   const truth = replies[all.indexOf(TRUE_DOB)]!
   t.equal(truth.statusCode, 429, 'the true date is refused like any other guess')
   t.equal(json(truth).code, 'quota.exceeded')
   const retry = Number(truth.headers['retry-after'])
   t.ok(retry >= 1 && retry <= 86_400, `Retry-After ${retry} s (the day's end)`)
-  t.equal(a.sink.records.filter((r) => r.client === 'VN.EVN.HCMC' && r.code === 'quota.exceeded' && r.status === 429).length + b.sink.records.filter((r) => r.code === 'quota.exceeded').length, 360, 'refusals are recorded')
+  const refusals = [...a.sink.records, ...b.sink.records]
+    .filter((r) => r.client === 'VN.EVN.HCMC' && r.code === 'quota.exceeded' && r.status === 429)
+  t.equal(refusals.length, 360, 'refusals are recorded')
 
   const keys = await redis.keys(`${prefix}vbudget:*`)
   t.equal(keys.length, 1, 'one count for the agency and subject, shared by both instances')
   t.notOk(keys.some((k) => k.includes(ID)), 'the key holds a pseudonym, not the personal id')
   const metrics = (await a.app.inject({ url: '/metrics' })).body + (await b.app.inject({ url: '/metrics' })).body
-  const exhausted = [...metrics.matchAll(/^ndx_verify_budget_exhausted_total (\d+)$/gm)].reduce((n, m) => n + Number(m[1]), 0)
+  const exhausted = [...metrics.matchAll(/^ndx_verify_budget_exhausted_total (\d+)$/gm)]
+    .reduce((n, m) => n + Number(m[1]), 0)
   t.equal(exhausted, 360, 'every refusal counted in ndx_verify_budget_exhausted_total')
 
   const other = await verify(b, { dateOfBirth: TRUE_DOB }, 'VN.BHXH')
   t.equal(other.statusCode, 200, 'another agency has its own budget')
   t.equal((json(other).data as { match: boolean }).match, true)
-  const citizen = await signedInject(a.app, 'VN.EVN.HCMC', 'GET', `/v1/population/citizens/${ID}`, { purpose: 'customer-verification' })
+  const citizen = await signedInject(a.app, 'VN.EVN.HCMC', 'GET', `/v1/population/citizens/${ID}`, {
+    purpose: 'customer-verification',
+  })
   t.not(citizen.statusCode, 429, 'other operations are not touched by the budget')
 })
 
 t.test('verifications that match cost nothing; the budget counts failures only', async (t) => {
   const { a, b } = await twoInstances(t as unknown as Tap, 2)
-  for (const gw of [a, b, a, b, a]) t.equal((json(await verify(gw, { dateOfBirth: TRUE_DOB, fullName: 'Dương Đức Việt' })).data as { match: boolean }).match, true)
+  for (const gw of [a, b, a, b, a]) {
+    const res = await verify(gw, { dateOfBirth: TRUE_DOB, fullName: 'Dương Đức Việt' })
+    t.equal((json(res).data as { match: boolean }).match, true)
+  }
   t.equal((await verify(a, { dateOfBirth: '1975-01-01' })).statusCode, 200, 'first failure')
   t.equal((await verify(b, { dateOfBirth: TRUE_DOB })).statusCode, 200, 'a match in between')
   t.equal((await verify(b, { dateOfBirth: '1975-01-02' })).statusCode, 200, 'second failure')
@@ -93,7 +111,9 @@ t.test('the budget stores: a day window, refunds, and Redis fallback', async (t)
   t.equal((await mem.take('k', 1, day + 3000)).allowed, false)
   await mem.refund('k', day - 1)
   t.equal((await mem.take('k', 1, day + 86_400_000)).allowed, true, 'a new day')
-  const dead = new Redis('redis://127.0.0.1:1/0', { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0 })
+  const dead = new Redis('redis://127.0.0.1:1/0', {
+    lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0,
+  })
   t.teardown(() => { dead.disconnect() })
   const fallback = new RedisVerifyBudget(dead, 'x:')
   t.equal((await fallback.take('k', 1, day)).allowed, true)

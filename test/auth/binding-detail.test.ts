@@ -10,7 +10,10 @@ const VERIFY = '/v1/population/citizens/030075654294/verify'
 
 t.test('an auth.binding refusal names the method, target and body hash the gateway saw', async (t) => {
   const { app } = await buildTestGateway(t)
-  const call = (sign: Record<string, unknown>) => signedInject(app, 'VN.EVN.HCMC', 'POST', VERIFY, { body: { fullName: 'x' }, purpose: 'customer-verification', sign })
+  const call = (sign: Record<string, unknown>) =>
+    signedInject(app, 'VN.EVN.HCMC', 'POST', VERIFY, {
+      body: { fullName: 'x' }, purpose: 'customer-verification', sign,
+    })
 
   const method = json(await call({ method: 'PUT' }))
   t.equal(method.code, 'auth.binding')
@@ -22,7 +25,7 @@ t.test('an auth.binding refusal names the method, target and body hash the gatew
 
   const body = json(await call({ body: '{"fullName":"y"}' }))
   t.equal(body.code, 'auth.binding')
-  t.match(body.detail, `computed ${bodyHash('{"fullName":"x"}')} over 16 bytes`)
+  t.match(body.detail, `computed ${bodyHash('{"fullName":"x"}')} (16 bytes)`)
 
   const long = `${VERIFY}?x=${'a'.repeat(2000)}`
   const clipped = json(await signedInject(app, 'VN.EVN.HCMC', 'GET', long, { sign: { target: '/v1/x' } }))

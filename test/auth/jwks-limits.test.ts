@@ -20,7 +20,9 @@ const CHUNK = Buffer.alloc(64 * 1024, 0x20)
 interface Served { port: number, requests: number, written: number, closedAfterMs: number[] }
 
 /** A JWKS endpoint run by the test: `behave` answers each request. */
-async function jwksServer (t: Test, behave: (req: IncomingMessage, res: ServerResponse, served: Served) => void): Promise<Served> {
+type Behaviour = (req: IncomingMessage, res: ServerResponse, served: Served) => void
+
+async function jwksServer (t: Test, behave: Behaviour): Promise<Served> {
   const served: Served = { port: 0, requests: 0, written: 0, closedAfterMs: [] }
   const server = createServer((req, res) => {
     served.requests++
@@ -51,7 +53,8 @@ function endless (res: ServerResponse, served: Served, headers: Record<string, s
 async function gatewayWithJwks (t: Test, url: string, timeoutMs = 1500): Promise<FastifyInstance> {
   const dir = await copyConfig(t)
   const gw = await readFile(join(dir, 'gateway.yaml'), 'utf8')
-  await writeFile(join(dir, 'gateway.yaml'), gw.replace('jwks:\n  cacheSeconds: 300', `jwks:\n  cacheSeconds: 300\n  timeoutMs: ${timeoutMs}\n  refreshCooldownSeconds: 30`))
+  const jwks = `jwks:\n  cacheSeconds: 300\n  timeoutMs: ${timeoutMs}\n  refreshCooldownSeconds: 30`
+  await writeFile(join(dir, 'gateway.yaml'), gw.replace('jwks:\n  cacheSeconds: 300', jwks))
   await writeFile(join(dir, 'agencies', 'VN.JWKS.TEST.yaml'), [
     'id: VN.JWKS.TEST', 'name: An agency publishing its keys', 'roles: [consumer]', `jwksUrl: ${url}`,
     'grants:', '  business-registry.enterprise: { fields: [name], purposes: "*" }',
@@ -63,7 +66,8 @@ async function gatewayWithJwks (t: Test, url: string, timeoutMs = 1500): Promise
 /** An anonymous caller: a token naming the agency and a kid nobody published, signed with a fresh key. */
 async function madeUpKid (app: FastifyInstance, kid: string): Promise<{ code: string, ms: number }> {
   const key = await generateAgencyKey(kid)
-  const token = await signRequest(await signerFromJwk('VN.JWKS.TEST', key.privateJwk), { method: 'GET', target: TARGET })
+  const signer = await signerFromJwk('VN.JWKS.TEST', key.privateJwk)
+  const token = await signRequest(signer, { method: 'GET', target: TARGET })
   const started = Date.now()
   const res = await app.inject({ method: 'GET', url: TARGET, headers: { authorization: `Bearer ${token}` } })
   return { code: (JSON.parse(res.body) as { code: string }).code, ms: Date.now() - started }
@@ -88,7 +92,9 @@ t.test('an endless JWKS document is cut off at 256 KiB while it is read', async 
 t.test('a declared Content-Length past the limit is refused before the body is read', async (t) => {
   const served = await jwksServer(t, (_req, res, s) => endless(res, s, { 'content-length': String(400 * 1024 * 1024) }))
   const errors: string[] = []
-  const cache = new JwksCache(`http://127.0.0.1:${served.port}/`, { cacheSeconds: 60, refreshCooldownSeconds: 1, timeoutMs: 2000, onError: (e) => errors.push((e as Error).message) })
+  const onError = (e: unknown): void => { errors.push((e as Error).message) }
+  const opts = { cacheSeconds: 60, refreshCooldownSeconds: 1, timeoutMs: 2000, onError }
+  const cache = new JwksCache(`http://127.0.0.1:${served.port}/`, opts)
   t.equal(await cache.get('any'), undefined)
   t.match(errors, [/larger than 256 KiB \(declared\)/])
 })
@@ -116,7 +122,9 @@ t.test('plain http to a non-loopback address is never fetched', async (t) => {
   t.match(jwksUrlProblem('not a url'), /not a URL/)
   const errors: string[] = []
   // 192.0.2.0/24 is TEST-NET: a connection attempt would hang until the deadline.
-  const cache = new JwksCache('http://192.0.2.10/jwks.json', { cacheSeconds: 60, refreshCooldownSeconds: 1, timeoutMs: 3000, onError: (e) => errors.push((e as Error).message) })
+  const onError = (e: unknown): void => { errors.push((e as Error).message) }
+  const opts = { cacheSeconds: 60, refreshCooldownSeconds: 1, timeoutMs: 3000, onError }
+  const cache = new JwksCache('http://192.0.2.10/jwks.json', opts)
   const started = Date.now()
   t.equal(await cache.get('k'), undefined)
   t.ok(Date.now() - started < 200, 'refused without connecting')

@@ -11,7 +11,9 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { pino } from 'pino'
 import type { FastifyInstance } from 'fastify'
 import { buildApp } from '../../gateway/app.js'
-import { MAX_CLOCK_SKEW_SECONDS, MemoryReplayGuard, RedisReplayGuard, type ReplayGuard } from '../../gateway/auth/replay-guard.js'
+import {
+  MAX_CLOCK_SKEW_SECONDS, MemoryReplayGuard, RedisReplayGuard, type ReplayGuard,
+} from '../../gateway/auth/replay-guard.js'
 import { loadConfig } from '../../gateway/config/load-config.js'
 import type { GatewayConfig } from '../../gateway/config/types.js'
 import { readEnvironment } from '../../gateway/env.js'
@@ -38,10 +40,13 @@ async function instance (t: Test, config: GatewayConfig, services: GatewayServic
 }
 
 async function token (iat?: number): Promise<string> {
-  return signRequest(await demoSigner('VN.LOC.DNG'), { method: 'GET', target: TARGET, ...(iat === undefined ? {} : { iat }) })
+  const signer = await demoSigner('VN.LOC.DNG')
+  return signRequest(signer, { method: 'GET', target: TARGET, ...(iat === undefined ? {} : { iat }) })
 }
 
-async function send (app: FastifyInstance, tok: string): Promise<{ status: number, code: string | undefined, retryAfter: string | undefined }> {
+interface Sent { status: number, code: string | undefined, retryAfter: string | undefined }
+
+async function send (app: FastifyInstance, tok: string): Promise<Sent> {
   const res = await app.inject({ method: 'GET', url: TARGET, headers: { authorization: `Bearer ${tok}` } })
   const code = res.statusCode === 200 ? undefined : (JSON.parse(res.body) as { code: string }).code
   return { status: res.statusCode, code, retryAfter: res.headers['retry-after'] as string | undefined }
@@ -90,7 +95,8 @@ t.test('a reload that widens the clock window does not reopen a used token', asy
 
   const iat = Math.floor(Date.now() / 1000) - 4
   const tokens = await Promise.all(gws.map(() => token(iat)))
-  for (const [i, gw] of gws.entries()) t.equal((await send(gw.app, tokens[i]!)).status, 200, `first use (${i === 0 ? 'memory' : 'redis'})`)
+  const kind = (i: number): string => i === 0 ? 'memory' : 'redis'
+  for (const [i, gw] of gws.entries()) t.equal((await send(gw.app, tokens[i]!)).status, 200, `first use (${kind(i)})`)
 
   await writeFile(file, (await readFile(file, 'utf8')).replace('maxClockSkewSeconds: 5', 'maxClockSkewSeconds: 120'))
   const wide = await loadConfig(dir, sims.env)
@@ -98,14 +104,17 @@ t.test('a reload that widens the clock window does not reopen a used token', asy
   // The narrow window (and the old retention, twice the skew) is over; the widened one still accepts the iat.
   const wait = (iat + 11) * 1000 - Date.now()
   if (wait > 0) await sleep(wait)
-  for (const [i, gw] of gws.entries()) t.equal((await send(gw.app, tokens[i]!)).code, 'auth.replayed', `replay refused (${i === 0 ? 'memory' : 'redis'})`)
+  for (const [i, gw] of gws.entries()) {
+    t.equal((await send(gw.app, tokens[i]!)).code, 'auth.replayed', `replay refused (${kind(i)})`)
+  }
   const jti = JSON.parse(Buffer.from(tokens[1]!.split('.')[1]!, 'base64url').toString()).jti as string
   const ttl = await redis.ttl(`${prefix}jti:VN.LOC.DNG:${jti}`)
   t.ok(ttl > 120, `Redis keeps the jti past any window a reload could set (ttl ${ttl} s)`)
 })
 
 t.test('the retention covers the widest window the schema allows', async (t) => {
-  const schema = JSON.parse(await readFile(projectPath('schemas', 'gateway.schema.json'), 'utf8')) as { properties: { maxClockSkewSeconds: { maximum: number } } }
+  const text = await readFile(projectPath('schemas', 'gateway.schema.json'), 'utf8')
+  const schema = JSON.parse(text) as { properties: { maxClockSkewSeconds: { maximum: number } } }
   t.equal(schema.properties.maxClockSkewSeconds.maximum, MAX_CLOCK_SKEW_SECONDS)
 })
 

@@ -7,7 +7,7 @@ import { Redis } from 'ioredis'
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { persistentReplayGuard } from '../../gateway/auth/replay-journal.js'
+import { FileReplayJournal, persistentReplayGuard } from '../../gateway/auth/replay-journal.js'
 import { MemoryReplayGuard, RedisReplayGuard, type ReplayGuard } from '../../gateway/auth/replay-guard.js'
 import { connectRedis } from '../../gateway/redis.js'
 import { testRedis } from '../helpers/redis.js'
@@ -54,7 +54,9 @@ t.test('journalled in-process guard', async (t) => {
     const at = join(dir, 'torn')
     await mkdir(at)
     const now = Date.now()
-    await writeFile(join(at, 'jti.log'), `${now + 60_000}\tVN.A\tjti-kept-000000000001\n${now - 1}\tVN.A\tjti-gone-000000000001\nnonsense\n${now + 60_000}\tVN.A\tjti-tor`)
+    const lines = [`${now + 60_000}\tVN.A\tjti-kept-000000000001`, `${now - 1}\tVN.A\tjti-gone-000000000001`]
+    lines.push('nonsense')
+    await writeFile(join(at, 'jti.log'), `${lines.join('\n')}\n${now + 60_000}\tVN.A\tjti-tor`)
     const guard = persistentReplayGuard(at)
     t.teardown(() => guard.close())
     t.equal(guard.size, 2)
@@ -63,18 +65,27 @@ t.test('journalled in-process guard', async (t) => {
     t.equal(await guard.remember('VN.A', 'jti-gone-000000000001', 60), true)
   })
 
-  t.test('the journal is compacted once expired lines outnumber live ones', async (t) => {
+  t.test('the journal is compacted once expired lines outnumber live ones, keeping new lines', async (t) => {
     const at = join(dir, 'compact')
-    const guard = persistentReplayGuard(at, 60_000)
+    const { journal, entries } = FileReplayJournal.open(at)
+    const guard = new MemoryReplayGuard(60_000, journal, entries)
     t.teardown(() => guard.close())
     const now = Date.now()
     for (let i = 0; i < 10_050; i++) guard.rememberSync('VN.A', `jti-short-${String(i).padStart(12, '0')}`, 1, now)
     guard.rememberSync('VN.A', 'jti-long-0000000000001', 600, now)
     guard.sweep(now + 2000)
+    guard.rememberSync('VN.A', 'jti-during-00000000001', 600)
+    await journal.idle()
     const lines = (await readFile(join(at, 'jti.log'), 'utf8')).split('\n').filter(Boolean)
-    t.equal(lines.length, 1, 'only the live pair is left')
+    t.equal(lines.length, 2, 'only the live pairs are left')
+    t.match(lines[1], /jti-during/, 'a pair remembered while the snapshot was written is kept')
     guard.rememberSync('VN.A', 'jti-after-000000000001', 600)
-    t.equal((await readFile(join(at, 'jti.log'), 'utf8')).split('\n').filter(Boolean).length, 2, 'and appending goes on')
+    const after = (await readFile(join(at, 'jti.log'), 'utf8')).split('\n').filter(Boolean)
+    t.equal(after.length, 3, 'and appending goes on')
+    await guard.close()
+    const reopened = persistentReplayGuard(at)
+    t.teardown(() => reopened.close())
+    t.equal(reopened.size, 3, 'a restart reads them all back')
   })
 
   t.test('a journal that cannot be written refuses with 503 rather than forgetting', async (t) => {
@@ -108,6 +119,7 @@ t.test('Redis guard', async (t) => {
     const guard = new RedisReplayGuard(dead, prefix, () => { degraded++ })
     t.equal(await guard.remember('VN.A', 'jti-offline-000000001', 60), true, 'first use is served')
     t.equal(await guard.remember('VN.A', 'jti-offline-000000001', 60), false, 'replay refused from local memory')
-    t.equal(degraded, 1, 'the outage was reported')
+    t.equal(await guard.remember('VN.A', 'jti-offline-000000002', 60), true)
+    t.equal(degraded, 1, 'the outage was reported once, not per request')
   })
 })

@@ -172,19 +172,25 @@ export async function buildCorpus (signer: Signer, verifier: Signer): Promise<{ 
     add(`audit ${q}`, 'GET', target, [auth(await signed('GET', target))])
   }
   for (const t of ['/v1/audit/integrity', '/v1/audit/checkpoints']) add(`audit ${t}`, 'GET', t, [auth(await signed('GET', t))])
+  const JSON_TYPE: [string, string] = ['content-type', 'application/json']
   // Issue 10: the verify oracle. Five wrong date-of-birth guesses (setup, answered) use up the agency's
   // failed-verification budget for the person; every later guess, the true one included, is refused.
   for (const day of ['01', '02', '03', '04', '05']) {
     const body = JSON.stringify({ dateOfBirth: `1975-01-${day}` })
     const token = await signRequest(evn, { method: 'POST', target: VERIFY, body, purpose: 'customer-verification' })
-    setup.push({ name: `verify guess 1975-01-${day}`, method: 'POST', target: VERIFY, headers: [auth(token), ['content-type', 'application/json']], body: Buffer.from(body) })
+    const headers: Array<[string, string]> = [auth(token), JSON_TYPE]
+    const name = `verify guess 1975-01-${day}`
+    setup.push({ name, method: 'POST', target: VERIFY, headers, body: Buffer.from(body) })
   }
   for (const dob of ['1975-08-14', '1975-01-06']) {
     const body = JSON.stringify({ dateOfBirth: dob })
-    add(`verify guess ${dob} past the budget`, 'POST', VERIFY, [auth(await signRequest(evn, { method: 'POST', target: VERIFY, body, purpose: 'customer-verification' })), ['content-type', 'application/json']], body)
+    const token = await signRequest(evn, { method: 'POST', target: VERIFY, body, purpose: 'customer-verification' })
+    add(`verify guess ${dob} past the budget`, 'POST', VERIFY, [auth(token), JSON_TYPE], body)
   }
   // Issue 10: prototype member names where the gateway looks a name up in a table.
-  for (const name of ['constructor', '__proto__', 'toString', 'hasOwnProperty']) add(`docs ${name}`, 'GET', `/docs/${name}`, [])
+  for (const name of ['constructor', '__proto__', 'toString', 'hasOwnProperty']) {
+    add(`docs ${name}`, 'GET', `/docs/${name}`, [])
+  }
   add('admin reload by a consumer', 'POST', '/v1/admin/reload', [auth(await signRequest(evn, { method: 'POST', target: '/v1/admin/reload', purpose: 'public-service' }))])
   return { setup, hostile: out }
 }

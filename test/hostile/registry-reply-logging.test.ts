@@ -17,9 +17,13 @@ import { demoConfig, json, signedInject } from '../helpers/gateway.js'
 const ID = '030075654294'
 const MALFORMED = `{"soDinhDanh":"${ID}","soDienThoai":"0912345678","x":NaN,"hoVaTen":"Dương Đức Việt"}`
 
-async function gatewayAgainst (t: Test, populationUrl: string): Promise<{ app: Awaited<ReturnType<typeof buildApp>>, lines: string[] }> {
+interface Logged { app: Awaited<ReturnType<typeof buildApp>>, lines: string[] }
+
+async function gatewayAgainst (t: Test, populationUrl: string): Promise<Logged> {
   const lines: string[] = []
-  const stream = new Writable({ write (chunk, _enc, cb) { lines.push(...String(chunk).split('\n').filter(Boolean)); cb() } })
+  const stream = new Writable({
+    write (chunk, _enc, cb) { lines.push(...String(chunk).split('\n').filter(Boolean)); cb() },
+  })
   const config = await demoConfig(t, { POPULATION_URL: populationUrl })
   const services = memoryServices()
   const app = await buildApp({ config, services, loggerInstance: pino(loggerOptions('debug') as object, stream) })
@@ -28,18 +32,24 @@ async function gatewayAgainst (t: Test, populationUrl: string): Promise<{ app: A
   return { app, lines }
 }
 
+const lookUp = (app: Logged['app']) =>
+  signedInject(app, 'VN.LOC.DNG', 'GET', `/v1/population/citizens/${ID}?fields=fullName`, { purpose: 'public-service' })
+
 t.test('a registry answering malformed JSON with a phone number: 502, and the log holds no byte of it', async (t) => {
-  const server = createHttpServer((_req, res) => { res.writeHead(200, { 'content-type': 'application/json' }).end(MALFORMED) })
+  const server = createHttpServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' }).end(MALFORMED)
+  })
   server.listen(0, '127.0.0.1')
   await once(server, 'listening')
   t.teardown(() => { server.close() })
   const { app, lines } = await gatewayAgainst(t, `http://127.0.0.1:${(server.address() as { port: number }).port}`)
-  const res = await signedInject(app, 'VN.LOC.DNG', 'GET', `/v1/population/citizens/${ID}?fields=fullName`, { purpose: 'public-service' })
+  const res = await lookUp(app)
   t.equal(res.statusCode, 502)
   t.equal(json(res).code, 'upstream.bad_response')
   const all = lines.join('\n')
   for (const leak of ['5678', 'NaN', 'hoVaT', 'Dương', ID]) t.notOk(all.includes(leak), `no "${leak}" in the log`)
-  const failed = lines.map((l) => JSON.parse(l) as { msg?: string, err?: Record<string, unknown> }).find((l) => l.msg === 'request failed')
+  const failed = lines.map((l) => JSON.parse(l) as { msg?: string, err?: Record<string, unknown> })
+    .find((l) => l.msg === 'request failed')
   t.match(failed?.err, {
     message: 'registry reply is malformed JSON',
     status: 200,
@@ -50,13 +60,14 @@ t.test('a registry answering malformed JSON with a phone number: 502, and the lo
 
 t.test('a registry answering bytes that are not HTTP: the parser\'s copy of them is not logged', async (t) => {
   const server = createTcpServer((socket) => {
-    socket.once('data', () => socket.end(`HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Phone: 0912345678\u0001\r\n\r\n${MALFORMED}`))
+    const head = 'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Phone: 0912345678\u0001\r\n\r\n'
+    socket.once('data', () => socket.end(`${head}${MALFORMED}`))
   })
   server.listen(0, '127.0.0.1')
   await once(server, 'listening')
   t.teardown(() => { server.close() })
   const { app, lines } = await gatewayAgainst(t, `http://127.0.0.1:${(server.address() as { port: number }).port}`)
-  const res = await signedInject(app, 'VN.LOC.DNG', 'GET', `/v1/population/citizens/${ID}?fields=fullName`, { purpose: 'public-service' })
+  const res = await lookUp(app)
   t.ok(res.statusCode === 502, `502 (got ${res.statusCode})`)
   const all = lines.join('\n')
   for (const leak of ['5678', 'X-Phone', 'hoVaT']) t.notOk(all.includes(leak), `no "${leak}" in the log`)

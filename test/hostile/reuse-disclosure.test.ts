@@ -15,7 +15,7 @@ t.test('another agency\'s lookup time is not disclosed beyond the minute', async
   const target = '/v1/population/citizens/030075654294?fields=fullName'
   const first = await signedInject(gw.app, 'VN.LOC.DNG', 'GET', target, { purpose: 'public-service' })
   t.equal(first.statusCode, 200)
-  const evn = await signedInject(gw.app, 'VN.BHXH', 'GET', '/v1/population/citizens/030075654294?fields=fullName', { purpose: 'social-insurance' })
+  const evn = await signedInject(gw.app, 'VN.BHXH', 'GET', target, { purpose: 'social-insurance' })
   t.equal(evn.statusCode, 200)
   const meta = json(evn).meta as { source: string, retrievedAt: string }
   t.equal(meta.source, 'reuse')
