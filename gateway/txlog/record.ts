@@ -57,12 +57,18 @@ function count (n: unknown): number {
   return typeof n === 'number' && Number.isFinite(n) ? Math.min(INT_MAX, Math.max(0, Math.round(n))) : 0
 }
 
-/** A text the log can always store: no NUL (PostgreSQL text refuses it), bounded length. */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g
+
+/**
+ * A text the log can always store: no NUL (PostgreSQL text refuses it), bounded length, and well-formed
+ * UTF-16. A lone surrogate (sent as `\ud800` in a claim, or made by cutting a pair in two) is hashed as it
+ * is but stored as U+FFFD, so the stored record would no longer match its own hash: replaced before both.
+ */
 function text (v: string | null, max = 256): string | null {
   if (v === null) return null
   // eslint-disable-next-line no-control-regex
   const clean = v.replace(/[\u0000-\u001f\u007f]/g, '?')
-  return clean.length > max ? clean.slice(0, max) : clean
+  return (clean.length > max ? clean.slice(0, max) : clean).replace(LONE_SURROGATE, '\ufffd')
 }
 
 /**
