@@ -51,6 +51,9 @@ export async function serveV1 (req: FastifyRequest, reply: FastifyReply, deps: R
     // The operation is looked up first so that refusals are recorded against it; it is revealed only after verify.
     const match = runtime.match(req.method, path)
     if (match !== null) describe(txn, match)
+    // A refused attempt on a person is recorded against that person, whatever refuses it (CONTRACT §7 v1.1):
+    // a replayed, expired or over-quota token included, so the subject is known before any check runs.
+    if (match?.target.kind === 'operation') txn.subject = namedSubject(match.target.op, match.params, lenientQuery(queryString))
 
     const gw = runtime.config.gateway
     let caller: Caller
@@ -100,6 +103,12 @@ function countHeader (raw: string[], name: string): number {
   return n
 }
 
+/** The query as far as it parses; a malformed one is refused later, in its turn, as `request.invalid`. */
+function lenientQuery (queryString: string): Record<string, string> {
+  if (queryString === '') return {}
+  try { return parseQuery(queryString) } catch { return {} }
+}
+
 /** The subject the request names (path or query), before it is validated; only ever recorded pseudonymised. */
 function namedSubject (op: CompiledOperation, pathParams: Record<string, string>, query: Record<string, string>): string | null {
   const v = pathParams[op.spec.subject] ?? query[op.spec.subject]
@@ -124,8 +133,6 @@ async function serveOperation (
 ): Promise<string> {
   const { records, metrics } = deps
   // authorize: role, grant, purpose; then the input, then the fields asked for or claimed.
-  // A refused attempt on a person is recorded against that person too (CONTRACT §7 v1.1).
-  txn.subject = namedSubject(op, pathParams, query)
   const grant = authorizeOperation(caller, op)
   const input = readInput(op, pathParams, query, req.body, req.headers['content-type'])
   txn.subject = input.subject
