@@ -21,7 +21,7 @@ import { openApiDocument } from './ops/openapi.js'
 import ops from './plugins/ops.js'
 import body from './plugins/body.js'
 import errors, { sendProblem } from './plugins/errors.js'
-import transactions, { isV1, openTransaction, requestLine, unparsedRecord } from './plugins/transactions.js'
+import transactions, { isV1, openTransaction, requestLine, toRecord as recordOf, unparsedRecord } from './plugins/transactions.js'
 import type { TransactionSink } from './txlog/sink.js'
 import v1 from './plugins/v1.js'
 
@@ -115,11 +115,26 @@ export async function buildApp (opts: AppOptions): Promise<FastifyInstance> {
     genReqId: () => transactionId(),
     clientErrorHandler: clientErrorHandler(() => services.sink, (err, txn) => lost(err, txn)),
     // A target the router cannot decode (bad percent-encoding) fails before the hooks run and outside the
-    // error handler: it is opened as a transaction here and refused like any invalid request, and recorded.
-    frameworkErrors: (_err, req, reply) => {
+    // error handler (no onSend either): it is opened as a transaction here, refused like any invalid
+    // request, and its record kept before the reply goes, as onSend would.
+    frameworkErrors: (_err, rawReq, reply) => {
+      const req = rawReq as FastifyRequest
       const r = reply as unknown as FastifyReply
-      if (isV1(req.url)) openTransaction(req as FastifyRequest, r)
-      void sendProblem(req as FastifyRequest, r, problem('request.invalid', 'The request target is not valid percent-encoding', { errors: [{ in: 'path', name: 'target', reason: 'malformed percent-encoding' }] }))
+      const gerr = problem('request.invalid', 'The request target is not valid percent-encoding', { errors: [{ in: 'path', name: 'target', reason: 'malformed percent-encoding' }] })
+      if (!isV1(req.url)) return void sendProblem(req, r, gerr)
+      openTransaction(req, r)
+      const txn = req.txn as NonNullable<FastifyRequest['txn']>
+      txn.code = gerr.code
+      const body = JSON.stringify(problemBody(gerr, txn.id))
+      // Recorded here: the hook must not record it a second time if it ever runs.
+      req.txn = undefined
+      const send = (status: number, text: string): void => {
+        void r.code(status).type('application/problem+json; charset=utf-8').header('cache-control', 'no-store').send(text)
+      }
+      services.sink.append(recordOf(txn, gerr.status, Buffer.byteLength(body), pseudonymizer)).then(() => send(gerr.status, body), (err: unknown) => {
+        lost(err, txn.id)
+        send(503, JSON.stringify(problemBody(problem('gateway.unavailable', 'The gateway cannot record transactions now; try again shortly'), txn.id)))
+      })
     },
     routerOptions: { maxParamLength: 256 },
   })

@@ -75,7 +75,8 @@ export function toRecord (txn: TransactionContext, status: number, responseBytes
 /** The method and target of a request line at the start of `raw` (what a parser error leaves), or null. */
 export function requestLine (raw: Buffer | undefined): { method: string, target: string } | null {
   if (raw === undefined) return null
-  const m = /^([A-Z]{1,16}) (\S{1,8192}) HTTP\/\d\.\d\r?\n/.exec(raw.subarray(0, 8300).toString('latin1'))
+  // Only the method and the first token of the target: the rest of the line may be what broke the parse.
+  const m = /^([A-Z]{1,16}) (\S{1,8192})[ \r\n]/.exec(raw.subarray(0, 8300).toString('latin1'))
   return m === null ? null : { method: m[1] as string, target: m[2] as string }
 }
 

@@ -19,6 +19,8 @@ const CASES: Array<[string, string]> = [
   ['absolute-form, https', 'GET https://gw.example/v1/audit/counts HTTP/1.1\r\nhost: gw.example\r\nconnection: close\r\n\r\n'],
   ['percent-encoded prefix', 'GET /%76%31/population/citizens/030075654294 HTTP/1.1\r\nhost: gw\r\nconnection: close\r\n\r\n'],
   ['percent-encoded v only', 'GET /%761/audit/counts HTTP/1.1\r\nhost: gw\r\nconnection: close\r\n\r\n'],
+  ['malformed percent-encoding', 'GET /v1/population/citizens/%zz HTTP/1.1\r\nhost: gw\r\nconnection: close\r\n\r\n'],
+  ['a space in the target', 'GET /v1/population/citizens/1?fields=full name HTTP/1.1\r\nhost: gw\r\nconnection: close\r\n\r\n'],
   ['a 20 KB Authorization header', `GET /v1/population/citizens/030075654294 HTTP/1.1\r\nhost: gw\r\nauthorization: Bearer ${'a'.repeat(20_000)}\r\nconnection: close\r\n\r\n`],
   ['a head over the limit, absolute-form', `GET http://gw/v1/audit/counts HTTP/1.1\r\nhost: gw\r\nx-pad: ${'b'.repeat(20_000)}\r\n\r\n`],
 ]
