@@ -113,3 +113,21 @@ t.test('GET /v1/audit/keys publishes the checkpoint keys as a JWKS', async (t) =
   t.match(jwks.keys[0], { kid: 'ndx-gateway-checkpoint-demo', kty: 'EC', alg: 'ES256', use: 'sig' })
   t.notOk('d' in jwks.keys[0]!, 'public halves only')
 })
+
+t.test('secrets.checkpointPublicKeys: earlier keys are loaded from the config and published beside the current one', async (t) => {
+  const { writeFile, readFile } = await import('node:fs/promises')
+  const { join } = await import('node:path')
+  const { exportJWK } = await import('jose')
+  const { copyConfig, demoConfig } = await import('../helpers/gateway.js')
+  const { CHECKPOINT_ENV } = await import('../helpers/txlog.js')
+  const dir = await copyConfig(t)
+  const old = await generateKeyPair('ES256', { extractable: true })
+  await writeFile(join(dir, 'checkpoint-2025.public.jwk.json'), JSON.stringify({ ...await exportJWK(old.publicKey), kid: 'checkpoint-2025', alg: 'ES256' }))
+  const yaml = await readFile(join(dir, 'gateway.yaml'), 'utf8')
+  await writeFile(join(dir, 'gateway.yaml'), yaml.replace(/^(\s+)checkpointKeyFile:(.*)$/m, '$1checkpointKeyFile:$2\n$1checkpointPublicKeys: [checkpoint-2025.public.jwk.json]'))
+  const config = await demoConfig(t, CHECKPOINT_ENV, dir)
+  t.same(config.gateway.secrets.checkpointPublicKeys, ['checkpoint-2025.public.jwk.json'])
+  const { app } = await logGateway(t, { config })
+  const jwks = json(await signedInject(app, 'VN.TTCP', 'GET', '/v1/audit/keys')) as { keys: Array<{ kid: string }> }
+  t.same(jwks.keys.map((k) => k.kid), ['ndx-gateway-checkpoint-demo', 'checkpoint-2025'])
+})
