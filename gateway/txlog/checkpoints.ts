@@ -11,7 +11,6 @@ import { compactVerify, decodeProtectedHeader, exportJWK, importJWK, SignJWT, ty
 import type { Sql } from './sql.js'
 
 export const CHECKPOINT_TYP = 'ndx-checkpoint+jwt'
-export const RETENTION_TYP = 'ndx-retention+jwt'
 
 export interface CheckpointPayload {
   readonly iss: string

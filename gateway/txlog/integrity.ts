@@ -11,9 +11,9 @@
  * It proves the log is what the checkpoint key signed; it cannot catch whoever holds that key.
  */
 import { chainHash, GENESIS } from './chain.js'
-import { RETENTION_TYP, type CheckpointKeys, type CheckpointPayload } from './checkpoints.js'
+import type { CheckpointKeys, CheckpointPayload } from './checkpoints.js'
 import { toRecord, type Row } from './queries.js'
-import type { RemovedRange } from './retention.js'
+import { RETENTION_TYP, type RemovedRange } from './retention.js'
 import type { Sql } from './sql.js'
 
 export type ProblemKind = 'edited' | 'deleted' | 'checkpoint-missing' | 'checkpoint-invalid'
@@ -117,6 +117,8 @@ export async function checkIntegrity (sql: Sql, from: Date, to: Date, opts: Inte
   const [cpBefore] = await sql.query<CheckpointRow>('SELECT seq, hash, jws FROM ndx_checkpoints WHERE seq < $1 ORDER BY seq DESC LIMIT 1', [lo])
   let lastCp: CheckpointRow | null = cpBefore ?? null
   let checked = 0
+  /** The last record under a checkpoint that verified. */
+  let anchored = 0
 
   for (let a = lo; a <= hi; a += page) {
     const b = Math.min(a + page, hi + 1)
@@ -137,39 +139,47 @@ export async function checkIntegrity (sql: Sql, from: Date, to: Date, opts: Inte
     if (opts.keys !== null) {
       const cps = await sql.query<CheckpointRow>('SELECT seq, hash, jws FROM ndx_checkpoints WHERE seq >= $1 AND seq < $2 ORDER BY seq', [a, b])
       for (const cp of cps) {
-        await checkCheckpoint(sql, opts.keys, { ...cp, seq: Number(cp.seq) }, lastCp, hashes.get(Number(cp.seq)), found)
+        if (await checkCheckpoint(sql, opts.keys, { ...cp, seq: Number(cp.seq) }, lastCp, hashes.get(Number(cp.seq)), found)) anchored = Number(cp.seq)
         lastCp = cp
       }
     }
   }
   await checkTail(sql, hi, prev, removed, found)
-  if (opts.keys !== null) await checkCovered(sql, hi, now - 2 * opts.checkpointEverySeconds * 1000 - GRACE_MS, found)
+  if (opts.keys !== null) await checkCovered(sql, opts.keys, anchored, hi, now - 2 * opts.checkpointEverySeconds * 1000 - GRACE_MS, found)
   return { checked, ok: found.problems.length === 0, firstInvalid: found.firstInvalid, problems: found.problems }
 }
 
+/** The payload of a checkpoint whose signature verifies and that states its row's seq and hash, or null. */
+async function validCheckpoint (keys: CheckpointKeys, cp: CheckpointRow, recordHash: string | undefined): Promise<CheckpointPayload | null> {
+  const payload = await keys.verify<CheckpointPayload>(cp.jws)
+  return payload !== null && payload.seq === Number(cp.seq) && payload.hash === cp.hash && cp.hash === recordHash ? payload : null
+}
+
+/** Checks one checkpoint and its link to the one before; resolves with whether it anchors its record. */
 async function checkCheckpoint (
   sql: Sql, keys: CheckpointKeys, cp: CheckpointRow, lastCp: CheckpointRow | null, recordHash: string | undefined, found: Findings,
-): Promise<void> {
+): Promise<boolean> {
   // A checkpoint over a deleted record: the deletion is the problem already reported.
-  if (recordHash === undefined) return
-  const payload = await keys.verify<CheckpointPayload>(cp.jws)
-  if (payload === null || payload.seq !== cp.seq || payload.hash !== cp.hash || cp.hash !== recordHash) {
+  if (recordHash === undefined) return false
+  const payload = await validCheckpoint(keys, cp, recordHash)
+  if (payload === null) {
     found.add('checkpoint-invalid', cp.seq, cp.seq)
-    return
+    return false
   }
   // Checkpoints signed before v1.1 carry no link.
-  if (payload.prev === undefined) return
+  if (payload.prev === undefined) return true
   const expected = lastCp === null ? null : { seq: Number(lastCp.seq), hash: lastCp.hash }
-  if (payload.prev === null ? expected === null : (expected !== null && payload.prev.seq === expected.seq && payload.prev.hash === expected.hash)) return
+  if (payload.prev === null ? expected === null : (expected !== null && payload.prev.seq === expected.seq && payload.prev.hash === expected.hash)) return true
   if (payload.prev !== null && (expected === null || payload.prev.seq > expected.seq)) {
     // The checkpoint it links to is gone (unless retention removed its records).
     const [kept] = await sql.query('SELECT 1 FROM ndx_checkpoints WHERE seq = $1', [payload.prev.seq])
     if (kept === undefined) {
       found.add('checkpoint-missing', payload.prev.seq, payload.prev.seq)
-      return
+      return true
     }
   }
   found.add('checkpoint-invalid', cp.seq, cp.seq)
+  return true
 }
 
 /** Records cut off after the range's last one (the head says they were written). */
@@ -182,10 +192,21 @@ async function checkTail (sql: Sql, hi: number, prev: { seq: number, hash: strin
   if (headSeq > hi) for (const [f, l] of unaccounted(removed, hi + 1, headSeq, null)) found.add('deleted', f, l)
 }
 
-/** Records older than the checkpoint interval allows, under no checkpoint: the later checkpoints are gone. */
-async function checkCovered (sql: Sql, hi: number, dueBefore: number, found: Findings): Promise<void> {
-  const [last] = await sql.query<{ seq: number | null }>('SELECT max(seq) AS seq FROM ndx_checkpoints')
-  const covered = Number(last?.seq ?? 0)
+/**
+ * Records older than the checkpoint interval allows, under no checkpoint that verifies: the later
+ * checkpoints are gone. A checkpoint row past the range counts only if it verifies against its record (an
+ * inserted row with a high seq must not silence this check).
+ */
+async function checkCovered (sql: Sql, keys: CheckpointKeys, anchored: number, hi: number, dueBefore: number, found: Findings): Promise<void> {
+  let covered = anchored
+  if (covered < hi) {
+    const later = await sql.query<CheckpointRow & { record_hash: string | null }>(
+      `SELECT c.seq, c.hash, c.jws, (SELECT t.hash FROM ndx_tx t WHERE t.seq = c.seq LIMIT 1) AS record_hash
+       FROM ndx_checkpoints c WHERE c.seq > $1 ORDER BY c.seq LIMIT 20`, [hi])
+    for (const cp of later) {
+      if (await validCheckpoint(keys, cp, cp.record_hash ?? undefined) !== null) { covered = hi; break }
+    }
+  }
   if (covered >= hi) return
   const [due] = await sql.query<{ lo: number | null, hi: number | null }>(
     'SELECT min(seq) AS lo, max(seq) AS hi FROM ndx_tx WHERE seq > $1 AND seq <= $2 AND time < $3', [covered, hi, new Date(dueBefore)])

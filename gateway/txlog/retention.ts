@@ -4,7 +4,7 @@
  * each (signed with the checkpoint key when there is one), so the integrity check can tell a purge from a
  * deletion, the oldest records included.
  */
-import { RETENTION_TYP, type Checkpointer } from './checkpoints.js'
+import type { Checkpointer } from './checkpoints.js'
 import { partitionOf } from './schema.js'
 import type { Sql } from './sql.js'
 import type { LogWriter } from './writer.js'
@@ -15,6 +15,9 @@ export interface RemovedRange {
   readonly toSeq: number
   readonly hash: string
 }
+
+/** The JWS type of a retention trace (signed with the checkpoint key). */
+export const RETENTION_TYP = 'ndx-retention+jwt'
 
 export interface RetentionPayload {
   readonly ranges: readonly RemovedRange[]
