@@ -38,7 +38,9 @@ export interface IsolatedWrite {
   /** Records newly chained. */
   readonly written: number
   /** Records the database refused on their own, kept aside in `ndx_tx_poisoned`. */
-  readonly poisoned: ReadonlyArray<{ readonly id: string, readonly error: string, readonly kept: boolean, readonly record?: string }>
+  readonly poisoned: ReadonlyArray<{
+    readonly id: string, readonly error: string, readonly kept: boolean, readonly record?: string
+  }>
 }
 
 function printable (text: string, max: number): string {
@@ -124,7 +126,8 @@ export class LogWriter {
     // made printable the same way.
     const record = JSON.stringify(r)
     try {
-      await this.#sql.query('INSERT INTO ndx_tx_poisoned (id, record, error) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING',
+      await this.#sql.query(
+        'INSERT INTO ndx_tx_poisoned (id, record, error) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING',
         [printable(String(r.id), 64), record, error])
       return { written: 0, poisoned: [{ id: r.id, error, kept: true }] }
     } catch {
