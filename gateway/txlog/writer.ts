@@ -4,8 +4,8 @@
  * rest, bumps the hourly rollups and moves the head. Writers on any number of processes serialize on the
  * head row, so the chain has one order.
  *
- * A batch the database refuses is written again record by record (`writeIsolated`): a record that still
- * fails while the database answers is poison and is kept aside (`ndx_tx_poisoned`), so it never holds the
+ * A batch the database refuses is written again in halves down to single records (`writeIsolated`): a
+ * record that still fails alone while the database answers is poison and is kept aside (`ndx_tx_poisoned`), so it never holds the
  * others back.
  */
 import { chainHash } from './chain.js'
@@ -95,27 +95,22 @@ export class LogWriter {
   }
 
   /**
-   * Writes a batch; if the database refuses it, each record alone. A record refused on its own while the
-   * database still answers is kept aside with the reason; if the database does not answer, this rejects
-   * (nothing is set aside for an outage) and the batch is retried later as a whole.
+   * Writes a batch; if the database refuses it, each half again, down to the record that fails alone (a
+   * poison record costs a few transactions, not one per record of its batch). A record refused on its own
+   * while the database still answers is kept aside with the reason; if the database does not answer, this
+   * rejects (nothing is set aside for an outage) and the batch is retried later as a whole. Order is kept.
    */
   async writeIsolated (records: readonly TransactionRecord[]): Promise<IsolatedWrite> {
     try {
       return { written: await this.write(records), poisoned: [] }
     } catch (err) {
       if (records.length === 1) return this.#alone(records[0] as TransactionRecord, err)
+      await this.#sql.query('SELECT 1').catch(() => { throw err })
     }
-    let written = 0
-    const poisoned: Array<IsolatedWrite['poisoned'][number]> = []
-    for (const r of records) {
-      try {
-        written += await this.write([r])
-      } catch (err) {
-        const kept = await this.#alone(r, err)
-        poisoned.push(...kept.poisoned)
-      }
-    }
-    return { written, poisoned }
+    const mid = Math.ceil(records.length / 2)
+    const first = await this.writeIsolated(records.slice(0, mid))
+    const second = await this.writeIsolated(records.slice(mid))
+    return { written: first.written + second.written, poisoned: [...first.poisoned, ...second.poisoned] }
   }
 
   /** A record the database refused: poison if the database answers, else the outage is rethrown. */
