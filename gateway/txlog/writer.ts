@@ -5,8 +5,8 @@
  * head row, so the chain has one order.
  *
  * A batch the database refuses is written again in halves down to single records (`writeIsolated`): a
- * record that still fails alone while the database answers is poison and is kept aside (`ndx_tx_poisoned`), so it never holds the
- * others back.
+ * record that still fails alone while the database answers is poison and is kept aside (`ndx_tx_poisoned`),
+ * so it never holds the others back.
  */
 import { chainHash } from './chain.js'
 import { storable, type TransactionRecord } from './record.js'
