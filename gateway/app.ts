@@ -23,7 +23,9 @@ import { openApiDocument } from './ops/openapi.js'
 import ops from './plugins/ops.js'
 import body from './plugins/body.js'
 import errors, { sendProblem } from './plugins/errors.js'
-import transactions, { isV1, openTransaction, requestLine, unparsedRecord } from './plugins/transactions.js'
+import transactions, {
+  isV1, openTransaction, requestLine, toRecord as recordOf, unparsedRecord,
+} from './plugins/transactions.js'
 import type { TransactionSink } from './txlog/sink.js'
 import v1 from './plugins/v1.js'
 
@@ -124,17 +126,24 @@ function verifyBudgetGate (
  * (CONTRACT §7 v1.1): it gets an id and a record of what can be known (method, status, code), kept before
  * the reply is written, like any other.
  */
+function unrecordable (): ReturnType<typeof problem> {
+  return problem('gateway.unavailable', 'The gateway cannot record transactions now; try again shortly')
+}
+
 function clientErrorHandler (sink: () => TransactionSink, onLost: (err: unknown, txn: string) => void) {
   return (err: Error & { code?: string, rawPacket?: unknown }, socket: import('node:net').Socket): void => {
     if (err.code === 'ECONNRESET' || socket.destroyed) return
-    const detail = err.code === 'HPE_HEADER_OVERFLOW' ? 'The request headers are too large' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'The request was not received in time' : 'The request is not valid HTTP'
+    const detail = err.code === 'HPE_HEADER_OVERFLOW'
+      ? 'The request headers are too large'
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'The request was not received in time' : 'The request is not valid HTTP'
     const line = requestLine(Buffer.isBuffer(err.rawPacket) ? err.rawPacket : undefined)
     const id = line !== null && isV1(line.target) ? transactionId() : null
     const body = JSON.stringify(problemBody(problem('request.invalid', detail), id))
     const send = (status: string, text: string, txn: string | null): void => {
       if (!socket.writable) return void socket.destroy()
       const txnHeader = txn === null ? '' : `X-Transaction-Id: ${txn}\r\n`
-      socket.end(`HTTP/1.1 ${status}\r\nContent-Type: application/problem+json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(text)}\r\n${txnHeader}Connection: close\r\n\r\n${text}`)
+      const type = 'Content-Type: application/problem+json; charset=utf-8'
+      socket.end(`HTTP/1.1 ${status}\r\n${type}\r\nContent-Length: ${Buffer.byteLength(text)}\r\n${txnHeader}Connection: close\r\n\r\n${text}`)
       socket.destroySoon()
     }
     if (id === null || line === null) return send('400 Bad Request', body, null)
@@ -142,7 +151,7 @@ function clientErrorHandler (sink: () => TransactionSink, onLost: (err: unknown,
     const record = unparsedRecord(id, line.method, 400, 'request.invalid', Buffer.byteLength(body), started)
     sink().append(record).then(() => send('400 Bad Request', body, id), (e: unknown) => {
       onLost(e, id)
-      send('503 Service Unavailable', JSON.stringify(problemBody(problem('gateway.unavailable', 'The gateway cannot record transactions now; try again shortly'), id)), id)
+      send('503 Service Unavailable', JSON.stringify(problemBody(unrecordable(), id)), id)
     })
   }
 }
@@ -160,11 +169,29 @@ export async function buildApp (opts: AppOptions): Promise<FastifyInstance> {
     genReqId: () => transactionId(),
     clientErrorHandler: clientErrorHandler(() => services.sink, (err, txn) => lost(err, txn)),
     // A target the router cannot decode (bad percent-encoding) fails before the hooks run and outside the
-    // error handler: it is opened as a transaction here and refused like any invalid request, and recorded.
-    frameworkErrors: (_err, req, reply) => {
+    // error handler (no onSend either): it is opened as a transaction here, refused like any invalid
+    // request, and its record kept before the reply goes, as onSend would.
+    frameworkErrors: (_err, rawReq, reply) => {
+      const req = rawReq as FastifyRequest
       const r = reply as unknown as FastifyReply
-      if (isV1(req.url)) openTransaction(req as FastifyRequest, r)
-      void sendProblem(req as FastifyRequest, r, problem('request.invalid', 'The request target is not valid percent-encoding', { errors: [{ in: 'path', name: 'target', reason: 'malformed percent-encoding' }] }))
+      const gerr = problem('request.invalid', 'The request target is not valid percent-encoding',
+        { errors: [{ in: 'path', name: 'target', reason: 'malformed percent-encoding' }] })
+      if (!isV1(req.url)) return void sendProblem(req, r, gerr)
+      openTransaction(req, r)
+      const txn = req.txn as NonNullable<FastifyRequest['txn']>
+      txn.code = gerr.code
+      const body = JSON.stringify(problemBody(gerr, txn.id))
+      // Recorded here: the hook must not record it a second time if it ever runs.
+      req.txn = undefined
+      const send = (status: number, text: string): void => {
+        void r.code(status).type('application/problem+json; charset=utf-8').header('cache-control', 'no-store')
+          .send(text)
+      }
+      const record = recordOf(txn, gerr.status, Buffer.byteLength(body), pseudonymizer)
+      services.sink.append(record).then(() => send(gerr.status, body), (err: unknown) => {
+        lost(err, txn.id)
+        send(503, JSON.stringify(problemBody(unrecordable(), txn.id)))
+      })
     },
     routerOptions: { maxParamLength: 256 },
   })

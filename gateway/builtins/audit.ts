@@ -27,7 +27,8 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 
 function checkNames (query: Record<string, string>, allowed: readonly string[]): void {
   const unknown = Object.keys(query).filter((k) => !allowed.includes(k))
-  if (unknown.length > 0) invalidQuery(unknown.map((name) => ({ in: 'query', name, reason: 'is not a parameter of this call' })))
+  if (unknown.length === 0) return
+  invalidQuery(unknown.map((name) => ({ in: 'query', name, reason: 'is not a parameter of this call' })))
 }
 
 function limitOf (query: Record<string, string>, fallback: number): number {
@@ -86,7 +87,9 @@ export function auditHandlers (log: TransactionLog | null, pseudonymizer: () => 
       if (query.subject !== undefined) txn.subject = query.subject
       const groupBy = query.groupBy === undefined || query.groupBy === '' ? [] : query.groupBy.split(',')
       const bad = groupBy.filter((g, i) => !GROUP_KEYS.includes(g as GroupKey) || groupBy.indexOf(g) !== i)
-      if (bad.length > 0) invalidQuery([{ in: 'query', name: 'groupBy', reason: `takes distinct names of ${GROUP_KEYS.join(', ')}` }])
+      if (bad.length > 0) {
+        invalidQuery([{ in: 'query', name: 'groupBy', reason: `takes distinct names of ${GROUP_KEYS.join(', ')}` }])
+      }
       const counts = await fromLog(() => requireLog(log).reader.counts(filter, groupBy as GroupKey[]))
       return { ...counts, window: windowOf(filter) }
     },
@@ -95,7 +98,8 @@ export function auditHandlers (log: TransactionLog | null, pseudonymizer: () => 
       checkNames(query, ['from', 'to'])
       const { from, to } = timeRange(query)
       const l = requireLog(log)
-      return fromLog(() => checkIntegrity(l.sql, from, to, { keys: l.keys, checkpointEverySeconds: l.checkpointEverySeconds }))
+      const opts = { keys: l.keys, checkpointEverySeconds: l.checkpointEverySeconds }
+      return fromLog(() => checkIntegrity(l.sql, from, to, opts))
     },
     'audit.checkpoints': async ({ caller, query }) => {
       if (!caller.agency.hasRole('auditor')) throw problem('access.role', 'Checkpoints are for auditors')

@@ -63,7 +63,8 @@ export class Metrics {
       new Gauge({ name: 'ndx_txlog_spooled_records', help: 'Records spooled to local disk while the queue is unavailable', registers, collect () { this.set(last?.spooled ?? 0) } })
       new Gauge({ name: 'ndx_txlog_pending_records', help: 'Records waiting for their batch to be written', registers, collect () { this.set(last?.backlog ?? 0) } })
       // A counter in meaning (never decreases), read from the database so every worker's poison is counted.
-      new Gauge({ name: 'ndx_txlog_poisoned_total', help: 'Records the database refused, kept aside in ndx_tx_poisoned (alert on any)', registers, collect () { if (last?.poisoned != null) this.set(last.poisoned) } })
+      // Its own read: the gauges are collected concurrently, so `last` may still be the previous scrape's.
+      new Gauge({ name: 'ndx_txlog_poisoned_total', help: 'Records the database refused, kept aside in ndx_tx_poisoned (alert on any)', registers, async collect () { const n = (await log()).poisoned; if (n != null) this.set(n) } })
     }
   }
 

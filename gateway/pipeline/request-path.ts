@@ -110,7 +110,9 @@ function lenientQuery (queryString: string): Record<string, string> {
 }
 
 /** The subject the request names (path or query), before it is validated; only ever recorded pseudonymised. */
-function namedSubject (op: CompiledOperation, pathParams: Record<string, string>, query: Record<string, string>): string | null {
+function namedSubject (
+  op: CompiledOperation, pathParams: Record<string, string>, query: Record<string, string>,
+): string | null {
   const v = pathParams[op.spec.subject] ?? query[op.spec.subject]
   return typeof v === 'string' && v !== '' && v.length <= 256 ? v : null
 }

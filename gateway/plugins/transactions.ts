@@ -33,7 +33,9 @@ export function isV1 (url: string): boolean {
   let path = url
   const absolute = ABSOLUTE_FORM.exec(path)
   if (absolute !== null) path = path.slice(absolute[0].length)
-  if (path.includes('%')) path = path.slice(0, 16).replace(/%([0-9a-f]{2})/gi, (_, h: string) => String.fromCharCode(Number.parseInt(h, 16)))
+  if (path.includes('%')) {
+    path = path.slice(0, 16).replace(/%([0-9a-f]{2})/gi, (_, h: string) => String.fromCharCode(Number.parseInt(h, 16)))
+  }
   return path !== url && isV1Path(path)
 }
 
@@ -75,16 +77,20 @@ export function toRecord (txn: TransactionContext, status: number, responseBytes
 /** The method and target of a request line at the start of `raw` (what a parser error leaves), or null. */
 export function requestLine (raw: Buffer | undefined): { method: string, target: string } | null {
   if (raw === undefined) return null
-  const m = /^([A-Z]{1,16}) (\S{1,8192}) HTTP\/\d\.\d\r?\n/.exec(raw.subarray(0, 8300).toString('latin1'))
+  // Only the method and the first token of the target: the rest of the line may be what broke the parse.
+  const m = /^([A-Z]{1,16}) (\S{1,8192})[ \r\n]/.exec(raw.subarray(0, 8300).toString('latin1'))
   return m === null ? null : { method: m[1] as string, target: m[2] as string }
 }
 
 /** The record of a request refused before it was parsed: only what the gateway saw is known. */
-export function unparsedRecord (id: string, method: string, status: number, code: string, responseBytes: number, startedAt: number): TransactionRecord {
+export function unparsedRecord (
+  id: string, method: string, status: number, code: string, responseBytes: number, startedAt: number,
+): TransactionRecord {
   return {
     id, time: new Date().toISOString(), client: null, keyId: null, service: null, operation: null, method, route: null,
-    purpose: null, subjectRef: null, onBehalfOf: null, outcome: outcomeOf(status, code), status, code, source: null, fields: null,
-    durationMs: Math.round((performance.now() - startedAt) * 1000) / 1000, upstreamMs: null, requestBytes: 0, responseBytes,
+    purpose: null, subjectRef: null, onBehalfOf: null, outcome: outcomeOf(status, code), status, code, source: null,
+    fields: null, durationMs: Math.round((performance.now() - startedAt) * 1000) / 1000, upstreamMs: null,
+    requestBytes: 0, responseBytes,
     claimedClient: null, replayGuard: null, stale: false,
   }
 }
@@ -102,7 +108,8 @@ export default fp<TransactionsOptions>(async function transactions (app: Fastify
   // Callback-style hooks on the hot path: no promise per request where nothing is awaited.
   app.addHook('onRequest', (req: FastifyRequest, reply: FastifyReply, done: () => void) => {
     // Whatever the spelling, a request the router sends to /v1 is a transaction.
-    if (isV1Path(req.url) || req.routeOptions.url?.startsWith('/v1') === true || isV1(req.url)) openTransaction(req, reply)
+    const v1 = isV1Path(req.url) || req.routeOptions.url?.startsWith('/v1') === true || isV1(req.url)
+    if (v1) openTransaction(req, reply)
     done()
   })
 

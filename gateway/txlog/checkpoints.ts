@@ -11,7 +11,6 @@ import { compactVerify, decodeProtectedHeader, exportJWK, importJWK, SignJWT, ty
 import type { Sql } from './sql.js'
 
 export const CHECKPOINT_TYP = 'ndx-checkpoint+jwt'
-export const RETENTION_TYP = 'ndx-retention+jwt'
 
 export interface CheckpointPayload {
   readonly iss: string
@@ -118,7 +117,9 @@ export class Checkpointer {
       .setIssuer(this.#gatewayId).setIssuedAt(Math.floor(now / 1000)).sign(this.#privateKey)
   }
 
-  sign (seq: number, hash: string, prev: { seq: number, hash: string } | null = null, now = Date.now()): Promise<string> {
+  sign (
+    seq: number, hash: string, prev: { seq: number, hash: string } | null = null, now = Date.now(),
+  ): Promise<string> {
     return this.signPayload({ seq, hash, prev }, CHECKPOINT_TYP, now)
   }
 
@@ -131,12 +132,14 @@ export class Checkpointer {
       await tx.query('SELECT pg_advisory_xact_lock(7461627)')
       const [head] = await tx.query<{ seq: number, hash: string }>('SELECT seq, hash FROM ndx_chain_head')
       if (head === undefined || head.seq === 0) return null
-      const [last] = await tx.query<{ seq: number, hash: string }>('SELECT seq, hash FROM ndx_checkpoints ORDER BY seq DESC LIMIT 1')
+      const [last] = await tx.query<{ seq: number, hash: string }>(
+        'SELECT seq, hash FROM ndx_checkpoints ORDER BY seq DESC LIMIT 1')
       if (last !== undefined && last.seq >= head.seq) return null
       const prev = last === undefined ? null : { seq: last.seq, hash: last.hash }
       const jws = await this.sign(head.seq, head.hash, prev)
       await tx.query(
-        `INSERT INTO ndx_checkpoints (seq, hash, time, jws, kid, prev_seq, prev_hash) VALUES ($1, $2, now(), $3, $4, $5, $6)
+        `INSERT INTO ndx_checkpoints (seq, hash, time, jws, kid, prev_seq, prev_hash)
+         VALUES ($1, $2, now(), $3, $4, $5, $6)
          ON CONFLICT (seq) DO NOTHING`, [head.seq, head.hash, jws, this.kid, prev?.seq ?? null, prev?.hash ?? null])
       return head
     })

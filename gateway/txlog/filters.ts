@@ -21,7 +21,9 @@ export interface LogFilter {
 }
 
 /** The query parameters that filter records (besides paging and grouping). */
-export const FILTER_NAMES = ['from', 'to', 'client', 'service', 'operation', 'outcome', 'source', 'subject', 'purpose', 'code'] as const
+export const FILTER_NAMES = [
+  'from', 'to', 'client', 'service', 'operation', 'outcome', 'source', 'subject', 'purpose', 'code',
+] as const
 
 const ISO = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2}))?$/
 const PATTERNS: Record<string, RegExp> = {
@@ -70,9 +72,12 @@ export function parseFilter (caller: Caller, query: Record<string, string>, pseu
   if (errors.length > 0) invalidQuery(errors)
   const own = caller.agency.spec.id
   const auditor = caller.agency.hasRole('auditor')
-  if (!auditor && query.client !== undefined && query.client !== own) throw problem('access.denied', 'Only auditors may read other agencies\' records')
+  if (!auditor && query.client !== undefined && query.client !== own) {
+    throw problem('access.denied', 'Only auditors may read other agencies\' records')
+  }
   const client = auditor ? query.client : own
-  const pick = (name: 'service' | 'operation' | 'source' | 'purpose' | 'code'): Partial<LogFilter> => query[name] === undefined ? {} : { [name]: query[name] }
+  const pick = (name: 'service' | 'operation' | 'source' | 'purpose' | 'code'): Partial<LogFilter> =>
+    query[name] === undefined ? {} : { [name]: query[name] }
   return {
     ...timeRange(query),
     ...(client === undefined ? {} : { client }),

@@ -11,9 +11,9 @@
  * It proves the log is what the checkpoint key signed; it cannot catch whoever holds that key.
  */
 import { chainHash, GENESIS } from './chain.js'
-import { RETENTION_TYP, type CheckpointKeys, type CheckpointPayload } from './checkpoints.js'
+import type { CheckpointKeys, CheckpointPayload } from './checkpoints.js'
 import { toRecord, type Row } from './queries.js'
-import type { RemovedRange } from './retention.js'
+import { RETENTION_TYP, type RemovedRange } from './retention.js'
 import type { Sql } from './sql.js'
 
 export type ProblemKind = 'edited' | 'deleted' | 'checkpoint-missing' | 'checkpoint-invalid'
@@ -64,7 +64,8 @@ class Findings {
 
 /** The ranges retention removed, from traces that verify (any trace, when no key signs them). */
 async function removedRanges (sql: Sql, keys: CheckpointKeys | null): Promise<RemovedRange[]> {
-  const rows = await sql.query<{ ranges: string, jws: string | null }>('SELECT ranges, jws FROM ndx_retention ORDER BY id')
+  const rows = await sql.query<{ ranges: string, jws: string | null }>(
+    'SELECT ranges, jws FROM ndx_retention ORDER BY id')
   const out: RemovedRange[] = []
   for (const r of rows) {
     if (keys === null) {
@@ -82,7 +83,9 @@ async function removedRanges (sql: Sql, keys: CheckpointKeys | null): Promise<Re
  * one dropped partition). A gap fully accounted for must also end at the hash the record after links to
  * (`hash`; null when no record follows), else the whole gap is unaccounted for.
  */
-function unaccounted (ranges: readonly RemovedRange[], from: number, to: number, hash: string | null): Array<[number, number]> {
+function unaccounted (
+  ranges: readonly RemovedRange[], from: number, to: number, hash: string | null,
+): Array<[number, number]> {
   const out: Array<[number, number]> = []
   let next = from
   let endHash: string | null = null
@@ -114,9 +117,12 @@ export async function checkIntegrity (sql: Sql, from: Date, to: Date, opts: Inte
   const [before] = await sql.query<{ seq: number, hash: string }>(
     'SELECT seq, hash FROM ndx_tx WHERE seq < $1 ORDER BY seq DESC LIMIT 1', [lo])
   let prev = before === undefined ? { seq: 0, hash: GENESIS } : { seq: Number(before.seq), hash: before.hash }
-  const [cpBefore] = await sql.query<CheckpointRow>('SELECT seq, hash, jws FROM ndx_checkpoints WHERE seq < $1 ORDER BY seq DESC LIMIT 1', [lo])
+  const [cpBefore] = await sql.query<CheckpointRow>(
+    'SELECT seq, hash, jws FROM ndx_checkpoints WHERE seq < $1 ORDER BY seq DESC LIMIT 1', [lo])
   let lastCp: CheckpointRow | null = cpBefore ?? null
   let checked = 0
+  /** The last record under a checkpoint that verified. */
+  let anchored = 0
 
   for (let a = lo; a <= hi; a += page) {
     const b = Math.min(a + page, hi + 1)
@@ -126,7 +132,8 @@ export async function checkIntegrity (sql: Sql, from: Date, to: Date, opts: Inte
       const seq = Number(row.seq)
       checked++
       if (seq > prev.seq + 1) {
-        for (const [f, l] of unaccounted(removed, prev.seq + 1, seq - 1, row.prev_hash)) found.add('deleted', f, l, row.id)
+        const gaps = unaccounted(removed, prev.seq + 1, seq - 1, row.prev_hash)
+        for (const [f, l] of gaps) found.add('deleted', f, l, row.id)
       } else if (seq <= prev.seq || row.prev_hash !== prev.hash) {
         found.add('edited', Math.min(prev.seq, seq), seq, row.id)
       }
@@ -135,59 +142,93 @@ export async function checkIntegrity (sql: Sql, from: Date, to: Date, opts: Inte
       prev = { seq, hash: row.hash }
     }
     if (opts.keys !== null) {
-      const cps = await sql.query<CheckpointRow>('SELECT seq, hash, jws FROM ndx_checkpoints WHERE seq >= $1 AND seq < $2 ORDER BY seq', [a, b])
+      const cps = await sql.query<CheckpointRow>(
+        'SELECT seq, hash, jws FROM ndx_checkpoints WHERE seq >= $1 AND seq < $2 ORDER BY seq', [a, b])
       for (const cp of cps) {
-        await checkCheckpoint(sql, opts.keys, { ...cp, seq: Number(cp.seq) }, lastCp, hashes.get(Number(cp.seq)), found)
+        const seq = Number(cp.seq)
+        if (await checkCheckpoint(sql, opts.keys, { ...cp, seq }, lastCp, hashes.get(seq), found)) anchored = seq
         lastCp = cp
       }
     }
   }
   await checkTail(sql, hi, prev, removed, found)
-  if (opts.keys !== null) await checkCovered(sql, hi, now - 2 * opts.checkpointEverySeconds * 1000 - GRACE_MS, found)
+  const dueBefore = now - 2 * opts.checkpointEverySeconds * 1000 - GRACE_MS
+  if (opts.keys !== null) await checkCovered(sql, opts.keys, anchored, hi, dueBefore, found)
   return { checked, ok: found.problems.length === 0, firstInvalid: found.firstInvalid, problems: found.problems }
 }
 
-async function checkCheckpoint (
-  sql: Sql, keys: CheckpointKeys, cp: CheckpointRow, lastCp: CheckpointRow | null, recordHash: string | undefined, found: Findings,
-): Promise<void> {
-  // A checkpoint over a deleted record: the deletion is the problem already reported.
-  if (recordHash === undefined) return
+/** The payload of a checkpoint whose signature verifies and that states its row's seq and hash, or null. */
+async function validCheckpoint (
+  keys: CheckpointKeys, cp: CheckpointRow, recordHash: string | undefined,
+): Promise<CheckpointPayload | null> {
   const payload = await keys.verify<CheckpointPayload>(cp.jws)
-  if (payload === null || payload.seq !== cp.seq || payload.hash !== cp.hash || cp.hash !== recordHash) {
+  const states = payload !== null && payload.seq === Number(cp.seq) && payload.hash === cp.hash
+  return states && cp.hash === recordHash ? payload : null
+}
+
+/** Checks one checkpoint and its link to the one before; resolves with whether it anchors its record. */
+async function checkCheckpoint (
+  sql: Sql, keys: CheckpointKeys, cp: CheckpointRow, lastCp: CheckpointRow | null,
+  recordHash: string | undefined, found: Findings,
+): Promise<boolean> {
+  // A checkpoint over a deleted record: the deletion is the problem already reported.
+  if (recordHash === undefined) return false
+  const payload = await validCheckpoint(keys, cp, recordHash)
+  if (payload === null) {
     found.add('checkpoint-invalid', cp.seq, cp.seq)
-    return
+    return false
   }
   // Checkpoints signed before v1.1 carry no link.
-  if (payload.prev === undefined) return
+  if (payload.prev === undefined) return true
   const expected = lastCp === null ? null : { seq: Number(lastCp.seq), hash: lastCp.hash }
-  if (payload.prev === null ? expected === null : (expected !== null && payload.prev.seq === expected.seq && payload.prev.hash === expected.hash)) return
+  const linked = payload.prev === null
+    ? expected === null
+    : expected !== null && payload.prev.seq === expected.seq && payload.prev.hash === expected.hash
+  if (linked) return true
   if (payload.prev !== null && (expected === null || payload.prev.seq > expected.seq)) {
     // The checkpoint it links to is gone (unless retention removed its records).
     const [kept] = await sql.query('SELECT 1 FROM ndx_checkpoints WHERE seq = $1', [payload.prev.seq])
     if (kept === undefined) {
       found.add('checkpoint-missing', payload.prev.seq, payload.prev.seq)
-      return
+      return true
     }
   }
   found.add('checkpoint-invalid', cp.seq, cp.seq)
+  return true
 }
 
 /** Records cut off after the range's last one (the head says they were written). */
-async function checkTail (sql: Sql, hi: number, prev: { seq: number, hash: string }, removed: readonly RemovedRange[], found: Findings): Promise<void> {
+async function checkTail (
+  sql: Sql, hi: number, prev: { seq: number, hash: string }, removed: readonly RemovedRange[], found: Findings,
+): Promise<void> {
   if (prev.seq < hi) found.add('deleted', prev.seq + 1, hi)
-  const [next] = await sql.query<{ seq: number, prev_hash: string }>('SELECT seq, prev_hash FROM ndx_tx WHERE seq > $1 ORDER BY seq LIMIT 1', [hi])
+  const [next] = await sql.query<{ seq: number }>('SELECT seq FROM ndx_tx WHERE seq > $1 ORDER BY seq LIMIT 1', [hi])
   if (next !== undefined) return
   const [head] = await sql.query<{ seq: number }>('SELECT seq FROM ndx_chain_head')
   const headSeq = Number(head?.seq ?? 0)
   if (headSeq > hi) for (const [f, l] of unaccounted(removed, hi + 1, headSeq, null)) found.add('deleted', f, l)
 }
 
-/** Records older than the checkpoint interval allows, under no checkpoint: the later checkpoints are gone. */
-async function checkCovered (sql: Sql, hi: number, dueBefore: number, found: Findings): Promise<void> {
-  const [last] = await sql.query<{ seq: number | null }>('SELECT max(seq) AS seq FROM ndx_checkpoints')
-  const covered = Number(last?.seq ?? 0)
+/**
+ * Records older than the checkpoint interval allows, under no checkpoint that verifies: the later
+ * checkpoints are gone. A checkpoint row past the range counts only if it verifies against its record (an
+ * inserted row with a high seq must not silence this check).
+ */
+async function checkCovered (
+  sql: Sql, keys: CheckpointKeys, anchored: number, hi: number, dueBefore: number, found: Findings,
+): Promise<void> {
+  let covered = anchored
+  if (covered < hi) {
+    const later = await sql.query<CheckpointRow & { record_hash: string | null }>(
+      `SELECT c.seq, c.hash, c.jws, (SELECT t.hash FROM ndx_tx t WHERE t.seq = c.seq LIMIT 1) AS record_hash
+       FROM ndx_checkpoints c WHERE c.seq > $1 ORDER BY c.seq LIMIT 20`, [hi])
+    for (const cp of later) {
+      if (await validCheckpoint(keys, cp, cp.record_hash ?? undefined) !== null) { covered = hi; break }
+    }
+  }
   if (covered >= hi) return
   const [due] = await sql.query<{ lo: number | null, hi: number | null }>(
-    'SELECT min(seq) AS lo, max(seq) AS hi FROM ndx_tx WHERE seq > $1 AND seq <= $2 AND time < $3', [covered, hi, new Date(dueBefore)])
+    'SELECT min(seq) AS lo, max(seq) AS hi FROM ndx_tx WHERE seq > $1 AND seq <= $2 AND time < $3',
+    [covered, hi, new Date(dueBefore)])
   if (due?.lo != null && due.hi != null) found.add('checkpoint-missing', Number(due.lo), Number(due.hi))
 }

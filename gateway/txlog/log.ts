@@ -71,7 +71,9 @@ export async function loadCheckpointer (config: GatewayConfig, logger?: Logger):
 }
 
 /** The checkpoint keys an auditor verifies with: the current key's public half and `checkpointPublicKeys`. */
-export async function loadCheckpointKeys (config: GatewayConfig, checkpointer: Checkpointer | null): Promise<CheckpointKeys | null> {
+export async function loadCheckpointKeys (
+  config: GatewayConfig, checkpointer: Checkpointer | null,
+): Promise<CheckpointKeys | null> {
   const files = config.gateway.secrets.checkpointPublicKeys.map((f) => resolve(config.dir, f))
   if (checkpointer === null && files.length === 0) return null
   return CheckpointKeys.fromFiles(files, checkpointer?.publicJwk)
@@ -151,7 +153,8 @@ export async function openTransactionLog (env: Environment, config: GatewayConfi
         }
       }
       const poisoned = await withTimeout(writer.poisonedCount(), 1000).catch(() => null)
-      return { queueDepth, lagMs, spooled: sink instanceof QueueSink ? sink.spooled : 0, backlog: sink.backlog, poisoned }
+      const spooled = sink instanceof QueueSink ? sink.spooled : 0
+      return { queueDepth, lagMs, spooled, backlog: sink.backlog, poisoned }
     },
     async close () {
       maintenance.close()

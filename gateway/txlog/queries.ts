@@ -11,7 +11,9 @@ import type { Sql } from './sql.js'
 
 export { FILTER_NAMES, invalidQuery, parseFilter, timeRange, whereClause, windowOf, type LogFilter } from './filters.js'
 
-export const GROUP_KEYS = ['client', 'service', 'operation', 'outcome', 'source', 'purpose', 'code', 'day', 'hour'] as const
+export const GROUP_KEYS = [
+  'client', 'service', 'operation', 'outcome', 'source', 'purpose', 'code', 'day', 'hour',
+] as const
 export type GroupKey = typeof GROUP_KEYS[number]
 /** Group keys the hourly rollup does not hold: counted from the records. */
 const RECORD_ONLY_KEYS: ReadonlySet<GroupKey> = new Set(['purpose', 'code'])
@@ -26,7 +28,8 @@ export interface Row {
   method: string, route: string | null, purpose: string | null, subject_ref: string | null, on_behalf_of: string | null,
   outcome: Outcome, status: number, code: string | null, source: 'upstream' | 'reuse' | null, fields: string | null,
   duration_ms: number, upstream_ms: number | null, request_bytes: number, response_bytes: number,
-  claimed_client?: string | null, replay_guard?: 'shared' | 'local' | null, stale?: boolean | null, prev_hash: string, hash: string
+  claimed_client?: string | null, replay_guard?: 'shared' | 'local' | null, stale?: boolean | null,
+  prev_hash: string, hash: string
 }
 
 export function toRecord (r: Row): TransactionRecord {
@@ -180,11 +183,16 @@ export class LogReader {
   }
 
   /** Checkpoints signed in [from, to), by seq, paged with a cursor. */
-  async checkpoints (from: Date, to: Date, limit = 100, after: number | null = null): Promise<{ items: CheckpointItem[], nextCursor: string | null }> {
+  async checkpoints (
+    from: Date, to: Date, limit = 100, after: number | null = null,
+  ): Promise<{ items: CheckpointItem[], nextCursor: string | null }> {
     const rows = await this.#sql.query<{ seq: number, hash: string, time: Date, kid: string | null, jws: string }>(
-      'SELECT seq, hash, time, kid, jws FROM ndx_checkpoints WHERE time >= $1 AND time < $2 AND seq > $3 ORDER BY seq LIMIT $4',
+      `SELECT seq, hash, time, kid, jws FROM ndx_checkpoints
+       WHERE time >= $1 AND time < $2 AND seq > $3 ORDER BY seq LIMIT $4`,
       [from, to, after ?? -1, limit + 1])
-    const page = rows.slice(0, limit).map((r) => ({ seq: Number(r.seq), hash: r.hash, time: new Date(r.time).toISOString(), kid: r.kid ?? kidOf(r.jws), jws: r.jws }))
+    const page = rows.slice(0, limit).map((r) => ({
+      seq: Number(r.seq), hash: r.hash, time: new Date(r.time).toISOString(), kid: r.kid ?? kidOf(r.jws), jws: r.jws,
+    }))
     const last = page[page.length - 1]
     return { items: page, nextCursor: rows.length > limit && last !== undefined ? encodeSeqCursor(last.seq) : null }
   }

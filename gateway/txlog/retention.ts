@@ -4,7 +4,7 @@
  * each (signed with the checkpoint key when there is one), so the integrity check can tell a purge from a
  * deletion, the oldest records included.
  */
-import { RETENTION_TYP, type Checkpointer } from './checkpoints.js'
+import type { Checkpointer } from './checkpoints.js'
 import { partitionOf } from './schema.js'
 import type { Sql } from './sql.js'
 import type { LogWriter } from './writer.js'
@@ -16,18 +16,24 @@ export interface RemovedRange {
   readonly hash: string
 }
 
+/** The JWS type of a retention trace (signed with the checkpoint key). */
+export const RETENTION_TYP = 'ndx-retention+jwt'
+
 export interface RetentionPayload {
   readonly ranges: readonly RemovedRange[]
 }
 
 /** Drops the partitions entirely older than `days`, leaving a signed trace; resolves with those dropped. */
-export async function purge (sql: Sql, writer: LogWriter, signer: Checkpointer | null, days: number, now = new Date()): Promise<string[]> {
+export async function purge (
+  sql: Sql, writer: LogWriter, signer: Checkpointer | null, days: number, now = new Date(),
+): Promise<string[]> {
   const cutoff = partitionOf(new Date(now.getTime() - days * 86_400_000))
   return sql.transaction(async (tx) => {
     // Under the head lock: no batch lands in a partition while it is being dropped.
     await tx.query('SELECT seq FROM ndx_chain_head FOR UPDATE')
     const parts = (await tx.query<{ name: string }>(
-      `SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent
+      `SELECT c.relname AS name FROM pg_inherits i
+       JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent
        WHERE p.relname = 'ndx_tx' AND c.relname < $1 ORDER BY c.relname`, [cutoff.name])).map((p) => p.name)
     if (parts.length === 0) return []
     const union = parts.map((name) => `SELECT seq, hash FROM ${name}`).join(' UNION ALL ')
@@ -37,7 +43,8 @@ export async function purge (sql: Sql, writer: LogWriter, signer: Checkpointer |
        SELECT min(seq)::bigint AS from_seq, max(seq)::bigint AS to_seq,
          (array_agg(hash ORDER BY seq DESC))[1] AS hash FROM s GROUP BY g ORDER BY 1`)
     if (ranges.length > 0) {
-      const payload: RetentionPayload = { ranges: ranges.map((r) => ({ fromSeq: Number(r.from_seq), toSeq: Number(r.to_seq), hash: r.hash })) }
+      const removed = ranges.map((r) => ({ fromSeq: Number(r.from_seq), toSeq: Number(r.to_seq), hash: r.hash }))
+      const payload: RetentionPayload = { ranges: removed }
       const jws = signer === null ? null : await signer.signPayload({ ...payload }, RETENTION_TYP, now.getTime())
       await tx.query('INSERT INTO ndx_retention (time, ranges, kid, jws) VALUES ($1, $2, $3, $4)',
         [now, JSON.stringify(payload.ranges), signer?.kid ?? null, jws])

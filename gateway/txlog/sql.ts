@@ -33,10 +33,10 @@ export class PgSql implements Sql {
 
   async transaction<T> (fn: (tx: Sql) => Promise<T>): Promise<T> {
     const client = await this.pool.connect()
-    // A connection that dies mid-transaction also emits 'error' on the checked-out client, which the pool's
-    // listener does not cover; the failing query rejects anyway, so the event itself is only swallowed.
-    const onError = (): void => {}
-    client.on('error', onError)
+    // A connection lost mid-transaction is reported on the client too: without a listener that event would
+    // crash the process; the query in flight rejects with the same error.
+    const lost = (): void => {}
+    client.on('error', lost)
     const tx: Sql = {
       kind: 'postgres',
       query: async <R>(text: string, params?: unknown[]) => (await client.query(text, params)).rows as R[],
@@ -53,7 +53,7 @@ export class PgSql implements Sql {
       await client.query('ROLLBACK').catch(() => {})
       throw err
     } finally {
-      client.off('error', onError)
+      client.removeListener('error', lost)
       client.release()
     }
   }

@@ -105,7 +105,10 @@ export function startLogWorker (redisUrl: string, bullPrefix: string, writer: Lo
 /** One error line per record kept aside: an operator must look (`ndx_txlog_poisoned_total` alerts too). */
 export function reportPoisoned (result: IsolatedWrite, logger?: Logger): void {
   for (const p of result.poisoned) {
-    if (p.kept) logger?.error({ txn: p.id, reason: p.error }, 'transaction log: record refused by the database; kept aside in ndx_tx_poisoned')
-    else logger?.error({ txn: p.id, reason: p.error, record: p.record }, 'transaction log: record refused by the database and not kept aside')
+    if (p.kept) {
+      logger?.error({ txn: p.id, reason: p.error }, 'transaction log: record refused by the database; kept aside in ndx_tx_poisoned')
+    } else {
+      logger?.error({ txn: p.id, reason: p.error, record: p.record }, 'transaction log: record refused by the database and not kept aside')
+    }
   }
 }

@@ -4,9 +4,9 @@
  * rest, bumps the hourly rollups and moves the head. Writers on any number of processes serialize on the
  * head row, so the chain has one order.
  *
- * A batch the database refuses is written again record by record (`writeIsolated`): a record that still
- * fails while the database answers is poison and is kept aside (`ndx_tx_poisoned`), so it never holds the
- * others back.
+ * A batch the database refuses is written again in halves down to single records (`writeIsolated`): a
+ * record that still fails alone while the database answers is poison and is kept aside (`ndx_tx_poisoned`),
+ * so it never holds the others back.
  */
 import { chainHash } from './chain.js'
 import { storable, type TransactionRecord } from './record.js'
@@ -38,7 +38,9 @@ export interface IsolatedWrite {
   /** Records newly chained. */
   readonly written: number
   /** Records the database refused on their own, kept aside in `ndx_tx_poisoned`. */
-  readonly poisoned: ReadonlyArray<{ readonly id: string, readonly error: string, readonly kept: boolean, readonly record?: string }>
+  readonly poisoned: ReadonlyArray<{
+    readonly id: string, readonly error: string, readonly kept: boolean, readonly record?: string
+  }>
 }
 
 function printable (text: string, max: number): string {
@@ -93,27 +95,22 @@ export class LogWriter {
   }
 
   /**
-   * Writes a batch; if the database refuses it, each record alone. A record refused on its own while the
-   * database still answers is kept aside with the reason; if the database does not answer, this rejects
-   * (nothing is set aside for an outage) and the batch is retried later as a whole.
+   * Writes a batch; if the database refuses it, each half again, down to the record that fails alone (a
+   * poison record costs a few transactions, not one per record of its batch). A record refused on its own
+   * while the database still answers is kept aside with the reason; if the database does not answer, this
+   * rejects (nothing is set aside for an outage) and the batch is retried later as a whole. Order is kept.
    */
   async writeIsolated (records: readonly TransactionRecord[]): Promise<IsolatedWrite> {
     try {
       return { written: await this.write(records), poisoned: [] }
     } catch (err) {
       if (records.length === 1) return this.#alone(records[0] as TransactionRecord, err)
+      await this.#sql.query('SELECT 1').catch(() => { throw err })
     }
-    let written = 0
-    const poisoned: Array<IsolatedWrite['poisoned'][number]> = []
-    for (const r of records) {
-      try {
-        written += await this.write([r])
-      } catch (err) {
-        const kept = await this.#alone(r, err)
-        poisoned.push(...kept.poisoned)
-      }
-    }
-    return { written, poisoned }
+    const mid = Math.ceil(records.length / 2)
+    const first = await this.writeIsolated(records.slice(0, mid))
+    const second = await this.writeIsolated(records.slice(mid))
+    return { written: first.written + second.written, poisoned: [...first.poisoned, ...second.poisoned] }
   }
 
   /** A record the database refused: poison if the database answers, else the outage is rethrown. */
@@ -124,7 +121,8 @@ export class LogWriter {
     // made printable the same way.
     const record = JSON.stringify(r)
     try {
-      await this.#sql.query('INSERT INTO ndx_tx_poisoned (id, record, error) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING',
+      await this.#sql.query(
+        'INSERT INTO ndx_tx_poisoned (id, record, error) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING',
         [printable(String(r.id), 64), record, error])
       return { written: 0, poisoned: [{ id: r.id, error, kept: true }] }
     } catch {

@@ -129,7 +129,10 @@ t.test('auth.unknown_client and auth.unknown_key', async (t) => {
   assertProblem(t, await send(app, await sign(header(), citizenClaims({ iss: 'VN.NOBODY' }), key)), 401, 'auth.unknown_client')
   assertProblem(t, await send(app, await sign(header('dng-1999-01'), citizenClaims(), key)), 401, 'auth.unknown_key')
   t.equal(sink.records[0]?.client, null, 'an unknown iss is not recorded as a client')
-  t.equal(sink.records[1]?.client, DNG, 'a known iss is recorded even when its key is unknown')
+  t.equal(sink.records[0]?.claimedClient, 'VN.NOBODY', 'only as what it claimed')
+  // CONTRACT §7 v1.1: nothing unverified is attributed, a known iss included.
+  t.equal(sink.records[1]?.client, null, 'a known iss whose key is unknown is not recorded as that client')
+  t.equal(sink.records[1]?.claimedClient, DNG)
   t.equal(sink.records[1]?.keyId, null)
 })
 

@@ -57,31 +57,38 @@ t.test('a corpus of hostile requests: no success, no 5xx, problem+json, process 
   for (const req of setup) t.equal((await raw(port, req)).status, 200, req.name)
 
   const statuses: Record<number, number> = {}
+  const answered = new Map<string, string>()
   const failures: string[] = []
   // A few at a time, like real traffic.
   for (let i = 0; i < hostile.length; i += 8) {
     await Promise.all(hostile.slice(i, i + 8).map(async (req) => {
       const res = await raw(port, req)
       statuses[res.status] = (statuses[res.status] ?? 0) + 1
+      if (req.target.startsWith('/v1') && res.headers['x-transaction-id'] === undefined) failures.push(`${req.name}: no transaction id (${res.status})`)
+      if (res.headers['x-transaction-id'] !== undefined) answered.set(res.headers['x-transaction-id'], req.name)
       if (res.status >= 500 || (res.status >= 200 && res.status < 300)) failures.push(`${req.name}: ${res.status} ${res.body.slice(0, 120)}`)
       else {
         if (!(res.headers['content-type'] ?? '').startsWith('application/problem+json')) failures.push(`${req.name}: not problem+json (${res.status}, ${res.headers['content-type'] ?? 'no type'})`)
         else if (req.method !== 'HEAD') { // a HEAD reply has no body
           const problem = JSON.parse(res.body) as { code?: string, type?: string, transactionId?: string | null }
           if (typeof problem.code !== 'string' || problem.type !== `urn:ndx:problem:${problem.code}`) failures.push(`${req.name}: malformed problem ${res.body.slice(0, 100)}`)
-          // Requests the HTTP parser refuses never become transactions: no id in header or body.
+          // Requests the HTTP parser refuses are transactions too: the same id in header and body.
           if (req.target.startsWith('/v1') && problem.transactionId !== (res.headers['x-transaction-id'] ?? null)) failures.push(`${req.name}: transaction id mismatch`)
         }
       }
     }))
   }
+  const recorded = new Set(sink.records.map((r) => r.id))
+  for (const [id, name] of answered) if (!recorded.has(id)) failures.push(`${name}: answered ${id} but not recorded`)
   t.same(failures, [], 'every hostile request was refused cleanly')
   t.comment(`statuses: ${JSON.stringify(statuses)}`)
   t.equal(statuses[200] ?? 0, 0)
   t.equal((await raw(port, { name: 'alive', method: 'GET', target: '/health/live', headers: [] })).status, 200, 'the process is alive')
   t.ok(sink.records.every((r) => r.status < 500), 'no record of a server error')
+  // Every /v1 request is a record, those the HTTP parser refused included (CONTRACT §7 v1.1): exactly one each.
   const reached = hostile.filter((r) => r.target.startsWith('/v1')).length + setup.length
-  t.ok(sink.records.length >= reached - (statuses[400] ?? 0), `${sink.records.length} transaction records`)
+  t.equal(sink.records.length, reached, `${sink.records.length} transaction records for ${reached} /v1 requests`)
+  t.equal(new Set(sink.records.map((r) => r.id)).size, sink.records.length, 'once each')
   t.ok(sink.records.some((r) => r.code === 'request.invalid' && r.route === null && r.status === 400), 'undecodable targets are recorded too')
   t.equal(({} as Record<string, unknown>).admin, undefined, 'no prototype was polluted')
 

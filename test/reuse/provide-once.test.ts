@@ -164,6 +164,9 @@ t.test('stale-if-error: a kept record past its window answers only while the reg
   const stale = await get()
   t.equal(stale.statusCode, 200)
   t.match(json(stale).meta, { source: 'reuse', stale: true }, 'registry down: the kept record answers, marked stale')
+  const records = gw.sink.records
+  t.equal(records.find((r) => r.id === stale.headers['x-transaction-id'])?.stale, true, 'and its transaction record says stale too')
+  t.ok(records.filter((r) => r.id !== stale.headers['x-transaction-id']).every((r) => !r.stale), 'no other record does')
   await new Promise((resolve) => setTimeout(resolve, 2100))
   const gone = await get()
   t.equal(gone.statusCode, 503, 'past maxStaleSeconds: no answer')

@@ -85,6 +85,9 @@ t.test('a rewritten chain with its head moved and the later checkpoints deleted 
   const result = await check(sql, keys)
   t.equal(result.ok, false, 'the rewrite is found')
   t.same(result.problems, [{ kind: 'checkpoint-missing', fromSeq: 6, toSeq: 15 }], 'records written long ago under no checkpoint')
+  // A row with a high seq, carrying a genuine JWS copied from an earlier checkpoint, covers nothing.
+  await sql.query("INSERT INTO ndx_checkpoints (seq, hash, time, jws) SELECT 1000000, hash, now(), jws FROM ndx_checkpoints WHERE seq = 5")
+  t.same((await check(sql, keys)).problems, [{ kind: 'checkpoint-missing', fromSeq: 6, toSeq: 15 }], 'an inserted checkpoint row does not silence it')
   t.equal((await check(sql, keys, { now: Date.now() - 9.99 * HOUR })).ok, true, 'records newer than the interval need no checkpoint yet')
 })
 

@@ -132,7 +132,7 @@ function suite (t: Test, kind: 'postgres' | 'pglite'): void {
     const keys = await CheckpointKeys.fromFiles([], cp.publicJwk)
     const verified = await checkIntegrity(sql, ALL.from, ALL.to, { keys, checkpointEverySeconds: 300 })
     t.equal(verified.ok, false, 'the rewrite is caught by the checkpoint')
-    t.same(verified.problems, [{ kind: 'checkpoint-invalid', fromSeq: 29, toSeq: 29 }])
+    t.same(verified.problems, [{ kind: 'checkpoint-invalid', fromSeq: 29, toSeq: 29 }, { kind: 'checkpoint-missing', fromSeq: 1, toSeq: 29 }], 'and nothing is under a valid checkpoint')
   })
 
   t.test('retention drops whole days past the window', async (t) => {

@@ -76,3 +76,13 @@ t.test('queue mode: a job holding poison completes, and the records batched with
   const counts = await queue.getJobCounts('failed', 'waiting', 'delayed', 'active')
   t.same(counts, { failed: 0, waiting: 0, delayed: 0, active: 0 }, 'no job left retrying')
 })
+
+t.test('ndx_txlog_poisoned_total counts what was kept aside, for alerts', async (t) => {
+  const { logGateway } = await import('../helpers/txlog.js')
+  const gw = await logGateway(t)
+  const before = await gw.app.inject({ method: 'GET', url: '/metrics' })
+  t.match(before.body, /^ndx_txlog_poisoned_total 0$/m)
+  await gw.log.writer.writeIsolated([record(), poison()])
+  const after = await gw.app.inject({ method: 'GET', url: '/metrics' })
+  t.match(after.body, /^ndx_txlog_poisoned_total 1$/m)
+})
