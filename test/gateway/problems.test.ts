@@ -19,7 +19,7 @@ t.test('the problem table matches CONTRACT §4', async (t) => {
     'request.invalid': 400,
     'auth.missing': 401, 'auth.malformed': 401, 'auth.unknown_client': 401, 'auth.unknown_key': 401, 'auth.algorithm': 401, 'auth.signature': 401, 'auth.audience': 401, 'auth.expired': 401, 'auth.binding': 401, 'auth.replayed': 401,
     'access.denied': 403, 'access.purpose': 403, 'access.field': 403, 'access.role': 403,
-    'route.not_found': 404, 'record.not_found': 404,
+    'route.not_found': 404, 'record.not_found': 404, 'route.method': 405,
     'request.too_large': 413, 'request.media_type': 415,
     'quota.exceeded': 429,
     'upstream.bad_response': 502, 'upstream.unavailable': 503, 'gateway.unavailable': 503, 'upstream.timeout': 504,
