@@ -2,7 +2,7 @@
  * Parses one configuration file (YAML or JSON) keeping where every value was written, so each issue can
  * say `file:line`. JSON is YAML 1.2, so one parser reads both.
  */
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, YAMLParseError, type Node } from 'yaml'
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node, type YAMLError } from 'yaml'
 
 export interface SourceError { line: number | undefined, reason: string }
 
@@ -17,7 +17,7 @@ function decodePointer (pointer: string): string[] {
 }
 
 /** The parser's message without its "at line …, column …:" tail and code frame (the line is given apart). */
-function reasonOf (err: YAMLParseError): string {
+function reasonOf (err: YAMLError): string {
   const first = err.message.split('\n')[0] ?? err.message
   return first.replace(/ at line \d+, column \d+:?$/, '')
 }
@@ -27,9 +27,9 @@ export function parseSource (text: string): ParsedSource | SourceError[] {
   const lines = new LineCounter()
   // Duplicate keys are an error, aliases are bounded (no billion laughs).
   const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true, lineCounter: lines })
-  if (doc.errors.length > 0) {
-    return doc.errors.map((e) => ({ line: e.linePos?.[0].line, reason: `not valid YAML/JSON: ${reasonOf(e)}` }))
-  }
+  // The parser's later errors mostly follow from its first (it lost its place): one mistake, one message.
+  const first = doc.errors[0]
+  if (first !== undefined) return [{ line: first.linePos?.[0].line, reason: `not valid YAML/JSON: ${reasonOf(first)}` }]
   let data: unknown
   try {
     data = doc.toJS({ maxAliasCount: 100 })
