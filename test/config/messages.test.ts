@@ -8,7 +8,12 @@ import { readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { ConfigError, formatIssue, loadConfig } from '../../gateway/config/load-config.js'
 import type { ConfigIssue } from '../../gateway/config/types.js'
+import { Writable } from 'node:stream'
+import { pino } from 'pino'
+import { readEnvironment } from '../../gateway/env.js'
+import { startGateway } from '../../gateway/server.js'
 import { copyConfig } from '../helpers/gateway.js'
+import { tempDir } from '../helpers/txlog.js'
 
 async function refused (t: Test, dir: string, env: Record<string, string> = {}): Promise<ConfigIssue[]> {
   try {
@@ -93,6 +98,18 @@ t.test('a config directory copied elsewhere is refused naming the missing key fi
   t.match(await refused(t, dir, { NDX_CHECKPOINT_KEY_FILE: 'not-a-key.json' }), [{ path: '/secrets/checkpointKeyFile', reason: /not-a-key\.json holds no private key/ }], 'a public key where a private one is needed')
   await writeFile(join(dir, 'garbage.json'), 'not json')
   t.match(await refused(t, dir, { NDX_CHECKPOINT_KEY_FILE: 'garbage.json' }), [{ reason: /garbage\.json is not JSON/ }])
+})
+
+t.test('the gateway started on a copied directory refuses it with the same config error, never an ENOENT stack', async (t) => {
+  const dir = await copyConfig(t)
+  await rm(join(dir, '..', 'demo'))
+  const lines: string[] = []
+  const logger = pino({ level: 'info' }, new Writable({ write (chunk, _enc, done) { lines.push(String(chunk)); done() } }))
+  await t.rejects(startGateway(readEnvironment({ CONFIG_DIR: dir, DATA_DIR: await tempDir(t), PORT: '0' }), logger),
+    { name: 'ConfigError', issues: [{ file: 'gateway.yaml', path: '/secrets/checkpointKeyFile', reason: /^file not found: / }] })
+  const fatal = lines.map((l) => JSON.parse(l) as { msg: string, issues?: unknown[] }).find((l) => l.msg === 'configuration refused')
+  t.match(fatal?.issues, [{ file: 'gateway.yaml', line: 16, path: '/secrets/checkpointKeyFile' }], 'the log names the file and line')
+  t.notMatch(lines.join(''), /ENOENT/, 'no ENOENT stack')
 })
 
 const LAND = (mapping: string): string => `service: land-registry
