@@ -49,7 +49,7 @@ t.test('a missing variable without default is an issue naming the file and path'
   const dir = await copyConfig(t)
   await edit(dir, 'adapters/population.yaml', (s) => s.replace('"${POPULATION_API_KEY:-demo-population-key}"', '"${POPULATION_API_KEY}"'))
   const issues = await refused(t, dir)
-  t.match(issues, [{ file: 'adapters/population.yaml', line: 11, path: '/upstream/headers/X-Api-Key', reason: /^environment variable POPULATION_API_KEY is not set/ }])
+  t.match(issues, [{ file: 'adapters/population.yaml', line: 12, path: '/upstream/headers/X-Api-Key', reason: /^environment variable POPULATION_API_KEY is not set/ }])
   t.equal(issues.length, 1)
 })
 

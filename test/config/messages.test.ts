@@ -90,7 +90,7 @@ t.test('a config directory copied elsewhere is refused naming the missing key fi
   const issues = await refused(t, dir)
   t.same(issues, [{
     file: 'gateway.yaml',
-    line: 16,
+    line: 17,
     path: '/secrets/checkpointKeyFile',
     reason: `file not found: ${join(dir, '..', 'demo', 'keys', 'gateway-checkpoint.private.jwk.json')}`,
   }])
@@ -108,7 +108,7 @@ t.test('the gateway started on a copied directory refuses it with the same confi
   await t.rejects(startGateway(readEnvironment({ CONFIG_DIR: dir, DATA_DIR: await tempDir(t), PORT: '0' }), logger),
     { name: 'ConfigError', issues: [{ file: 'gateway.yaml', path: '/secrets/checkpointKeyFile', reason: /^file not found: / }] })
   const fatal = lines.map((l) => JSON.parse(l) as { msg: string, issues?: unknown[] }).find((l) => l.msg === 'configuration refused')
-  t.match(fatal?.issues, [{ file: 'gateway.yaml', line: 16, path: '/secrets/checkpointKeyFile' }], 'the log names the file and line')
+  t.match(fatal?.issues, [{ file: 'gateway.yaml', line: 17, path: '/secrets/checkpointKeyFile' }], 'the log names the file and line')
   t.notMatch(lines.join(''), /ENOENT/, 'no ENOENT stack')
 })
 
@@ -154,4 +154,22 @@ t.test('an agency with neither keys nor jwksUrl is told it needs one', async (t)
   const dir = await copyConfig(t)
   await writeFile(join(dir, 'agencies', 'VN.NEW.yaml'), 'id: VN.NEW\nname: x\nroles: [auditor]\n')
   t.same(await refused(t, dir), [{ file: 'agencies/VN.NEW.yaml', line: 1, path: '', reason: 'needs `keys` or `jwksUrl`' }])
+})
+
+t.test('every config file names its JSON Schema for editors (yaml-language-server), and the schema exists', async (t) => {
+  const { readdir } = await import('node:fs/promises')
+  const { existsSync } = await import('node:fs')
+  const { dirname, resolve } = await import('node:path')
+  const { projectPath } = await import('../../gateway/paths.js')
+  const files = ['gateway.yaml', ...(await readdir(projectPath('config', 'agencies'))).map((f) => `agencies/${f}`), ...(await readdir(projectPath('config', 'adapters'))).map((f) => `adapters/${f}`)]
+  t.ok(files.length >= 12)
+  for (const file of files) {
+    const first = (await readFile(projectPath('config', file), 'utf8')).split('\n')[0] ?? ''
+    const m = /^# yaml-language-server: \$schema=(\S+)$/.exec(first)
+    t.ok(m, `${file} starts with a $schema line`)
+    const schema = resolve(dirname(projectPath('config', file)), m?.[1] ?? '')
+    const kind = file === 'gateway.yaml' ? 'gateway' : file.startsWith('agencies/') ? 'agency' : 'adapter'
+    t.equal(schema, projectPath('schemas', `${kind}.schema.json`), `${file} points at the ${kind} schema`)
+    t.ok(existsSync(schema))
+  }
 })
