@@ -69,7 +69,7 @@ function describe (e: ErrorObject): SchemaIssue {
     case 'type': return { path: e.instancePath, reason: `must be ${String(p.type).split(',').map((t) => ARTICLE[t] ?? t).join(' or ')}` }
     case 'pattern': {
       const what = (e.parentSchema as Schema | undefined)?.description
-      return { path: e.instancePath, reason: typeof what === 'string' ? `must be ${what}` : `must match the pattern ${String(p.pattern)}` }
+      return { path: e.instancePath, reason: `must match the pattern ${String(p.pattern)}${typeof what === 'string' ? ` (${what})` : ''}` }
     }
     default: return { path: e.instancePath, reason: e.message ?? e.keyword }
   }

@@ -146,7 +146,7 @@ t.test('a mapping that is neither a pointer nor a mapping says what it may be', 
   await writeFile(join(dir, 'adapters', 'land-registry.yaml'), LAND('landUse: 42\n      owner: chuSuDung'))
   t.same((await refused(t, dir)).map(formatIssue).sort(), [
     'adapters/land-registry.yaml:12 /operations/parcel/response/landUse: must be a JSON pointer into the registry\'s record, e.g. /hoVaTen, or a mapping { from: <JSON pointer>, type: string|number|boolean|date-dmy|map, values: {...} }',
-    'adapters/land-registry.yaml:13 /operations/parcel/response/owner: must be a JSON pointer into the registry\'s record, e.g. /hoVaTen',
+    'adapters/land-registry.yaml:13 /operations/parcel/response/owner: must match the pattern ^(/([^~]|~[01])*)*$ (a JSON pointer into the registry\'s record, e.g. /hoVaTen)',
   ])
 })
 
