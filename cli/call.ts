@@ -16,13 +16,20 @@ ${KEY_HELP}
 The status line and X-Transaction-Id go to stderr, the reply body to stdout.
 exit: 0 a 2xx reply; 1 the gateway answered with a problem (4xx/5xx); 2 usage; 3 the gateway could not be reached`,
   async run (argv, io) {
-    const { values, positionals } = parse(argv, { ...requestOptions, url: { type: 'string' }, timeout: { type: 'string' } }, true)
+    const options = { ...requestOptions, url: { type: 'string' }, timeout: { type: 'string' } } as const
+    const { values, positionals } = parse(argv, options, true)
     const [method, target, ...extra] = positionals
-    if (method === undefined || target === undefined) throw new UsageError('METHOD and target are required, e.g. ndx call GET /v1/population/citizens/001')
+    if (method === undefined || target === undefined) {
+      throw new UsageError('METHOD and target are required, e.g. ndx call GET /v1/population/citizens/001')
+    }
     if (extra.length > 0) throw new UsageError(`unexpected argument ${extra[0] as string}`)
-    if (!target.startsWith('/')) throw new UsageError(`the target ${target} must start with / (path and query, no scheme or host; the host goes in --url)`)
+    if (!target.startsWith('/')) {
+      throw new UsageError(`the target ${target} must start with / (path and query; the host goes in --url)`)
+    }
     const timeout = Number(values.timeout ?? 30_000)
-    if (!(Number.isInteger(timeout) && timeout > 0)) throw new UsageError(`--timeout ${values.timeout ?? ''} is not a positive number of milliseconds`)
+    if (!(Number.isInteger(timeout) && timeout > 0)) {
+      throw new UsageError(`--timeout ${values.timeout ?? ''} is not a positive number of milliseconds`)
+    }
     const iss = agencyOf(values, io.env)
     const signer = await signerFromFile(iss, findKey(iss, values.key, io), values.aud ?? io.env.NDX_AUDIENCE)
     const body = await readBody(values)
@@ -43,16 +50,18 @@ exit: 0 a 2xx reply; 1 the gateway answered with a problem (4xx/5xx); 2 usage; 3
         signal: AbortSignal.timeout(timeout),
       })
     } catch (err) {
-      const code = (err as { code?: string, cause?: { code?: string } }).code ?? (err as { cause?: { code?: string } }).cause?.code
-      const why = (err as Error).name === 'TimeoutError' ? `no reply within ${timeout} ms` : code ?? (err as Error).message
+      const e = err as Error & { code?: string, cause?: { code?: string } }
+      const why = e.name === 'TimeoutError' ? `no reply within ${timeout} ms` : e.code ?? e.cause?.code ?? e.message
       throw new TransportError(`cannot reach the gateway at ${base.origin}: ${why}`)
     }
     const ok = reply.status >= 200 && reply.status < 300
     const problem = reply.body as { code?: unknown, detail?: unknown } | null
-    const summary = !ok && problem !== null && typeof problem === 'object' && typeof problem.code === 'string' ? `  ${problem.code}: ${String(problem.detail)}` : ''
+    const isProblem = !ok && problem !== null && typeof problem === 'object' && typeof problem.code === 'string'
+    const summary = isProblem ? `  ${String(problem.code)}: ${String(problem.detail)}` : ''
     io.err(`HTTP ${reply.status}  X-Transaction-Id: ${reply.transactionId ?? '-'}${summary}`)
-    if (values.json === true) io.out(jsonText({ status: reply.status, transactionId: reply.transactionId ?? null, body: reply.body }))
-    else io.out((typeof reply.body === 'string' ? reply.body : JSON.stringify(reply.body, null, 2)) + '\n')
+    if (values.json === true) {
+      io.out(jsonText({ status: reply.status, transactionId: reply.transactionId ?? null, body: reply.body }))
+    } else io.out((typeof reply.body === 'string' ? reply.body : JSON.stringify(reply.body, null, 2)) + '\n')
     return ok ? EXIT.ok : EXIT.refused
   },
 }

@@ -39,7 +39,8 @@ export class UsageError extends Error {}
 export class TransportError extends Error {}
 
 /** parseArgs, strict, with `--help`/`-h` and `--json` known to every command. */
-export function parse<T extends NonNullable<ParseArgsConfig['options']>> (args: string[], options: T, positionals = false) {
+type Options = NonNullable<ParseArgsConfig['options']>
+export function parse<T extends Options> (args: string[], options: T, positionals = false) {
   return parseArgs({ args, options, allowPositionals: positionals, strict: true })
 }
 
@@ -77,13 +78,18 @@ export function findKey (agency: string, key: string | undefined, io: CliIo): st
   const named = join(keysDir(io.env), keyFileName(agency))
   if (existsSync(named)) return named
   const demo = projectPath('demo', 'keys', keyFileName(agency))
-  if (!existsSync(demo)) throw new UsageError(`no key for ${agency}: give --key <file>, set NDX_KEY, or keep it as ${named}`)
+  if (!existsSync(demo)) {
+    throw new UsageError(`no key for ${agency}: give --key <file>, set NDX_KEY, or keep it as ${named}`)
+  }
   io.err(`ndx: using the DEMO key ${demo} — never use demo keys outside a demo`)
   return demo
 }
 
-export async function readBody (values: { body?: string | undefined, 'body-file'?: string | undefined }): Promise<string | undefined> {
-  if (values.body !== undefined && values['body-file'] !== undefined) throw new UsageError('give --body or --body-file, not both')
+type BodyOptions = { body?: string | undefined, 'body-file'?: string | undefined }
+export async function readBody (values: BodyOptions): Promise<string | undefined> {
+  if (values.body !== undefined && values['body-file'] !== undefined) {
+    throw new UsageError('give --body or --body-file, not both')
+  }
   if (values['body-file'] !== undefined) {
     try {
       return await readFile(values['body-file'], 'utf8')

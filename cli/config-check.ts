@@ -26,14 +26,20 @@ exit: 0 valid, 1 refused (issues listed), 2 usage`,
         operations: Object.values(config.services).reduce((n, s) => n + Object.keys(s.operations).length, 0),
       }
       if (values.json === true) io.out(jsonText({ ok: true, dir, ...counts, digest: config.digest, issues: [] }))
-      else io.out(`ok: ${dir} — ${counts.agencies} agencies, ${counts.services} services, ${counts.operations} operations (digest ${config.digest})\n`)
+      else {
+        const { agencies, services, operations } = counts
+        const what = `${agencies} agencies, ${services} services, ${operations} operations`
+        io.out(`ok: ${dir} — ${what} (digest ${config.digest})\n`)
+      }
       return EXIT.ok
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err
       if (values.json === true) {
-        io.out(jsonText({ ok: false, dir, issues: err.issues.map((i) => ({ file: i.file, line: i.line ?? null, path: i.path, reason: i.reason })) }))
+        const issues = err.issues.map((i) => ({ file: i.file, line: i.line ?? null, path: i.path, reason: i.reason }))
+        io.out(jsonText({ ok: false, dir, issues }))
       } else {
-        io.out(`refused: ${dir} — ${err.issues.length} issue(s)\n` + err.issues.map((i) => `  ${formatIssue(i)}\n`).join(''))
+        const lines = err.issues.map((i) => `  ${formatIssue(i)}\n`).join('')
+        io.out(`refused: ${dir} — ${err.issues.length} issue(s)\n${lines}`)
       }
       return EXIT.refused
     }

@@ -23,10 +23,20 @@ export const keygen: Command = {
 Writes the private JWK (mode 0600, never overwritten) and prints the public entry for the agency file.
 exit: 0 written, 2 usage or the file exists`,
   async run (argv, io) {
-    const { values } = parse(argv, { kid: { type: 'string' }, iss: { type: 'string' }, alg: { type: 'string', default: 'ES256' }, out: { type: 'string' }, json: { type: 'boolean' } })
+    const { values } = parse(argv, {
+      kid: { type: 'string' },
+      iss: { type: 'string' },
+      alg: { type: 'string', default: 'ES256' },
+      out: { type: 'string' },
+      json: { type: 'boolean' },
+    })
     if (values.kid === undefined) throw new UsageError('--kid is required')
-    if (!KID.test(values.kid)) throw new UsageError(`--kid ${values.kid} is not a valid key id: use letters, digits and . _ : - (up to 128 characters)`)
-    if (!ALGS.includes(values.alg)) throw new UsageError(`--alg ${values.alg} is not accepted: use one of ${ALGS.join(', ')}`)
+    if (!KID.test(values.kid)) {
+      throw new UsageError(`--kid ${values.kid} is not a valid key id: use letters, digits and . _ : - (up to 128)`)
+    }
+    if (!ALGS.includes(values.alg)) {
+      throw new UsageError(`--alg ${values.alg} is not accepted: use one of ${ALGS.join(', ')}`)
+    }
     const agency = values.iss ?? io.env.NDX_AGENCY
     const out = values.out ?? join(keysDir(io.env), keyFileName(agency ?? values.kid))
     if (existsSync(out)) throw new UsageError(`${out} exists; not overwriting a key`)
@@ -37,7 +47,8 @@ exit: 0 written, 2 usage or the file exists`,
     if (values.json === true) {
       io.out(jsonText({ privateKeyFile: out, kid: values.kid, alg: values.alg, publicJwk }))
     } else {
-      io.out('# add to the agency file, under keys:\n' + stringify([{ kid: values.kid, jwk: publicJwk }], { lineWidth: 0 }))
+      const entry = stringify([{ kid: values.kid, jwk: publicJwk }], { lineWidth: 0 })
+      io.out('# add to the agency file, under keys:\n' + entry)
     }
     return EXIT.ok
   },

@@ -50,7 +50,9 @@ export class GatewayError extends Error {
   /** A title more precise than the code's (a refused reload is not a request that missed its operation). */
   readonly title: string
 
-  constructor (code: ProblemCode, detail?: string, opts: { errors?: ValidationIssue[], headers?: Record<string, string>, cause?: unknown, title?: string } = {}) {
+  constructor (code: ProblemCode, detail?: string, opts: {
+    errors?: ValidationIssue[], headers?: Record<string, string>, cause?: unknown, title?: string
+  } = {}) {
     super(detail ?? PROBLEMS[code].title, opts.cause === undefined ? undefined : { cause: opts.cause })
     this.name = 'GatewayError'
     this.code = code

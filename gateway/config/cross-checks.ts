@@ -67,8 +67,14 @@ export function checkServices (services: Record<string, ServiceSpec>, issues: Is
       for (const [name, p] of Object.entries(op.params)) checkPattern(p.pattern, file, `${at}/params/${name}/pattern`, issues)
       for (const [name, m] of Object.entries(op.response ?? {})) {
         // A map without values fails every lookup at run time; values without a map would be silently ignored.
-        if (m.type === 'map' && m.values === undefined) issues.push({ file, path: `${at}/response/${name}/values`, reason: 'is required with type: map (the native codes and the canonical value of each)' })
-        if (m.type !== 'map' && m.values !== undefined) issues.push({ file, path: `${at}/response/${name}/values`, reason: `is only used with type: map (this field is type: ${m.type ?? 'string'}); add type: map or remove values` })
+        const path = `${at}/response/${name}/values`
+        if (m.type === 'map' && m.values === undefined) {
+          issues.push({ file, path, reason: 'is required with type: map (the native codes and the canonical value of each)' })
+        }
+        if (m.type !== 'map' && m.values !== undefined) {
+          const reason = `is only used with type: map (this field is type: ${m.type ?? 'string'}); add type: map or remove values`
+          issues.push({ file, path, reason })
+        }
       }
       const routeKey = `${op.method} ${op.path.replace(/\{[^}]+\}/g, '{}')}`
       const clash = routes.get(routeKey)
@@ -108,7 +114,8 @@ export function checkAgencies (agencies: Record<string, AgencySpec>, services: R
       const shape = operationShape(svc, op)
       if (shape !== undefined && grant !== undefined && grant.fields !== '*') {
         for (const f of grant.fields) {
-          if (!shape.fields.includes(f)) issues.push({ file, path: `${at}/fields`, reason: `${f} is not a field of ${key}${suggestion(f, shape.fields)}` })
+          if (shape.fields.includes(f)) continue
+          issues.push({ file, path: `${at}/fields`, reason: `${f} is not a field of ${key}${suggestion(f, shape.fields)}` })
         }
       }
       if (svc.personalData && grant !== undefined && grant.purposes !== '*' && grant.purposes.length === 0) {
@@ -119,7 +126,8 @@ export function checkAgencies (agencies: Record<string, AgencySpec>, services: R
       issues.push({ file, path: '/roles', reason: 'sources need the source role' })
     }
     agency.sources.forEach((s, i) => {
-      if (services[s] === undefined && !broken.has(s)) issues.push({ file, path: `/sources/${i}`, reason: `no service ${s} is configured${suggestion(s, Object.keys(services))}` })
+      if (services[s] !== undefined || broken.has(s)) return
+      issues.push({ file, path: `/sources/${i}`, reason: `no service ${s} is configured${suggestion(s, Object.keys(services))}` })
     })
   }
 }

@@ -13,7 +13,8 @@ export function substituteEnv (node: unknown, env: Readonly<Record<string, strin
       const value = env[name as string]
       if (value !== undefined && value !== '') return value
       if (fallback !== undefined) return fallback
-      issues.push({ path, reason: `environment variable ${name as string} is not set (give it a value, or a default: \${${name as string}:-value})` })
+      const reason = `environment variable ${name as string} is not set (give it a value, or a default: \${${name as string}:-value})`
+      issues.push({ path, reason })
       return ''
     })
   }

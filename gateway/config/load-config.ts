@@ -17,7 +17,8 @@ import { compileSchema } from './schema-validator.js'
 import { checkAgencies, checkGateway, checkServices } from './cross-checks.js'
 import { checkGatewayFiles } from './file-checks.js'
 import { parseSource } from './yaml-source.js'
-import { salvageAgency, toAgency, toGateway, toService, type RawAgency, type RawGateway, type RawService } from './normalize.js'
+import { salvageAgency, toAgency, toGateway, toService } from './normalize.js'
+import type { RawAgency, RawGateway, RawService } from './normalize.js'
 
 /** `file:line /path: reason` — the form of every issue, in messages and in `ndx config check`. */
 export function formatIssue (i: ConfigIssue): string {
@@ -57,9 +58,12 @@ class IssueList {
 
   final (): ConfigIssue[] {
     const under = (p: string, q: string): boolean => p === q || p.startsWith(`${q}/`)
-    const kept = this.#issues.filter((i) => !this.#issues.some((j) => j.file === i.file && j !== i &&
-      j.path !== '' && (j.stage === 'env' ? i.stage !== 'env' : j.stage === 'schema' && i.stage === 'cross') && under(i.path, j.path)))
-    return kept.map(({ stage: _s, ...i }) => i.line !== undefined ? i : { ...i, ...lineOf(this.#lines.get(i.file), i.path) })
+    // j hides i: an env issue hides later-stage issues below it, a schema issue hides cross-check issues below it.
+    const hides = (j: StagedIssue, i: StagedIssue): boolean => j !== i && j.file === i.file && j.path !== '' &&
+      (j.stage === 'env' ? i.stage !== 'env' : j.stage === 'schema' && i.stage === 'cross') && under(i.path, j.path)
+    const kept = this.#issues.filter((i) => !this.#issues.some((j) => hides(j, i)))
+    return kept.map(({ stage: _s, ...i }) =>
+      i.line !== undefined ? i : { ...i, ...lineOf(this.#lines.get(i.file), i.path) })
   }
 }
 
@@ -82,7 +86,10 @@ async function listConfigFiles (dir: string, sub: string, issues: IssueList): Pr
   return names.filter((n) => EXTENSIONS.has(extname(n)) && !n.startsWith('.')).sort().map((n) => join(sub, n))
 }
 
-async function readConfigFile (dir: string, file: string, env: Readonly<Record<string, string | undefined>>, issues: IssueList, hash: ReturnType<typeof createHash>): Promise<ParsedFile | null> {
+async function readConfigFile (
+  dir: string, file: string, env: Readonly<Record<string, string | undefined>>, issues: IssueList,
+  hash: ReturnType<typeof createHash>,
+): Promise<ParsedFile | null> {
   let text: string
   try {
     text = await readFile(join(dir, file), 'utf8')
@@ -93,7 +100,9 @@ async function readConfigFile (dir: string, file: string, env: Readonly<Record<s
   hash.update(file).update('\0').update(text).update('\0')
   const source = parseSource(text)
   if (Array.isArray(source)) {
-    for (const e of source) issues.add('schema', { file, path: '', reason: e.reason, ...(e.line === undefined ? {} : { line: e.line }) })
+    for (const e of source) {
+      issues.add('schema', { file, path: '', reason: e.reason, ...(e.line === undefined ? {} : { line: e.line }) })
+    }
     return null
   }
   issues.locate(file, source.line)
@@ -123,7 +132,8 @@ export async function loadConfig (dir: string, env: Readonly<Record<string, stri
   if (gatewayFiles === null) throw new ConfigError([{ file: dir, path: '', reason: 'configuration directory not found' }])
   const gatewayNames = gatewayFiles.filter((n) => /^gateway\.(ya?ml|json)$/.test(n))
   if (gatewayNames.length !== 1) {
-    issues.add('schema', { file: 'gateway.yaml', path: '', reason: gatewayNames.length === 0 ? 'missing' : `found ${gatewayNames.join(' and ')}; keep one` })
+    const reason = gatewayNames.length === 0 ? 'missing' : `found ${gatewayNames.join(' and ')}; keep one`
+    issues.add('schema', { file: 'gateway.yaml', path: '', reason })
   }
 
   let gateway: GatewaySpec | null = null
@@ -133,10 +143,12 @@ export async function loadConfig (dir: string, env: Readonly<Record<string, stri
     const raw = gatewayFile.data as RawGateway
     // Cross-file checks run on an invalid file too, as far as its shape allows.
     if (isObject(raw) && isObject(raw.secrets)) {
-      if (Array.isArray(raw.secrets.cacheKeys) && raw.secrets.cacheKeys.every((k) => isObject(k) && typeof k.key === 'string')) {
+      const keys: unknown = raw.secrets.cacheKeys
+      if (Array.isArray(keys) && keys.every((k) => isObject(k) && typeof k.key === 'string')) {
         checkGateway(raw, gatewayFile.file, issues.sink('cross'))
       }
-      await checkGatewayFiles(dir, raw.secrets as unknown as Record<string, unknown>, gatewayFile.file, issues.sink('cross'))
+      const secrets = raw.secrets as unknown as Record<string, unknown>
+      await checkGatewayFiles(dir, secrets, gatewayFile.file, issues.sink('cross'))
     }
     if (valid) gateway = toGateway(raw)
   }

@@ -11,7 +11,10 @@ import { Ajv, type ErrorObject } from 'ajv'
 import { projectPath } from '../paths.js'
 import { suggestion } from './did-you-mean.js'
 
-const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true, strictRequired: false, allowUnionTypes: true, verbose: true })
+// verbose: errors carry their schema and data, which the messages below need (the oneOf branches, known names).
+const ajv = new Ajv({
+  allErrors: true, useDefaults: true, strict: true, strictRequired: false, allowUnionTypes: true, verbose: true,
+})
 
 export interface SchemaIssue { path: string, reason: string }
 
@@ -64,12 +67,19 @@ function describe (e: ErrorObject): SchemaIssue {
     }
     case 'required': return { path: `${e.instancePath}/${String(p.missingProperty)}`, reason: 'is required' }
     case 'propertyNames': return { path: `${e.instancePath}/${String(p.propertyName)}`, reason: 'is not an allowed name' }
-    case 'enum': return { path: e.instancePath, reason: `must be one of ${(p.allowedValues as unknown[]).map((v) => `\`${String(v)}\``).join(', ')}` }
+    case 'enum': {
+      const values = (p.allowedValues as unknown[]).map((v) => `\`${String(v)}\``).join(', ')
+      return { path: e.instancePath, reason: `must be one of ${values}` }
+    }
     case 'const': return { path: e.instancePath, reason: `must be \`${String(p.allowedValue)}\`` }
-    case 'type': return { path: e.instancePath, reason: `must be ${String(p.type).split(',').map((t) => ARTICLE[t] ?? t).join(' or ')}` }
+    case 'type': {
+      const types = String(p.type).split(',').map((t) => ARTICLE[t] ?? t).join(' or ')
+      return { path: e.instancePath, reason: `must be ${types}` }
+    }
     case 'pattern': {
       const what = (e.parentSchema as Schema | undefined)?.description
-      return { path: e.instancePath, reason: `must match the pattern ${String(p.pattern)}${typeof what === 'string' ? ` (${what})` : ''}` }
+      const hint = typeof what === 'string' ? ` (${what})` : ''
+      return { path: e.instancePath, reason: `must match the pattern ${String(p.pattern)}${hint}` }
     }
     default: return { path: e.instancePath, reason: e.message ?? e.keyword }
   }

@@ -13,8 +13,10 @@ const TIME = { type: 'string', format: 'date-time' }
 
 export const RECORD_SCHEMA: JsonSchema = {
   type: 'object',
-  description: 'One transaction record (CONTRACT §7): what was asked, by whom, why, and how it ended; never a payload or a raw subject.',
-  required: ['id', 'time', 'client', 'method', 'route', 'outcome', 'status', 'durationMs', 'requestBytes', 'responseBytes'],
+  description: 'One transaction record (CONTRACT §7): what was asked, by whom, why, and how it ended; ' +
+    'never a payload or a raw subject.',
+  required: ['id', 'time', 'client', 'method', 'route', 'outcome', 'status', 'durationMs', 'requestBytes',
+    'responseBytes'],
   properties: {
     id: { type: 'string', format: 'uuid' },
     seq: { type: 'integer', description: 'The record\'s place in the hash chain' },
@@ -61,7 +63,15 @@ const COUNTS: JsonSchema = {
   required: ['total', 'groups'],
   properties: {
     total: { type: 'integer' },
-    groups: { type: 'array', items: { type: 'object', required: ['count'], properties: { count: { type: 'integer' } }, additionalProperties: { type: ['string', 'integer', 'null'] } } },
+    groups: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['count'],
+        properties: { count: { type: 'integer' } },
+        additionalProperties: { type: ['string', 'integer', 'null'] },
+      },
+    },
     window: WINDOW,
   },
 }
@@ -75,7 +85,14 @@ const INTEGRITY: JsonSchema = {
     firstInvalid: nullable('string', { description: 'The id of the first record that does not chain' }),
     problems: {
       type: 'array',
-      items: { type: 'object', properties: { kind: { enum: ['edited', 'deleted', 'checkpoint-missing', 'checkpoint-invalid'] }, fromSeq: { type: 'integer' }, toSeq: { type: 'integer' } } },
+      items: {
+        type: 'object',
+        properties: {
+          kind: { enum: ['edited', 'deleted', 'checkpoint-missing', 'checkpoint-invalid'] },
+          fromSeq: { type: 'integer' },
+          toSeq: { type: 'integer' },
+        },
+      },
     },
   },
 }
@@ -83,7 +100,13 @@ const INTEGRITY: JsonSchema = {
 const CHECKPOINT = {
   type: 'object',
   required: ['seq', 'hash'],
-  properties: { seq: { type: 'integer' }, hash: { type: 'string' }, time: TIME, kid: { type: 'string' }, jws: { type: 'string', description: 'Compact JWS over { seq, hash }' } },
+  properties: {
+    seq: { type: 'integer' },
+    hash: { type: 'string' },
+    time: TIME,
+    kid: { type: 'string' },
+    jws: { type: 'string', description: 'Compact JWS over { seq, hash }' },
+  },
 }
 
 const CHECKPOINTS: JsonSchema = {
@@ -105,7 +128,11 @@ const RELOAD: JsonSchema = {
     agencies: { type: 'integer' },
     services: { type: 'integer' },
     operations: { type: 'integer' },
-    restartRequired: { type: 'array', items: { type: 'string' }, description: 'gateway.yaml sections that changed but apply after a restart' },
+    restartRequired: {
+      type: 'array',
+      items: { type: 'string' },
+      description: 'gateway.yaml sections that changed but apply after a restart',
+    },
   },
 }
 
@@ -143,7 +170,11 @@ const DESCRIPTIONS: Readonly<Record<string, BuiltinDescription>> = {
     status: 202,
     reply: { type: 'object', required: ['invalidated'], properties: { invalidated: { type: 'integer' } } },
   },
-  'audit.transactions': { summary: 'Transaction records, oldest first (auditors: all; others: their own)', parameters: [...FILTERS, LIMIT, CURSOR], reply: PAGE(RECORD_SCHEMA) },
+  'audit.transactions': {
+    summary: 'Transaction records, oldest first (auditors: all; others: their own)',
+    parameters: [...FILTERS, LIMIT, CURSOR],
+    reply: PAGE(RECORD_SCHEMA),
+  },
   'audit.transaction': {
     summary: 'One transaction record',
     parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } }],
@@ -154,9 +185,20 @@ const DESCRIPTIONS: Readonly<Record<string, BuiltinDescription>> = {
     parameters: [...FILTERS, q('groupBy', { type: 'string' }, `Comma-separated: ${GROUP_KEYS.join(', ')}`)],
     reply: COUNTS,
   },
-  'audit.integrity': { summary: 'Recompute the hash chain and check the signed checkpoints (auditors)', parameters: FILTERS.slice(0, 2), reply: INTEGRITY },
-  'audit.checkpoints': { summary: 'Signed checkpoints of the transaction log (auditors)', parameters: [...FILTERS.slice(0, 2), CURSOR], reply: CHECKPOINTS },
-  'admin.reload': { summary: 'Reload the configuration directory (admins); a refused directory changes nothing', reply: RELOAD },
+  'audit.integrity': {
+    summary: 'Recompute the hash chain and check the signed checkpoints (auditors)',
+    parameters: FILTERS.slice(0, 2),
+    reply: INTEGRITY,
+  },
+  'audit.checkpoints': {
+    summary: 'Signed checkpoints of the transaction log (auditors)',
+    parameters: [...FILTERS.slice(0, 2), CURSOR],
+    reply: CHECKPOINTS,
+  },
+  'admin.reload': {
+    summary: 'Reload the configuration directory (admins); a refused one changes nothing',
+    reply: RELOAD,
+  },
 }
 
 /** How a built-in route is documented; a route added without a description still appears, as an object. */

@@ -23,7 +23,9 @@ for (const [code, p] of Object.entries(PROBLEMS)) STATUS_TEXT[p.status] = STATUS
 
 /** Every /v1 reply, success or problem, names its transaction record. */
 const TXN_HEADER = { 'X-Transaction-Id': { $ref: '#/components/headers/X-Transaction-Id' } }
-const RETRY_AFTER = { 'Retry-After': { schema: { type: 'integer' }, description: 'Seconds to wait before trying again' } }
+const RETRY_AFTER = {
+  'Retry-After': { schema: { type: 'integer' }, description: 'Seconds to wait before trying again' },
+}
 
 function problemResponses (statuses: number[]): Record<string, unknown> {
   const out: Record<string, unknown> = {}
@@ -94,7 +96,15 @@ function operationPath (op: CompiledOperation): Record<string, unknown> {
       200: {
         description: 'The record (granted fields only)',
         headers: TXN_HEADER,
-        content: { 'application/json': { schema: { type: 'object', required: ['data', 'meta'], properties: { data: describedData(op), meta: { $ref: '#/components/schemas/Meta' } } } } },
+        content: {
+          'application/json': {
+            schema: {
+              type: 'object',
+              required: ['data', 'meta'],
+              properties: { data: describedData(op), meta: { $ref: '#/components/schemas/Meta' } },
+            },
+          },
+        },
       },
       ...problemResponses([...COMMON_PROBLEMS, 502, 504]),
     },
@@ -110,9 +120,13 @@ function builtinPath (route: BuiltinRoute): Record<string, unknown> {
     tags: [route.service],
     summary: d.summary,
     ...(d.parameters === undefined ? {} : { parameters: d.parameters }),
-    ...(d.body === undefined ? {} : { requestBody: { required: true, content: { 'application/json': { schema: d.body } } } }),
+    ...(d.body === undefined
+      ? {}
+      : { requestBody: { required: true, content: { 'application/json': { schema: d.body } } } }),
     responses: {
-      [String(status)]: { description: d.summary, headers: TXN_HEADER, content: { 'application/json': { schema: d.reply } } },
+      [String(status)]: {
+        description: d.summary, headers: TXN_HEADER, content: { 'application/json': { schema: d.reply } },
+      },
       ...problemResponses(COMMON_PROBLEMS),
     },
   }
@@ -136,7 +150,11 @@ export function openApiDocument (runtime: Runtime, builtins: readonly BuiltinRou
     },
     servers: [{ url: '/' }],
     tags: [
-      ...services.map((s) => ({ name: s.service, 'x-displayName': s.title, description: s.description === undefined ? s.title : `${s.title}. ${s.description}` })),
+      ...services.map((s) => ({
+        name: s.service,
+        'x-displayName': s.title,
+        description: s.description === undefined ? s.title : `${s.title}. ${s.description}`,
+      })),
       { name: 'notifications' }, { name: 'audit' }, { name: 'admin' },
     ],
     security: [{ ndxSignedRequest: [] }],
@@ -151,7 +169,10 @@ export function openApiDocument (runtime: Runtime, builtins: readonly BuiltinRou
         },
       },
       headers: {
-        'X-Transaction-Id': { schema: { type: 'string', format: 'uuid' }, description: 'The id of the transaction record of this request (GET /v1/audit/transactions/{id})' },
+        'X-Transaction-Id': {
+          schema: { type: 'string', format: 'uuid' },
+          description: 'The id of the transaction record of this request (GET /v1/audit/transactions/{id})',
+        },
       },
       schemas: {
         Problem: PROBLEM_SCHEMA,

@@ -72,7 +72,8 @@ export async function serveV1 (req: FastifyRequest, reply: FastifyReply, deps: R
 function noRoute (runtime: Runtime, method: string, path: string): GatewayError {
   const allowed = runtime.allowedMethods(path)
   if (allowed.length === 0) return problem('route.not_found', 'No operation is served at this path with this method')
-  return problem('route.method', `${method} is not served at this path; use ${allowed.join(' or ')}`, { headers: { allow: allowed.join(', ') } })
+  const detail = `${method} is not served at this path; use ${allowed.join(' or ')}`
+  return problem('route.method', detail, { headers: { allow: allowed.join(', ') } })
 }
 
 /** How often a header was sent (Node keeps only the first Authorization header of several). */
