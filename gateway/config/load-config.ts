@@ -62,8 +62,12 @@ class IssueList {
     const hides = (j: StagedIssue, i: StagedIssue): boolean => j !== i && j.file === i.file && j.path !== '' &&
       (j.stage === 'env' ? i.stage !== 'env' : j.stage === 'schema' && i.stage === 'cross') && under(i.path, j.path)
     const kept = this.#issues.filter((i) => !this.#issues.some((j) => hides(j, i)))
-    return kept.map(({ stage: _s, ...i }) =>
+    const located = kept.map(({ stage: _s, ...i }) =>
       i.line !== undefined ? i : { ...i, ...lineOf(this.#lines.get(i.file), i.path) })
+    // Files in the order they are read, and each file's issues top to bottom, as a person fixes them.
+    const rank = (f: string): number => f.startsWith('gateway.') ? 0 : f.startsWith('adapters/') ? 1 : 2
+    return located.sort((a, b) => rank(a.file) - rank(b.file) || a.file.localeCompare(b.file) ||
+      (a.line ?? 0) - (b.line ?? 0))
   }
 }
 

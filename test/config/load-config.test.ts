@@ -60,8 +60,8 @@ t.test('schema violations name the member and the reason', async (t) => {
   const issues = await refused(t, dir)
   t.match(issues, [
     { file: 'adapters/civil-status.yaml', path: '/upstream/timeoutMs', reason: /integer/ },
-    { file: 'agencies/VN.BHXH.yaml', path: '/colour', reason: 'unknown property' },
     { file: 'agencies/VN.BHXH.yaml', path: '/roles/1', reason: /must be one of/ },
+    { file: 'agencies/VN.BHXH.yaml', path: '/colour', reason: 'unknown property' },
   ])
 })
 
@@ -171,9 +171,9 @@ t.test('adapter files: coded adapters, declarative mappings, params and routes a
   const issues = await refused(t, dir)
   t.match(issues, [
     { file: 'adapters/civil-status.yaml', path: '/operations/divorces', reason: 'is not an operation of the civil-status adapter' },
-    { file: 'adapters/land-registry.yaml', path: '/operations/parcel/subject', reason: 'names no declared param (owner)' },
+    { file: 'adapters/land-registry.yaml', path: '/operations/parcel/params/parcelId/pattern', reason: 'is not a valid regular expression' },
+    { path: '/operations/parcel/subject', reason: 'names no declared param (owner)' },
     { path: '/operations/parcel/request', reason: 'uses {parcel}, which is not a declared param' },
-    { path: '/operations/parcel/params/parcelId/pattern', reason: 'is not a valid regular expression' },
     { path: '/operations/again/request', reason: 'is required for the declarative HTTP adapter' },
     { path: '/operations/again/response', reason: 'is required for the declarative HTTP adapter' },
     { path: '/operations/again/path', reason: 'has the same route as operation parcel' },
