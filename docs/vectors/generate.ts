@@ -24,7 +24,13 @@ interface Case {
 }
 
 const CASES: Case[] = [
-  { name: 'GET, no query, empty body', alg: 'ES256', method: 'GET', target: '/v1/population/citizens/030075654294', purpose: 'public-service' },
+  {
+    name: 'GET, no query, empty body',
+    alg: 'ES256',
+    method: 'GET',
+    target: '/v1/population/citizens/030075654294',
+    purpose: 'public-service',
+  },
   {
     name: 'GET with a query holding percent-encoded reserved characters (: + ,): htu is the target exactly as sent',
     alg: 'ES256',
@@ -42,7 +48,10 @@ const CASES: Case[] = [
     method: 'GET',
     target: '/v1/audit/transactions?client=VN.LOC.DNG&note=%C4%90%C3%A0%20N%E1%BA%B5ng',
     sub: 'cán bộ Trần Thị Bình',
-    wrongTargets: ['/v1/audit/transactions?client=VN.LOC.DNG&note=Đà Nẵng', '/v1/audit/transactions?client=VN.LOC.DNG&note=%C4%90%C3%A0+N%E1%BA%B5ng'],
+    wrongTargets: [
+      '/v1/audit/transactions?client=VN.LOC.DNG&note=Đà Nẵng',
+      '/v1/audit/transactions?client=VN.LOC.DNG&note=%C4%90%C3%A0+N%E1%BA%B5ng',
+    ],
   },
   {
     name: 'POST with a UTF-8 JSON body: bsh is the SHA-256 of the bytes sent',
@@ -82,7 +91,9 @@ for (const [i, c] of CASES.entries()) {
   vectors.push({
     name: c.name,
     key: { alg: c.alg, kid: privateJwk.kid, publicJwk, privateJwk },
-    request: { method: c.method, target: c.target, body: c.body ?? '', bodyBase64: Buffer.from(c.body ?? '', 'utf8').toString('base64') },
+    request: {
+      method: c.method, target: c.target, body: c.body ?? '', bodyBase64: Buffer.from(c.body ?? '', 'utf8').toString('base64'),
+    },
     bsh: bodyHash(c.body),
     header: decodeProtectedHeader(token),
     claims: decodeJwt(token),
@@ -93,7 +104,9 @@ for (const [i, c] of CASES.entries()) {
 
 await writeFile(new URL('./vectors.json', import.meta.url), JSON.stringify({
   description: 'ndx-gateway signing test vectors (CONTRACT §3). Published TEST keys: never use them for anything else.',
-  gateway: { id: 'ndx-gateway', verifyAt: IAT, note: 'verify with the clock at verifyAt (iat); every token verifies once (jti)' },
+  gateway: {
+    id: 'ndx-gateway', verifyAt: IAT, note: 'verify with the clock at verifyAt (iat); every token verifies once (jti)',
+  },
   iss: ISS,
   emptyBodyBsh: bodyHash(undefined),
   vectors,

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parse, stringify } from 'yaml'
 import { decodeJwt } from 'jose'
-import { COMMANDS, runCli } from '../../cli/ndx.js'
+import { COMMANDS, external, runCli } from '../../cli/ndx.js'
 import { loadConfig } from '../../gateway/config/load-config.js'
 import { projectPath } from '../../gateway/paths.js'
 import { buildTestGateway, copyConfig, sharedSimulators } from '../helpers/gateway.js'
@@ -131,4 +131,14 @@ t.test('keygen without --iss keeps naming the file by kid, and the YAML entry is
   t.equal(res.code, 0)
   t.same((parse(res.out) as Array<{ kid: string }>)[0]?.kid, 'k-1')
   t.match(res.err, new RegExp(`written to ${join(keys, 'k-1.private.jwk.json').replace(/\./g, '\\.')}`))
+})
+
+t.test('a command module added with external() gets its argv, --help included, and its exit code is kept', async (t) => {
+  const seen: string[][] = []
+  const batch = external('batch', 'submit a batch', async () => ({ main: async (argv: string[]) => { seen.push(argv); return argv.includes('--help') ? 0 : 5 } }))
+  t.equal(batch.name, 'batch')
+  t.equal(batch.help, undefined, 'it prints its own help')
+  t.equal(await batch.run(['submit', 'f.ndjson'], { out: () => {}, err: () => {}, env: {} }), 5)
+  t.equal(await batch.run(['--help'], { out: () => {}, err: () => {}, env: {} }), 0)
+  t.same(seen, [['submit', 'f.ndjson'], ['--help']])
 })
