@@ -20,6 +20,7 @@ export const PROBLEMS = {
   'access.role': { status: 403, title: 'Role required' },
   'route.not_found': { status: 404, title: 'No such route' },
   'record.not_found': { status: 404, title: 'No such record' },
+  'route.method': { status: 405, title: 'Method not allowed at this path' },
   'request.too_large': { status: 413, title: 'Request body too large' },
   'request.media_type': { status: 415, title: 'Unsupported media type' },
   'quota.exceeded': { status: 429, title: 'Quota exceeded' },
@@ -46,8 +47,12 @@ export class GatewayError extends Error {
   readonly detail: string
   readonly errors: ValidationIssue[] | undefined
   readonly headers: Record<string, string> | undefined
+  /** A title more precise than the code's (a refused reload is not a request that missed its operation). */
+  readonly title: string
 
-  constructor (code: ProblemCode, detail?: string, opts: { errors?: ValidationIssue[], headers?: Record<string, string>, cause?: unknown } = {}) {
+  constructor (code: ProblemCode, detail?: string, opts: {
+    errors?: ValidationIssue[], headers?: Record<string, string>, cause?: unknown, title?: string
+  } = {}) {
     super(detail ?? PROBLEMS[code].title, opts.cause === undefined ? undefined : { cause: opts.cause })
     this.name = 'GatewayError'
     this.code = code
@@ -55,6 +60,7 @@ export class GatewayError extends Error {
     this.detail = detail ?? PROBLEMS[code].title
     this.errors = opts.errors
     this.headers = opts.headers
+    this.title = opts.title ?? PROBLEMS[code].title
   }
 }
 
@@ -76,7 +82,7 @@ export interface ProblemBody {
 export function problemBody (err: GatewayError, transactionId: string | null): ProblemBody {
   const body: ProblemBody = {
     type: `urn:ndx:problem:${err.code}`,
-    title: PROBLEMS[err.code].title,
+    title: err.title,
     status: err.status,
     code: err.code,
     detail: err.detail,

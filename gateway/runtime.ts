@@ -121,6 +121,11 @@ export class Runtime {
     return { target: found.store as RouteTarget, params: { ...found.params } as Record<string, string> }
   }
 
+  /** The methods served at a path (for `405 route.method` and its `Allow` header); empty when none. */
+  allowedMethods (path: string): string[] {
+    return ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'].filter((m) => this.#router.find(m as 'GET', path) !== null)
+  }
+
   acquire (): this {
     this.#inflight++
     return this

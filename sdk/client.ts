@@ -10,6 +10,8 @@ export interface CallOptions {
   /** Sent as JSON; signed byte for byte. */
   readonly body?: unknown
   readonly headers?: Record<string, string>
+  /** Aborts the request (e.g. `AbortSignal.timeout(5000)`). */
+  readonly signal?: AbortSignal
 }
 
 export interface GatewayReply<T = unknown> {
@@ -57,6 +59,7 @@ export class NdxClient {
       },
       ...(body === undefined ? {} : { body }),
       ...(this.#dispatcher === undefined ? {} : { dispatcher: this.#dispatcher }),
+      ...(opts.signal === undefined ? {} : { signal: opts.signal }),
     })
     const text = await res.body.text()
     let parsed: unknown = text

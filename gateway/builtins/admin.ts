@@ -23,6 +23,7 @@ export function adminHandlers (reload: () => Promise<ReloadResult>): Record<stri
       } catch (err) {
         if (!(err instanceof ConfigError)) throw err
         throw problem('request.invalid', `The configuration directory was refused (${err.issues.length} issue(s)); the running configuration keeps serving`, {
+          title: 'The configuration directory was refused',
           errors: err.issues.map((i) => ({ in: 'config' as const, name: `${i.file}${i.path === '' ? '' : `#${i.path}`}`, reason: i.reason })),
         })
       }

@@ -4,14 +4,15 @@
  */
 import { CODED_ADAPTERS, operationShape } from '../../adapters/index.js'
 import { publicKeyProblem } from '../auth/keys.js'
-import type { AgencySpec, ConfigIssue, ServiceSpec } from './types.js'
+import type { AgencySpec, IssueSink, ServiceSpec } from './types.js'
+import { suggestion } from './did-you-mean.js'
 import { placeholders, type RawGateway } from './normalize.js'
 
 export function decodeKey (text: string): Buffer {
   return Buffer.from(text.replace(/-/g, '+').replace(/_/g, '/'), 'base64')
 }
 
-export function checkGateway (raw: RawGateway, file: string, issues: ConfigIssue[]): void {
+export function checkGateway (raw: RawGateway, file: string, issues: IssueSink): void {
   const ids = new Set<string>()
   raw.secrets.cacheKeys.forEach((k, i) => {
     if (decodeKey(k.key).length !== 32) issues.push({ file, path: `/secrets/cacheKeys/${i}/key`, reason: 'must be 32 bytes, base64-encoded' })
@@ -20,7 +21,7 @@ export function checkGateway (raw: RawGateway, file: string, issues: ConfigIssue
   })
 }
 
-function checkPattern (pattern: string | undefined, file: string, path: string, issues: ConfigIssue[]): void {
+function checkPattern (pattern: string | undefined, file: string, path: string, issues: IssueSink): void {
   if (pattern === undefined) return
   try {
     // eslint-disable-next-line no-new
@@ -30,7 +31,7 @@ function checkPattern (pattern: string | undefined, file: string, path: string, 
   }
 }
 
-export function checkServices (services: Record<string, ServiceSpec>, issues: ConfigIssue[]): void {
+export function checkServices (services: Record<string, ServiceSpec>, issues: IssueSink): void {
   for (const svc of Object.values(services)) {
     const file = svc.file
     const coded = svc.adapter === null ? null : CODED_ADAPTERS[svc.adapter]
@@ -64,6 +65,17 @@ export function checkServices (services: Record<string, ServiceSpec>, issues: Co
         }
       }
       for (const [name, p] of Object.entries(op.params)) checkPattern(p.pattern, file, `${at}/params/${name}/pattern`, issues)
+      for (const [name, m] of Object.entries(op.response ?? {})) {
+        // A map without values fails every lookup at run time; values without a map would be silently ignored.
+        const path = `${at}/response/${name}/values`
+        if (m.type === 'map' && m.values === undefined) {
+          issues.push({ file, path, reason: 'is required with type: map (the native codes and the canonical value of each)' })
+        }
+        if (m.type !== 'map' && m.values !== undefined) {
+          const reason = `is only used with type: map (this field is type: ${m.type ?? 'string'}); add type: map or remove values`
+          issues.push({ file, path, reason })
+        }
+      }
       const routeKey = `${op.method} ${op.path.replace(/\{[^}]+\}/g, '{}')}`
       const clash = routes.get(routeKey)
       if (clash !== undefined) issues.push({ file, path: `${at}/path`, reason: `has the same route as operation ${clash}` })
@@ -72,7 +84,7 @@ export function checkServices (services: Record<string, ServiceSpec>, issues: Co
   }
 }
 
-export function checkAgencies (agencies: Record<string, AgencySpec>, services: Record<string, ServiceSpec>, issues: ConfigIssue[], broken: ReadonlySet<string> = new Set()): void {
+export function checkAgencies (agencies: Record<string, AgencySpec>, services: Record<string, ServiceSpec>, issues: IssueSink, broken: ReadonlySet<string> = new Set()): void {
   for (const agency of Object.values(agencies)) {
     const file = agency.file
     const kids = new Set<string>()
@@ -94,13 +106,16 @@ export function checkAgencies (agencies: Record<string, AgencySpec>, services: R
       const at = `/grants/${key}`
       if (broken.has(serviceName)) continue
       if (svc === undefined || op === undefined) {
-        issues.push({ file, path: at, reason: svc === undefined ? `no service ${serviceName} is configured` : `service ${serviceName} has no operation ${opId}` })
+        issues.push({ file, path: at, reason: svc === undefined
+          ? `no service ${serviceName} is configured${suggestion(serviceName, Object.keys(services))}`
+          : `service ${serviceName} has no operation ${opId}${suggestion(opId, Object.keys(svc.operations))}` })
         continue
       }
       const shape = operationShape(svc, op)
       if (shape !== undefined && grant !== undefined && grant.fields !== '*') {
         for (const f of grant.fields) {
-          if (!shape.fields.includes(f)) issues.push({ file, path: `${at}/fields`, reason: `${f} is not a field of ${key}` })
+          if (shape.fields.includes(f)) continue
+          issues.push({ file, path: `${at}/fields`, reason: `${f} is not a field of ${key}${suggestion(f, shape.fields)}` })
         }
       }
       if (svc.personalData && grant !== undefined && grant.purposes !== '*' && grant.purposes.length === 0) {
@@ -111,7 +126,8 @@ export function checkAgencies (agencies: Record<string, AgencySpec>, services: R
       issues.push({ file, path: '/roles', reason: 'sources need the source role' })
     }
     agency.sources.forEach((s, i) => {
-      if (services[s] === undefined && !broken.has(s)) issues.push({ file, path: `/sources/${i}`, reason: `no service ${s} is configured` })
+      if (services[s] !== undefined || broken.has(s)) return
+      issues.push({ file, path: `/sources/${i}`, reason: `no service ${s} is configured${suggestion(s, Object.keys(services))}` })
     })
   }
 }

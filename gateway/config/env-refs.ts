@@ -6,14 +6,15 @@ const REF = /\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g
 
 export interface EnvIssue { path: string, reason: string }
 
-export function substituteEnv (node: unknown, env: Readonly<Record<string, string | undefined>>, path = '', issues: EnvIssue[] = []): unknown {
+export function substituteEnv (node: unknown, env: Readonly<Record<string, string | undefined>>, path = '', issues: { push (i: EnvIssue): unknown } = []): unknown {
   if (typeof node === 'string') {
     return node.replace(REF, (match, name: string | undefined, fallback: string | undefined) => {
       if (match === '$${') return '${'
       const value = env[name as string]
       if (value !== undefined && value !== '') return value
       if (fallback !== undefined) return fallback
-      issues.push({ path, reason: `environment variable ${name as string} is not set` })
+      const reason = `environment variable ${name as string} is not set (give it a value, or a default: \${${name as string}:-value})`
+      issues.push({ path, reason })
       return ''
     })
   }

@@ -15,7 +15,7 @@ export interface RawOperation {
   subject: string
   request?: { method: 'GET' | 'POST', path: string, query?: Record<string, string>, recordPointer?: string }
   notFound: number[]
-  response?: Record<string, string | { from: string, type?: FieldType, values?: Record<string, string | number | boolean | null> }>
+  response?: Record<string, string | { from: string, type?: FieldType, values?: Record<string, string | number | boolean | null>, description?: string }>
   cache: { ttlSeconds: number }
 }
 export interface RawService {
@@ -59,9 +59,14 @@ export function toGateway (raw: RawGateway): GatewaySpec {
   }
 }
 
-function toMapping (m: string | { from: string, type?: FieldType, values?: Record<string, string | number | boolean | null> }): FieldMapping {
+function toMapping (m: string | { from: string, type?: FieldType, values?: Record<string, string | number | boolean | null>, description?: string }): FieldMapping {
   if (typeof m === 'string') return { from: m, type: undefined }
-  return { from: m.from, type: m.type ?? 'string', ...(m.values === undefined ? {} : { values: { ...m.values } }) }
+  return {
+    from: m.from,
+    type: m.type ?? 'string',
+    ...(m.values === undefined ? {} : { values: { ...m.values } }),
+    ...(m.description === undefined ? {} : { description: m.description }),
+  }
 }
 
 function toOperation (service: string, id: string, raw: RawOperation): OperationSpec {
@@ -122,6 +127,40 @@ export function toAgency (raw: RawAgency, file: string): AgencySpec {
     grants,
     sources: [...raw.sources],
     quota: raw.quota === undefined ? null : { perMinute: raw.quota.perMinute },
+    file,
+  }
+}
+
+const strings = (v: unknown): string[] => Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []
+const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v)
+
+/**
+ * What can be checked of an agency file that failed its schema: the members that have the right shape,
+ * so grants, keys and sources are still checked against the other files (one run shows every mistake).
+ * Members of the wrong shape are left out; their schema issue already names them. Null if not an object.
+ */
+export function salvageAgency (data: unknown, file: string): AgencySpec | null {
+  if (!isObject(data)) return null
+  const grants: Record<string, Grant> = {}
+  for (const [key, g] of Object.entries(isObject(data.grants) ? data.grants : {})) {
+    if (!isObject(g) || !/^[a-z][a-z0-9-]*\.[a-z][a-z0-9-]*$/.test(key)) continue
+    // A member of the wrong shape counts as "*": its schema issue is the one to report.
+    grants[key] = {
+      fields: Array.isArray(g.fields) ? strings(g.fields) : '*',
+      purposes: Array.isArray(g.purposes) ? strings(g.purposes) : '*',
+    }
+  }
+  const keys = (Array.isArray(data.keys) ? data.keys : []).filter((k): k is { kid: string, jwk: JWK } =>
+    isObject(k) && typeof k.kid === 'string' && isObject(k.jwk))
+  return {
+    id: typeof data.id === 'string' ? data.id : file,
+    name: typeof data.name === 'string' ? data.name : '',
+    roles: strings(data.roles) as Role[],
+    keys: keys.map((k) => ({ kid: k.kid, jwk: { ...k.jwk } })),
+    jwksUrl: typeof data.jwksUrl === 'string' ? data.jwksUrl : null,
+    grants,
+    sources: strings(data.sources),
+    quota: null,
     file,
   }
 }

@@ -25,6 +25,8 @@ export interface FieldMapping {
   /** `undefined` for a bare pointer: objects and arrays are copied, scalars become strings. */
   readonly type: FieldType | undefined
   readonly values?: Readonly<Record<string, string | number | boolean | null>>
+  /** What the field holds, for the OpenAPI document. */
+  readonly description?: string
 }
 
 export interface UpstreamRequestSpec {
@@ -131,7 +133,17 @@ export interface GatewayConfig {
 
 /** One reason a configuration directory is refused. */
 export interface ConfigIssue {
+  /** Relative to the configuration directory. */
   readonly file: string
+  /** 1-based line of the member in `file` (or of its closest written ancestor), when known. */
+  readonly line?: number
+  /** JSON pointer to the member ('' for the whole file). */
   readonly path: string
+  /** What is wrong, and what is expected. */
   readonly reason: string
+}
+
+/** Where checkers report issues (an array will do). */
+export interface IssueSink {
+  push (issue: ConfigIssue): unknown
 }

@@ -8,8 +8,7 @@ import type { JsonSchema } from '../../adapters/contract.js'
 import { PROBLEMS } from '../errors.js'
 import { projectPath } from '../paths.js'
 import type { BuiltinRoute, CompiledOperation, Runtime } from '../runtime.js'
-import { NOTIFICATION_SCHEMA } from '../builtins/notifications.js'
-import { GROUP_KEYS } from '../txlog/queries.js'
+import { describeBuiltin } from './openapi-builtins.js'
 
 const VERSION = (JSON.parse(readFileSync(projectPath('package.json'), 'utf8')) as { version: string }).version
 
@@ -22,12 +21,18 @@ const PROBLEM_SCHEMA = strip(JSON.parse(readFileSync(projectPath('schemas', 'pro
 const STATUS_TEXT: Record<number, string> = {}
 for (const [code, p] of Object.entries(PROBLEMS)) STATUS_TEXT[p.status] = STATUS_TEXT[p.status] === undefined ? code : `${STATUS_TEXT[p.status]}, ${code}`
 
+/** Every /v1 reply, success or problem, names its transaction record. */
+const TXN_HEADER = { 'X-Transaction-Id': { $ref: '#/components/headers/X-Transaction-Id' } }
+const RETRY_AFTER = {
+  'Retry-After': { schema: { type: 'integer' }, description: 'Seconds to wait before trying again' },
+}
+
 function problemResponses (statuses: number[]): Record<string, unknown> {
   const out: Record<string, unknown> = {}
   for (const s of statuses) {
     out[String(s)] = {
       description: `Problem: ${STATUS_TEXT[s] ?? ''}`,
-      ...(s === 429 ? { headers: { 'Retry-After': { schema: { type: 'integer' }, description: 'Seconds until the quota window resets' } } } : {}),
+      headers: { ...TXN_HEADER, ...(s === 429 || s === 503 ? RETRY_AFTER : {}) },
       content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } },
     }
   }
@@ -35,7 +40,20 @@ function problemResponses (statuses: number[]): Record<string, unknown> {
 }
 
 const COMMON_PROBLEMS = [400, 401, 403, 404, 413, 415, 429, 500, 503]
-const TXN_HEADER = { 'X-Transaction-Id': { schema: { type: 'string', format: 'uuid' }, description: 'The transaction record of this request' } }
+
+/** The data schema with each mapped field's `description` from the adapter file (declarative adapters). */
+function describedData (op: CompiledOperation): JsonSchema {
+  const data = strip(op.shape.data)
+  const mappings = op.spec.response
+  const properties = data.properties as Record<string, JsonSchema> | undefined
+  if (mappings === undefined || properties === undefined) return data
+  const described: Record<string, JsonSchema> = {}
+  for (const [name, schema] of Object.entries(properties)) {
+    const text = mappings[name]?.description
+    described[name] = text === undefined ? schema : { ...schema, description: text }
+  }
+  return { ...data, properties: described }
+}
 
 function operationPath (op: CompiledOperation): Record<string, unknown> {
   const { spec, service, shape } = op
@@ -44,7 +62,13 @@ function operationPath (op: CompiledOperation): Record<string, unknown> {
     in: p.in,
     required: p.required,
     ...(p.description === undefined ? {} : { description: p.description }),
-    schema: { type: 'string', ...(p.pattern === undefined ? {} : { pattern: p.pattern }), ...(p.enum === undefined ? {} : { enum: p.enum }) },
+    schema: {
+      type: p.type,
+      ...(p.pattern === undefined ? {} : { pattern: p.pattern }),
+      ...(p.enum === undefined ? {} : { enum: p.enum }),
+      ...(p.minLength === undefined ? {} : { minLength: p.minLength }),
+      ...(p.maxLength === undefined ? {} : { maxLength: p.maxLength }),
+    },
   }))
   if (shape.fieldsApplyTo === 'response') {
     parameters.push({
@@ -64,6 +88,7 @@ function operationPath (op: CompiledOperation): Record<string, unknown> {
     operationId: `${service.service}.${spec.id}`,
     tags: [service.service],
     summary: spec.summary ?? `${service.title}: ${spec.id}`,
+    'x-ndx-service-title': service.title,
     description: notes.join(' '),
     parameters,
     ...(shape.body === undefined ? {} : { requestBody: { required: true, content: { 'application/json': { schema: strip(shape.body) } } } }),
@@ -71,7 +96,15 @@ function operationPath (op: CompiledOperation): Record<string, unknown> {
       200: {
         description: 'The record (granted fields only)',
         headers: TXN_HEADER,
-        content: { 'application/json': { schema: { type: 'object', required: ['data', 'meta'], properties: { data: strip(shape.data), meta: { $ref: '#/components/schemas/Meta' } } } } },
+        content: {
+          'application/json': {
+            schema: {
+              type: 'object',
+              required: ['data', 'meta'],
+              properties: { data: describedData(op), meta: { $ref: '#/components/schemas/Meta' } },
+            },
+          },
+        },
       },
       ...problemResponses([...COMMON_PROBLEMS, 502, 504]),
     },
@@ -80,25 +113,22 @@ function operationPath (op: CompiledOperation): Record<string, unknown> {
 }
 
 function builtinPath (route: BuiltinRoute): Record<string, unknown> {
-  const query = (names: string[]): unknown[] => names.map((name) => ({ name, in: 'query', required: false, schema: { type: name === 'limit' ? 'integer' : 'string' } }))
-  const filters = ['from', 'to', 'client', 'service', 'operation', 'outcome', 'source', 'subject']
-  const base = { operationId: route.name, tags: [route.service], responses: problemResponses(COMMON_PROBLEMS) as Record<string, unknown> }
-  const ok = (description: string, schema: JsonSchema = { type: 'object' }, status = 200): Record<string, unknown> => ({ [String(status)]: { description, headers: TXN_HEADER, content: { 'application/json': { schema } } } })
-  switch (route.name) {
-    case 'notify':
-      return { ...base, summary: 'A source agency reports a changed subject; kept records of it are dropped', requestBody: { required: true, content: { 'application/json': { schema: NOTIFICATION_SCHEMA } } }, responses: { ...ok('Records invalidated', { type: 'object', properties: { invalidated: { type: 'integer' } } }, 202), ...base.responses } }
-    case 'audit.transactions':
-      return { ...base, summary: 'Transaction records, oldest first (auditors: all; others: their own)', parameters: query([...filters, 'limit', 'cursor']), responses: { ...ok('A page of records'), ...base.responses } }
-    case 'audit.transaction':
-      return { ...base, summary: 'One transaction record', parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } }], responses: { ...ok('The record'), ...base.responses } }
-    case 'audit.counts':
-      return { ...base, summary: 'Counts of transactions, grouped', parameters: [...query(filters), { name: 'groupBy', in: 'query', required: false, schema: { type: 'string' }, description: `Comma-separated: ${GROUP_KEYS.join(', ')}` }], responses: { ...ok('Counts'), ...base.responses } }
-    case 'audit.integrity':
-      return { ...base, summary: 'Recompute the hash chain (auditors)', parameters: query(['from', 'to']), responses: { ...ok('The verdict'), ...base.responses } }
-    case 'audit.checkpoints':
-      return { ...base, summary: 'Signed checkpoints and the gateway\'s public key (auditors)', parameters: query(['from', 'to']), responses: { ...ok('Checkpoints'), ...base.responses } }
-    default:
-      return { ...base, summary: 'Reload the configuration directory (admins)', responses: { ...ok('Applied'), ...base.responses } }
+  const d = describeBuiltin(route)
+  const status = d.status ?? 200
+  return {
+    operationId: route.name,
+    tags: [route.service],
+    summary: d.summary,
+    ...(d.parameters === undefined ? {} : { parameters: d.parameters }),
+    ...(d.body === undefined
+      ? {}
+      : { requestBody: { required: true, content: { 'application/json': { schema: d.body } } } }),
+    responses: {
+      [String(status)]: {
+        description: d.summary, headers: TXN_HEADER, content: { 'application/json': { schema: d.reply } },
+      },
+      ...problemResponses(COMMON_PROBLEMS),
+    },
   }
 }
 
@@ -119,7 +149,14 @@ export function openApiDocument (runtime: Runtime, builtins: readonly BuiltinRou
       description: 'Signed, purpose-bound lookups in government registries. Every /v1 request carries a compact JWS signed by the calling agency (CONTRACT §3); every request is recorded in the transaction log.',
     },
     servers: [{ url: '/' }],
-    tags: [...services.map((s) => ({ name: s.service, description: s.description ?? s.title })), { name: 'notifications' }, { name: 'audit' }, { name: 'admin' }],
+    tags: [
+      ...services.map((s) => ({
+        name: s.service,
+        'x-displayName': s.title,
+        description: s.description === undefined ? s.title : `${s.title}. ${s.description}`,
+      })),
+      { name: 'notifications' }, { name: 'audit' }, { name: 'admin' },
+    ],
     security: [{ ndxSignedRequest: [] }],
     paths,
     components: {
@@ -129,6 +166,12 @@ export function openApiDocument (runtime: Runtime, builtins: readonly BuiltinRou
           scheme: 'bearer',
           bearerFormat: 'JWS',
           description: 'Header {alg: ES256|ES384|EdDSA|PS256|RS256, kid, typ: "ndx+jwt"}; claims iss, aud (gateway id), iat, jti (once), htm, htu, bsh (SHA-256 of the body), purpose, optional exp and sub.',
+        },
+      },
+      headers: {
+        'X-Transaction-Id': {
+          schema: { type: 'string', format: 'uuid' },
+          description: 'The id of the transaction record of this request (GET /v1/audit/transactions/{id})',
         },
       },
       schemas: {

@@ -81,7 +81,7 @@ export async function serveV1 (req: FastifyRequest, reply: FastifyReply, deps: R
       throw err
     }
 
-    if (match === null) throw problem('route.not_found', 'No operation is served at this path with this method')
+    if (match === null) throw noRoute(runtime, req.method, path)
     if (deps.admit !== undefined) await deps.admit(caller, txn)
     const query = parseQuery(queryString)
     if (match.target.kind === 'builtin') {
@@ -94,6 +94,14 @@ export async function serveV1 (req: FastifyRequest, reply: FastifyReply, deps: R
   } finally {
     runtime.release()
   }
+}
+
+/** `405 route.method` with `Allow` when the path is served with other methods, else `404 route.not_found`. */
+function noRoute (runtime: Runtime, method: string, path: string): GatewayError {
+  const allowed = runtime.allowedMethods(path)
+  if (allowed.length === 0) return problem('route.not_found', 'No operation is served at this path with this method')
+  const detail = `${method} is not served at this path; use ${allowed.join(' or ')}`
+  return problem('route.method', detail, { headers: { allow: allowed.join(', ') } })
 }
 
 /** How often a header was sent (Node keeps only the first Authorization header of several). */

@@ -19,7 +19,7 @@ t.test('the problem table matches CONTRACT §4', async (t) => {
     'request.invalid': 400,
     'auth.missing': 401, 'auth.malformed': 401, 'auth.unknown_client': 401, 'auth.unknown_key': 401, 'auth.algorithm': 401, 'auth.signature': 401, 'auth.audience': 401, 'auth.expired': 401, 'auth.binding': 401, 'auth.replayed': 401,
     'access.denied': 403, 'access.purpose': 403, 'access.field': 403, 'access.role': 403,
-    'route.not_found': 404, 'record.not_found': 404,
+    'route.not_found': 404, 'record.not_found': 404, 'route.method': 405,
     'request.too_large': 413, 'request.media_type': 415,
     'quota.exceeded': 429,
     'upstream.bad_response': 502, 'upstream.unavailable': 503, 'gateway.unavailable': 503, 'upstream.timeout': 504,
@@ -56,18 +56,18 @@ t.test('400 request.invalid: broken JSON, prototype pollution, a missing body', 
   t.equal(({} as Record<string, unknown>).admin, undefined, 'nothing was polluted')
 })
 
-t.test('404 route.not_found: unknown paths and methods, after verification', async (t) => {
+t.test('404 route.not_found: unknown paths (405 for a served path with another method), after verification', async (t) => {
   const { app, sink } = await buildTestGateway(t)
   const unknown = await signedInject(app, 'VN.LOC.DNG', 'GET', '/v1/population/people/030075654294', { purpose: 'public-service' })
   t.equal(unknown.statusCode, 404)
   t.equal(json(unknown).code, 'route.not_found')
   const method = await signedInject(app, 'VN.LOC.DNG', 'POST', '/v1/population/citizens/030075654294', { purpose: 'public-service', body: {} })
-  t.equal(json(method).code, 'route.not_found')
+  t.equal(json(method).code, 'route.method', 'a served path with another method is 405 (test/gateway/route-method.test.ts)')
   const traversal = await signedInject(app, 'VN.LOC.DNG', 'GET', '/v1/population/citizens/..%2F..%2Fadmin', { purpose: 'public-service' })
   t.match(json(traversal), { code: 'request.invalid', errors: [{ name: 'personalId' }] }, 'an encoded traversal is a param that fails its pattern')
   const anonymous = await app.inject({ method: 'GET', url: '/v1/secret-service/things' })
   t.equal(json(anonymous).code, 'auth.missing', 'without a token nothing about routes is revealed')
-  t.match(sink.records.map((r) => [r.route, r.code]), [[null, 'route.not_found'], [null, 'route.not_found'], ['/v1/population/citizens/{personalId}', 'request.invalid'], [null, 'auth.missing']])
+  t.match(sink.records.map((r) => [r.route, r.code]), [[null, 'route.not_found'], [null, 'route.method'], ['/v1/population/citizens/{personalId}', 'request.invalid'], [null, 'auth.missing']])
   const outside = await app.inject({ method: 'GET', url: '/nothing' })
   t.equal(outside.statusCode, 404)
   t.match(json(outside), { code: 'route.not_found', transactionId: null })

@@ -2,7 +2,7 @@
  * Test harness: the bundled simulators on free ports, the demo configuration pointed at them, and a
  * gateway built from it (never listening unless asked). Signing helpers use the demo agencies' keys.
  */
-import { cp, mkdtemp, rm } from 'node:fs/promises'
+import { cp, mkdtemp, rm, symlink } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import tap, { type Test } from 'tap'
@@ -100,9 +100,12 @@ export async function signedInject (app: FastifyInstance, agency: string, method
 
 /** A writable copy of the demo configuration, for tests that edit files. */
 export async function copyConfig (t: Test, from = DEMO_CONFIG): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'ndx-config-'))
+  const base = await mkdtemp(join(tmpdir(), 'ndx-config-'))
+  const dir = join(base, 'config')
   await cp(from, dir, { recursive: true })
-  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  // The demo config names files beside it (../demo/keys/…): the copy keeps that layout.
+  await symlink(projectPath('demo'), join(base, 'demo'))
+  t.teardown(() => rm(base, { recursive: true, force: true }))
   return dir
 }
 

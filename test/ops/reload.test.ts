@@ -66,6 +66,7 @@ t.test('a refused directory leaves the running configuration serving', async (t)
   t.equal(res.statusCode, 400)
   t.match(json(res), {
     code: 'request.invalid',
+    title: 'The configuration directory was refused',
     detail: /refused \(2 issue\(s\)\); the running configuration keeps serving/,
     errors: [
       { in: 'config', name: 'adapters/population.yaml#/upstream/timeoutMs', reason: /integer/ },
