@@ -1,0 +1,59 @@
+/**
+ * Refusing what cannot be served well (CONTRACT §4 v1.1), as problem+json `503 gateway.unavailable` with
+ * Retry-After, recorded like any other /v1 refusal:
+ * - while closing (fastify's own `return503OnClosing` answers plain JSON and records nothing, so it is off);
+ * - when overloaded: the event loop lags (CPU saturated: every queued request would only wait longer) or
+ *   too many /v1 requests are in progress. Shedding early keeps latency bounded for the requests served,
+ *   and tells clients and the load balancer to go elsewhere for a moment.
+ * Operations endpoints are never shed (health checks must answer), only refused while closing.
+ */
+import { monitorEventLoopDelay } from 'node:perf_hooks'
+import fp from 'fastify-plugin'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { problem } from '../errors.js'
+import { sendProblem } from './errors.js'
+
+export interface ShedOptions {
+  /** Mean event-loop delay over a sample above which /v1 requests are refused; 0 = never. */
+  readonly maxEventLoopDelayMs: number
+  /** /v1 requests in progress beyond which new ones are refused; 0 = no limit. */
+  readonly maxInflight: number
+  readonly sampleMs?: number
+  readonly isClosing: () => boolean
+}
+
+const RESOLUTION_MS = 10
+
+export default fp<ShedOptions>(async function shed (app: FastifyInstance, opts) {
+  let inflight = 0
+  let lagging = false
+  if (opts.maxEventLoopDelayMs > 0) {
+    const delay = monitorEventLoopDelay({ resolution: RESOLUTION_MS })
+    delay.enable()
+    // A timer, not a per-request check: after a stall, this runs before the requests queued during it.
+    const timer = setInterval(() => {
+      const meanMs = Number.isFinite(delay.mean) ? delay.mean / 1e6 - RESOLUTION_MS : 0
+      lagging = meanMs > opts.maxEventLoopDelayMs
+      delay.reset()
+    }, opts.sampleMs ?? 500).unref()
+    app.addHook('onClose', async () => { clearInterval(timer); delay.disable() })
+  }
+
+  // Callback style, like the other hooks on the hot path; replying early means not calling done().
+  app.addHook('onRequest', (req: FastifyRequest, reply: FastifyReply, done: () => void) => {
+    if (opts.isClosing()) {
+      reply.header('connection', 'close')
+      sendProblem(req, reply, problem('gateway.unavailable', 'This gateway instance is shutting down; send the request again', { headers: { 'retry-after': '1' } }))
+      return
+    }
+    if (req.txn !== undefined) {
+      if (lagging || (opts.maxInflight > 0 && inflight >= opts.maxInflight)) {
+        sendProblem(req, reply, problem('gateway.unavailable', 'The gateway is overloaded; try again shortly', { headers: { 'retry-after': '2' } }))
+        return
+      }
+      inflight++
+      reply.raw.once('close', () => { inflight-- })
+    }
+    done()
+  })
+}, { name: 'ndx-shed', dependencies: ['ndx-errors', 'ndx-transactions'] })
