@@ -9,6 +9,26 @@ import { PROBLEMS } from '../errors.js'
 import { projectPath } from '../paths.js'
 import type { BuiltinRoute, CompiledOperation, Runtime } from '../runtime.js'
 import { NOTIFICATION_SCHEMA } from '../builtins/notifications.js'
+import { PURGE_SCHEMA } from '../builtins/admin.js'
+
+const INSTANCES_SCHEMA = {
+  type: 'object',
+  properties: {
+    instances: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: {
+          id: { type: 'string' },
+          startedAt: { type: 'string', format: 'date-time' },
+          version: { type: 'string' },
+          configDigest: { type: 'string' },
+          lastReload: { type: ['object', 'null'], properties: { at: { type: 'string', format: 'date-time' }, result: { enum: ['applied', 'refused'] } } },
+        },
+      },
+    },
+  },
+}
 import { GROUP_KEYS } from '../txlog/queries.js'
 
 const VERSION = (JSON.parse(readFileSync(projectPath('package.json'), 'utf8')) as { version: string }).version
@@ -97,6 +117,10 @@ function builtinPath (route: BuiltinRoute): Record<string, unknown> {
       return { ...base, summary: 'Recompute the hash chain (auditors)', parameters: query(['from', 'to']), responses: { ...ok('The verdict'), ...base.responses } }
     case 'audit.checkpoints':
       return { ...base, summary: 'Signed checkpoints and the gateway\'s public key (auditors)', parameters: query(['from', 'to']), responses: { ...ok('Checkpoints'), ...base.responses } }
+    case 'admin.instances':
+      return { ...base, summary: 'The instances sharing this platform: config digest and last reload (admins)', responses: { ...ok('Instances', INSTANCES_SCHEMA), ...base.responses } }
+    case 'admin.purge':
+      return { ...base, summary: 'Drop the kept records of a service, or of one subject of it (admins)', requestBody: { required: true, content: { 'application/json': { schema: PURGE_SCHEMA } } }, responses: { ...ok('Records dropped', { type: 'object', properties: { invalidated: { type: 'integer' } } }, 202), ...base.responses } }
     default:
       return { ...base, summary: 'Reload the configuration directory (admins)', responses: { ...ok('Applied'), ...base.responses } }
   }
