@@ -36,7 +36,7 @@ export interface AppOptions {
   readonly logger?: FastifyServerOptions['logger']
   readonly loggerInstance?: FastifyServerOptions['loggerInstance']
   /** Load shedding (503 gateway.unavailable): default 1000 ms of mean event-loop delay, 5000 requests in progress. */
-  readonly shed?: { readonly maxEventLoopDelayMs?: number, readonly maxInflight?: number }
+  readonly shed?: { readonly maxEventLoopDelayMs?: number, readonly maxInflight?: number, readonly sampleMs?: number }
 }
 
 /** The configuration currently serving, and how it is replaced. */
@@ -196,7 +196,7 @@ export async function buildApp (opts: AppOptions): Promise<FastifyInstance> {
   await app.register(errors)
   await app.register(body)
   await app.register(transactions, { sink: () => services.sink, pseudonymizer: () => pseudonymizer, onRecord: (r) => metrics.record(r) })
-  await app.register(shed, { isClosing: () => closing, maxEventLoopDelayMs: opts.shed?.maxEventLoopDelayMs ?? 1000, maxInflight: opts.shed?.maxInflight ?? 5000 })
+  await app.register(shed, { isClosing: () => closing, maxEventLoopDelayMs: opts.shed?.maxEventLoopDelayMs ?? 1000, maxInflight: opts.shed?.maxInflight ?? 5000, ...(opts.shed?.sampleMs === undefined ? {} : { sampleMs: opts.shed.sampleMs }) })
   await app.register(v1, {
     current: () => runtime,
     replayGuard: services.replayGuard,
