@@ -41,5 +41,6 @@ export function withCallContext<T> (context: CallContext, fn: () => Promise<T>):
 /** Headers for the registry call running now (none outside a request, e.g. a health probe). */
 export function callHeaders (): Record<string, string> {
   const c = storage.getStore()
-  return c === undefined ? {} : { 'x-transaction-id': c.transactionId, 'x-request-id': c.transactionId, traceparent: c.traceparent }
+  if (c === undefined) return {}
+  return { 'x-transaction-id': c.transactionId, 'x-request-id': c.transactionId, traceparent: c.traceparent }
 }

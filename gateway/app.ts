@@ -64,7 +64,9 @@ declare module 'fastify' {
 /** Routes the gateway serves itself, beside the configured operations. */
 export const BUILTIN_ROUTES: readonly BuiltinRoute[] = [NOTIFICATION_ROUTE, ...AUDIT_ROUTES, ...ADMIN_ROUTES]
 
-function builtinHandlers (services: GatewayServices, state: GatewayState, cluster: Cluster): Record<string, BuiltinHandler> {
+function builtinHandlers (
+  services: GatewayServices, state: GatewayState, cluster: Cluster,
+): Record<string, BuiltinHandler> {
   return {
     [NOTIFICATION_ROUTE.name]: notificationHandler(services.records),
     ...auditHandlers(services.log, () => state.pseudonymizer()),
@@ -145,7 +147,8 @@ export async function buildApp (opts: AppOptions): Promise<FastifyInstance> {
       } catch (err) {
         metrics.reload(false)
         await cluster.reloaded('refused', false)
-        if (!announce) app.log.error({ issues: (err as { issues?: unknown }).issues }, 'reload announced by another instance refused here; the running configuration keeps serving')
+        const issues = (err as { issues?: unknown }).issues
+        if (!announce) app.log.error({ issues }, 'announced reload refused here; the running configuration keeps serving')
         throw err
       }
       metrics.reload(true)
@@ -164,11 +167,16 @@ export async function buildApp (opts: AppOptions): Promise<FastifyInstance> {
         const dropped = await services.records.invalidate(service)
         app.log.info({ service, dropped }, 'mapping or upstream changed; kept records dropped')
       } catch {
-        app.log.warn({ service }, 'mapping or upstream changed; kept records could not be dropped (they are never served)')
+        app.log.warn({ service }, 'mapping or upstream changed; kept records not dropped (they are never served)')
       }
     }
   }
-  const clusterOptions = { version: GATEWAY_VERSION, configDigest: () => runtime.config.digest, reload: () => state.reload({ announce: false }), logger: app.log }
+  const clusterOptions = {
+    version: GATEWAY_VERSION,
+    configDigest: () => runtime.config.digest,
+    reload: () => state.reload({ announce: false }),
+    logger: app.log,
+  }
   let cluster: Cluster
   if (services.redis === null) {
     cluster = localCluster(clusterOptions)
@@ -196,7 +204,12 @@ export async function buildApp (opts: AppOptions): Promise<FastifyInstance> {
   await app.register(errors)
   await app.register(body)
   await app.register(transactions, { sink: () => services.sink, pseudonymizer: () => pseudonymizer, onRecord: (r) => metrics.record(r) })
-  await app.register(shed, { isClosing: () => closing, maxEventLoopDelayMs: opts.shed?.maxEventLoopDelayMs ?? 1000, maxInflight: opts.shed?.maxInflight ?? 5000, ...(opts.shed?.sampleMs === undefined ? {} : { sampleMs: opts.shed.sampleMs }) })
+  await app.register(shed, {
+    isClosing: () => closing,
+    maxEventLoopDelayMs: opts.shed?.maxEventLoopDelayMs ?? 1000,
+    maxInflight: opts.shed?.maxInflight ?? 5000,
+    ...(opts.shed?.sampleMs === undefined ? {} : { sampleMs: opts.shed.sampleMs }),
+  })
   await app.register(v1, {
     current: () => runtime,
     replayGuard: services.replayGuard,

@@ -44,7 +44,10 @@ export function readEnvironment (env: NodeJS.ProcessEnv = process.env): Environm
     dataDir: resolve(blank(env.DATA_DIR) ?? './data'),
     logLevel: blank(env.LOG_LEVEL) ?? 'info',
     worker: (blank(env.NDX_WORKER) ?? 'true') !== 'false',
-    shed: Object.freeze({ maxEventLoopDelayMs: count(env.NDX_SHED_EVENT_LOOP_DELAY_MS, 1000, 'NDX_SHED_EVENT_LOOP_DELAY_MS'), maxInflight: count(env.NDX_SHED_MAX_INFLIGHT, 5000, 'NDX_SHED_MAX_INFLIGHT') }),
+    shed: Object.freeze({
+      maxEventLoopDelayMs: count(env.NDX_SHED_EVENT_LOOP_DELAY_MS, 1000, 'NDX_SHED_EVENT_LOOP_DELAY_MS'),
+      maxInflight: count(env.NDX_SHED_MAX_INFLIGHT, 5000, 'NDX_SHED_MAX_INFLIGHT'),
+    }),
     vars: Object.freeze({ ...env }),
   })
 }

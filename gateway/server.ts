@@ -45,10 +45,14 @@ export async function startGateway (env: Environment, logger = createLogger(env)
   if (demo.length > 0) logger.warn({ secrets: demo }, 'DEMO secrets in use: fine for a demo, never for real data (see README, Production)')
   const demoKeys = await demoAgencies(config)
   if (demoKeys.length > 0) {
-    logger.error({ agencies: demoKeys }, 'DEMO AGENCY KEYS LOADED: their private keys are public (demo/keys); anyone can call as these agencies, admins and auditors included. Never expose this gateway (see README, Operations)')
+    // Loud on purpose: anyone holding this repository can call as these agencies, admins and auditors included.
+    const msg = 'DEMO AGENCY KEYS LOADED: their private keys are public (demo/keys); never expose this gateway'
+    logger.error({ agencies: demoKeys }, msg)
   }
   const services = await createServices(env, config, logger)
-  const app = await buildApp({ config, services, loggerInstance: logger, loadConfig: () => loadConfig(env.configDir, env.vars), shed: env.shed })
+  const app = await buildApp({
+    config, services, loggerInstance: logger, loadConfig: () => loadConfig(env.configDir, env.vars), shed: env.shed,
+  })
   app.addHook('onClose', async () => {
     await services.close()
     await opts.onClose?.()

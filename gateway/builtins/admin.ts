@@ -58,17 +58,20 @@ export function adminHandlers (deps: AdminDeps): Record<string, BuiltinHandler> 
       try {
         return { instances: await deps.cluster().instances() }
       } catch (err) {
-        throw problem('gateway.unavailable', 'The list of instances cannot be read now; try again shortly', { cause: err })
+        throw problem('gateway.unavailable', 'The instances cannot be listed now; try again shortly', { cause: err })
       }
     },
     'admin.purge': async ({ req, reply, caller, runtime, txn }) => {
       requireRole(caller, 'admin')
-      if (!isJsonUtf8(req.headers['content-type'])) throw problem('request.media_type', 'Send the body as application/json (UTF-8)')
+      if (!isJsonUtf8(req.headers['content-type'])) {
+        throw problem('request.media_type', 'Send the body as application/json (UTF-8)')
+      }
       const issues = checkPurge(req.body)
       if (issues.length > 0) throw problem('request.invalid', 'The purge does not match its schema', { errors: issues })
       const { service, subject } = req.body as { service: string, subject?: string }
       if (runtime.config.services[service] === undefined) {
-        throw problem('request.invalid', 'No such service', { errors: [{ in: 'body', name: 'service', reason: 'is not a configured service' }] })
+        const errors = [{ in: 'body' as const, name: 'service', reason: 'is not a configured service' }]
+        throw problem('request.invalid', 'No such service', { errors })
       }
       if (subject !== undefined) txn.subject = subject
       const invalidated = await deps.records.invalidate(service, subject)

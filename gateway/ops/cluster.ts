@@ -48,7 +48,8 @@ class Member {
   constructor (readonly opts: ClusterOptions) {}
 
   info (): InstanceInfo {
-    return { id: this.id, startedAt: this.startedAt, version: this.opts.version, configDigest: this.opts.configDigest(), lastReload: this.lastReload }
+    const { id, startedAt, lastReload } = this
+    return { id, startedAt, version: this.opts.version, configDigest: this.opts.configDigest(), lastReload }
   }
 }
 
@@ -79,10 +80,13 @@ export class RedisCluster implements Cluster {
   constructor (redis: Redis, prefix: string, opts: ClusterOptions) {
     this.#me = new Member(opts)
     this.#redis = redis
-    this.#keys = { instances: `${prefix}cluster:instances`, counter: `${prefix}cluster:reloads`, channel: `${prefix}cluster:events` }
+    const key = `${prefix}cluster:`
+    this.#keys = { instances: `${key}instances`, counter: `${key}reloads`, channel: `${key}events` }
     this.#periodMs = opts.heartbeatMs ?? 1000
     // A subscriber needs its own connection; it queues its SUBSCRIBE until Redis is reachable.
-    this.#subscriber = redis.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null, enableAutoPipelining: false })
+    this.#subscriber = redis.duplicate({
+      enableOfflineQueue: true, maxRetriesPerRequest: null, enableAutoPipelining: false,
+    })
     this.#subscriber.on('error', () => { /* reported by the main connection */ })
     this.#subscriber.on('message', (_channel: string, message: string) => {
       const n = Number(message)

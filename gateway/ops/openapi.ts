@@ -23,7 +23,10 @@ const INSTANCES_SCHEMA = {
           startedAt: { type: 'string', format: 'date-time' },
           version: { type: 'string' },
           configDigest: { type: 'string' },
-          lastReload: { type: ['object', 'null'], properties: { at: { type: 'string', format: 'date-time' }, result: { enum: ['applied', 'refused'] } } },
+          lastReload: {
+            type: ['object', 'null'],
+            properties: { at: { type: 'string', format: 'date-time' }, result: { enum: ['applied', 'refused'] } },
+          },
         },
       },
     },
@@ -118,9 +121,21 @@ function builtinPath (route: BuiltinRoute): Record<string, unknown> {
     case 'audit.checkpoints':
       return { ...base, summary: 'Signed checkpoints and the gateway\'s public key (auditors)', parameters: query(['from', 'to']), responses: { ...ok('Checkpoints'), ...base.responses } }
     case 'admin.instances':
-      return { ...base, summary: 'The instances sharing this platform: config digest and last reload (admins)', responses: { ...ok('Instances', INSTANCES_SCHEMA), ...base.responses } }
+      return {
+        ...base,
+        summary: 'The instances sharing this platform: config digest and last reload (admins)',
+        responses: { ...ok('Instances', INSTANCES_SCHEMA), ...base.responses },
+      }
     case 'admin.purge':
-      return { ...base, summary: 'Drop the kept records of a service, or of one subject of it (admins)', requestBody: { required: true, content: { 'application/json': { schema: PURGE_SCHEMA } } }, responses: { ...ok('Records dropped', { type: 'object', properties: { invalidated: { type: 'integer' } } }, 202), ...base.responses } }
+      return {
+        ...base,
+        summary: 'Drop the kept records of a service, or of one subject of it (admins)',
+        requestBody: { required: true, content: { 'application/json': { schema: PURGE_SCHEMA } } },
+        responses: {
+          ...ok('Records dropped', { type: 'object', properties: { invalidated: { type: 'integer' } } }, 202),
+          ...base.responses,
+        },
+      }
     default:
       return { ...base, summary: 'Reload the configuration directory (admins)', responses: { ...ok('Applied'), ...base.responses } }
   }

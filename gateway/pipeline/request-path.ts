@@ -105,7 +105,11 @@ async function serveOperation (
   const used: LoadedRecord[] = []
   const service = op.service.service
   const get: RecordGetter = async (key: RecordKey) => {
-    const policy = { ttlSeconds: op.spec.cache.ttlSeconds, loadTimeoutMs: op.service.upstream.timeoutMs, version: recordVersion(op.service) }
+    const policy = {
+      ttlSeconds: op.spec.cache.ttlSeconds,
+      loadTimeoutMs: op.service.upstream.timeoutMs,
+      version: recordVersion(op.service),
+    }
     const loaded = await records.read(key, policy, async (signal) => {
       const started = performance.now()
       let result = 'ok'

@@ -50,12 +50,16 @@ export default fp<ShedOptions>(async function shed (app: FastifyInstance, opts) 
   app.addHook('onRequest', (req: FastifyRequest, reply: FastifyReply, done: () => void) => {
     if (opts.isClosing()) {
       reply.header('connection', 'close')
-      sendProblem(req, reply, problem('gateway.unavailable', 'This gateway instance is shutting down; send the request again', { headers: { 'retry-after': '1' } }))
+      sendProblem(req, reply, problem('gateway.unavailable', 'This instance is shutting down; send the request again', {
+        headers: { 'retry-after': '1' },
+      }))
       return
     }
     if (req.txn !== undefined) {
       if (lagging || (opts.maxInflight > 0 && inflight >= opts.maxInflight)) {
-        sendProblem(req, reply, problem('gateway.unavailable', 'The gateway is overloaded; try again shortly', { headers: { 'retry-after': '2' } }))
+        sendProblem(req, reply, problem('gateway.unavailable', 'The gateway is overloaded; try again shortly', {
+          headers: { 'retry-after': '2' },
+        }))
         return
       }
       inflight++

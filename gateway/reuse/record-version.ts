@@ -13,7 +13,8 @@ import type { ServiceSpec } from '../config/types.js'
 import { projectPath } from '../paths.js'
 
 /** The release of this code base: coded adapters' mappings change only with it. */
-export const GATEWAY_VERSION: string = (JSON.parse(readFileSync(projectPath('package.json'), 'utf8')) as { version: string }).version
+export const GATEWAY_VERSION: string =
+  (JSON.parse(readFileSync(projectPath('package.json'), 'utf8')) as { version: string }).version
 
 // Configurations are frozen and shared by every request of a runtime: one digest per service spec object.
 const memo = new WeakMap<ServiceSpec, string>()
@@ -24,7 +25,8 @@ export function recordVersion (service: ServiceSpec): string {
     const operations = Object.values(service.operations)
       .sort((a, b) => a.id < b.id ? -1 : 1)
       .map((op) => [op.id, op.subject, op.request ?? null, op.notFound, op.response ?? null])
-    const shape = [service.adapter, service.adapter === null ? null : GATEWAY_VERSION, service.upstream.baseUrl, service.upstream.headers, operations]
+    const code = service.adapter === null ? null : GATEWAY_VERSION
+    const shape = [service.adapter, code, service.upstream.baseUrl, service.upstream.headers, operations]
     v = createHash('sha256').update(JSON.stringify(shape)).digest('base64url').slice(0, 16)
     memo.set(service, v)
   }
@@ -32,8 +34,13 @@ export function recordVersion (service: ServiceSpec): string {
 }
 
 /** Services whose records a new configuration would not serve: changed or removed. */
-export function changedRecordVersions (before: Readonly<Record<string, ServiceSpec>>, after: Readonly<Record<string, ServiceSpec>>): string[] {
+export function changedRecordVersions (
+  before: Readonly<Record<string, ServiceSpec>>, after: Readonly<Record<string, ServiceSpec>>,
+): string[] {
   return Object.values(before)
-    .filter((s) => after[s.service] === undefined || recordVersion(after[s.service] as ServiceSpec) !== recordVersion(s))
+    .filter((s) => {
+      const next = after[s.service]
+      return next === undefined || recordVersion(next) !== recordVersion(s)
+    })
     .map((s) => s.service)
 }

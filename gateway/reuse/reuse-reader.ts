@@ -68,7 +68,8 @@ export class ReuseReader implements RecordReader {
   storageKey (key: RecordKey, version = ''): string {
     const p = this.#opts.pseudonymizer
     const params = Object.keys(key.params).sort().map((k) => `${k}=${key.params[k] as string}`).join('&')
-    return `${this.indexOf(key.service, key.subject)}:${p.of('key', `${key.service}\0${key.kind}\0${key.subject}\0${params}\0${version}`)}`
+    const record = p.of('key', `${key.service}\0${key.kind}\0${key.subject}\0${params}\0${version}`)
+    return `${this.indexOf(key.service, key.subject)}:${record}`
   }
 
   /** `<service group>.<subject>`: a service's indexes share a prefix, so a whole service can be purged. */
