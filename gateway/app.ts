@@ -148,7 +148,7 @@ export async function buildApp (opts: AppOptions): Promise<FastifyInstance> {
         metrics.reload(false)
         await cluster.reloaded('refused', false)
         const issues = (err as { issues?: unknown }).issues
-        if (!announce) app.log.error({ issues }, 'announced reload refused here; the running configuration keeps serving')
+        if (!announce) app.log.error({ issues }, 'announced reload refused; the running configuration keeps serving')
         throw err
       }
       metrics.reload(true)
