@@ -104,7 +104,8 @@ t.test('with Redis away, the listing is a 503 with Retry-After; a reload applies
   t.equal(listing.headers['retry-after'], '5')
   t.equal((await signedInject(a.app, ADMIN, 'POST', '/v1/admin/reload')).statusCode, 200, 'the reload applies here')
   t.equal(await probe.get(`${prefix}cluster:reloads`), null, 'but could not be announced yet')
-  await redis.connect()
+  // Back (unless the client already started reconnecting by itself).
+  if (redis.status === 'end' || redis.status === 'close') await redis.connect()
   await until(async () => (await probe.get(`${prefix}cluster:reloads`)) === '1', 3000)
   t.pass('announced by the heartbeat once Redis answered')
 })
