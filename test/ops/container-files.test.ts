@@ -91,7 +91,9 @@ t.test('the load balancer finds every replica on the port the gateway listens on
   const haproxy = await read('deploy', 'haproxy', 'haproxy.cfg')
   t.match(haproxy, /^\s*bind :8080$/m)
   t.match(haproxy, /server-template \S+ \d+ gateway:8080/, 'replicas by service name and port')
-  t.match(haproxy, /http-check send meth GET uri \/health\/ready/, 'routes to ready replicas only')
+  t.match(haproxy, /http-check send meth GET uri \/health\/ready/, 'routes to ready replicas')
+  t.match(haproxy, /use_backend ready if \{ nbsrv\(ready\) gt 0 \}\n\s*default_backend live/, 'or, none ready, to live ones')
+  t.match(haproxy, /http-check send meth GET uri \/health\/live/)
   t.match(await read('Dockerfile'), /ENV HOST=0\.0\.0\.0 PORT=8080/, 'the image listens on 8080')
   const errorfile = /errorfile 503 \/usr\/local\/etc\/haproxy\/(\S+)/.exec(haproxy)?.[1] as string
   const page = await read('deploy', 'haproxy', errorfile)
