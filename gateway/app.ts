@@ -148,7 +148,8 @@ export async function buildApp (opts: AppOptions): Promise<FastifyInstance> {
         metrics.reload(false)
         await cluster.reloaded('refused', false)
         const issues = (err as { issues?: unknown }).issues
-        if (!announce) app.log.error({ issues }, 'announced reload refused; the running configuration keeps serving')
+        const why = issues === undefined ? { err } : { issues }
+        if (!announce) app.log.error(why, 'announced reload refused; the running configuration keeps serving')
         throw err
       }
       metrics.reload(true)
