@@ -1,15 +1,17 @@
 # syntax=docker/dockerfile:1
 # ndx-gateway: one image for the gateway, the log worker and the registry simulators.
-#   docker build -t ndx-gateway .
-#   docker run -p 8080:8080 -v "$PWD/keys/checkpoint.jwk.json:/run/secrets/checkpoint.jwk.json:ro" \
-#     -e NDX_CHECKPOINT_KEY_FILE=/run/secrets/checkpoint.jwk.json ndx-gateway   # standalone (PGlite under /app/data)
-#   (demo/ is not in the image: the gateway's checkpoint key is always mounted, never baked in; make one
-#    with `npx ndx keygen --kid gw-1 --out keys/checkpoint.jwk.json`.)
-#   docker compose up                                       # gateway, worker, Redis, PostgreSQL, simulators
-# Node 24 is an LTS line; the code is tested on Node 20 and type-checked for 22+.
-ARG NODE_VERSION=24
+#   docker build -t ndx-gateway:0.1.0 .
+#   docker run -p 8080:8080 -v "$PWD/deploy/config:/app/config:ro" \
+#     -v "$PWD/keys/checkpoint.jwk.json:/run/secrets/checkpoint.jwk.json:ro" \
+#     -e NDX_CHECKPOINT_KEY_FILE=/run/secrets/checkpoint.jwk.json -e NDX_PSEUDONYM_KEY=… -e NDX_CACHE_KEY_ID=k1 \
+#     -e NDX_CACHE_KEY=… ndx-gateway:0.1.0              # standalone (PGlite under /app/data)
+#   docker compose up                                   # the platform: see compose.yaml and README "Operations"
+# Neither configuration nor keys are in the image: CONFIG_DIR (/app/config) is always mounted, so editing it
+# and reloading takes effect, and demo/ (whose private keys are public) is never shipped.
+# Node 24 LTS, the version .ci/run tests on; pinned to the release, not a moving tag.
+ARG NODE_IMAGE=node:24.21.0-bookworm-slim
 
-FROM node:${NODE_VERSION}-bookworm-slim AS build
+FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
@@ -23,7 +25,7 @@ COPY bench ./bench
 COPY schemas ./schemas
 RUN npm run build
 
-FROM node:${NODE_VERSION}-bookworm-slim AS runtime
+FROM ${NODE_IMAGE} AS runtime
 ENV NODE_ENV=production
 WORKDIR /app
 COPY package.json package-lock.json ./
@@ -32,13 +34,11 @@ RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean -
 COPY --from=build /app/dist ./dist
 COPY bin ./bin
 COPY schemas ./schemas
-COPY config ./config
 COPY simulators/data ./simulators/data
-RUN mkdir -p /app/data && chown node:node /app/data
+RUN mkdir -p /app/data /app/config && chown node:node /app/data
 USER node
 ENV HOST=0.0.0.0 PORT=8080 DATA_DIR=/app/data CONFIG_DIR=/app/config
 VOLUME ["/app/data"]
 EXPOSE 8080
-HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
-  CMD node -e "fetch('http://127.0.0.1:'+(process.env.PORT||8080)+'/health/live').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
+HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 CMD ["node", "bin/healthcheck.js", "gateway"]
 CMD ["node", "bin/gateway.js"]

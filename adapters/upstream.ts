@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto'
 import { Pool } from 'undici'
 import { GatewayError, problem } from '../gateway/errors.js'
 import type { UpstreamSpec } from '../gateway/config/types.js'
+import { callHeaders } from './call-context.js'
 
 export interface UpstreamRequest {
   readonly method: 'GET' | 'POST'
@@ -76,7 +77,7 @@ export class Upstream {
       const res = await this.#pool.request({
         method: req.method,
         path: this.#prefix + req.path,
-        headers: { ...this.#headers, ...req.headers },
+        headers: { ...callHeaders(), ...this.#headers, ...req.headers },
         body: req.body,
         signal,
       })

@@ -19,10 +19,13 @@ import type { QuotaLimiter } from './access/quota.js'
 import { MemoryVerifyBudget, RedisVerifyBudget, type VerifyBudget } from './access/verify-budget.js'
 import { GatewayError, problem, problemBody } from './errors.js'
 import { Metrics } from './ops/metrics.js'
+import { localCluster, RedisCluster, type Cluster } from './ops/cluster.js'
+import { changedRecordVersions, GATEWAY_VERSION } from './reuse/record-version.js'
 import { openApiDocument } from './ops/openapi.js'
 import ops from './plugins/ops.js'
 import body from './plugins/body.js'
 import errors, { sendProblem } from './plugins/errors.js'
+import shed from './plugins/shed.js'
 import transactions, {
   isV1, openTransaction, requestLine, toRecord as recordOf, unparsedRecord,
 } from './plugins/transactions.js'
@@ -37,6 +40,8 @@ export interface AppOptions {
   /** A pino logger configuration, `false` for none; default: info-level JSON. */
   readonly logger?: FastifyServerOptions['logger']
   readonly loggerInstance?: FastifyServerOptions['loggerInstance']
+  /** Load shedding (503 gateway.unavailable): default 1000 ms of mean event-loop delay, 5000 requests in progress. */
+  readonly shed?: { readonly maxEventLoopDelayMs?: number, readonly maxInflight?: number, readonly sampleMs?: number }
 }
 
 /** The configuration currently serving, and how it is replaced. */
@@ -44,8 +49,12 @@ export interface GatewayState {
   current (): Runtime
   /** Swaps in a new configuration; requests in flight finish on the one they started with. */
   replace (config: GatewayConfig): ReloadResult
-  /** Loads the configuration directory again and swaps it in; rejects with a ConfigError and changes nothing. */
-  reload (): Promise<ReloadResult>
+  /**
+   * Loads the configuration directory again and swaps it in; rejects with a ConfigError and changes nothing.
+   * An operator's reload (`announce`, the default) makes every instance sharing the Redis reload too, and
+   * drops the records kept under mappings or upstreams it changed.
+   */
+  reload (opts?: { announce?: boolean }): Promise<ReloadResult>
   pseudonymizer (): Pseudonymizer
 }
 
@@ -53,17 +62,20 @@ declare module 'fastify' {
   interface FastifyInstance {
     gateway: GatewayState
     metrics: Metrics
+    cluster: Cluster
   }
 }
 
 /** Routes the gateway serves itself, beside the configured operations. */
 export const BUILTIN_ROUTES: readonly BuiltinRoute[] = [NOTIFICATION_ROUTE, ...AUDIT_ROUTES, ...ADMIN_ROUTES]
 
-function builtinHandlers (services: GatewayServices, state: GatewayState): Record<string, BuiltinHandler> {
+function builtinHandlers (
+  services: GatewayServices, state: GatewayState, cluster: Cluster,
+): Record<string, BuiltinHandler> {
   return {
     [NOTIFICATION_ROUTE.name]: notificationHandler(services.records),
     ...auditHandlers(services.log, () => state.pseudonymizer()),
-    ...adminHandlers(() => state.reload()),
+    ...adminHandlers({ reload: () => state.reload(), cluster: () => cluster, records: services.records }),
   }
 }
 
@@ -165,7 +177,8 @@ export async function buildApp (opts: AppOptions): Promise<FastifyInstance> {
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.gateway.limits.bodyBytes,
     exposeHeadRoutes: false,
-    return503OnClosing: true,
+    // Off: fastify's own reply is plain JSON and unrecorded; plugins/shed.ts refuses with problem+json.
+    return503OnClosing: false,
     genReqId: () => transactionId(),
     clientErrorHandler: clientErrorHandler(() => services.sink, (err, txn) => lost(err, txn)),
     // A target the router cannot decode (bad percent-encoding) fails before the hooks run and outside the
@@ -221,27 +234,65 @@ export async function buildApp (opts: AppOptions): Promise<FastifyInstance> {
       if (result.restartRequired.length > 0) app.log.warn({ sections: result.restartRequired }, 'reloaded; these settings apply only after a restart')
       return result
     },
-    async reload () {
+    async reload ({ announce = true } = {}) {
       if (opts.loadConfig === undefined) throw problem('gateway.unavailable', 'This gateway was started without a configuration directory to reload')
+      const before = runtime.config
+      let result: ReloadResult
       try {
-        const result = state.replace(await opts.loadConfig())
-        metrics.reload(true)
-        app.log.info({ digest: result.digest }, 'configuration reloaded')
-        return result
+        result = state.replace(await opts.loadConfig())
       } catch (err) {
         metrics.reload(false)
+        await cluster.reloaded('refused', false)
+        const issues = (err as { issues?: unknown }).issues
+        const why = issues === undefined ? { err } : { issues }
+        if (!announce) app.log.error(why, 'announced reload refused; the running configuration keeps serving')
         throw err
       }
+      metrics.reload(true)
+      app.log.info({ digest: result.digest, announced: announce }, 'configuration reloaded')
+      // Records kept under a changed mapping are unreachable already (their version is in their name);
+      // dropping them also keeps them from coming back should the change be reverted.
+      if (announce) await dropChangedRecords(before, runtime.config)
+      await cluster.reloaded('applied', announce)
+      return result
     },
     pseudonymizer: () => pseudonymizer,
   }
+  const dropChangedRecords = async (before: GatewayConfig, after: GatewayConfig): Promise<void> => {
+    for (const service of changedRecordVersions(before.services, after.services)) {
+      try {
+        const dropped = await services.records.invalidate(service)
+        app.log.info({ service, dropped }, 'mapping or upstream changed; kept records dropped')
+      } catch {
+        app.log.warn({ service }, 'mapping or upstream changed; kept records not dropped (they are never served)')
+      }
+    }
+  }
+  const clusterOptions = {
+    version: GATEWAY_VERSION,
+    configDigest: () => runtime.config.digest,
+    reload: () => state.reload({ announce: false }),
+    logger: app.log,
+  }
+  let cluster: Cluster
+  if (services.redis === null) {
+    cluster = localCluster(clusterOptions)
+  } else {
+    const shared = new RedisCluster(services.redis, config.gateway.redis.keyPrefix, clusterOptions)
+    await shared.start()
+    cluster = shared
+  }
   app.decorate('gateway', state)
   app.decorate('metrics', metrics)
+  app.decorate('cluster', cluster)
   app.addHook('onClose', async () => { await runtime.close() })
   // Graceful shutdown: replies finished while closing ask the client to close their connection, so the
   // server is not kept open by keep-alive sockets after the last request in flight.
   let closing = false
-  app.addHook('preClose', async () => { closing = true })
+  app.addHook('preClose', async () => {
+    closing = true
+    await cluster.close()
+  })
   app.addHook('onSend', (_req, reply, payload, done) => {
     if (closing) reply.header('connection', 'close')
     done(null, payload)
@@ -250,6 +301,12 @@ export async function buildApp (opts: AppOptions): Promise<FastifyInstance> {
   await app.register(errors)
   await app.register(body)
   await app.register(transactions, { sink: () => services.sink, pseudonymizer: () => pseudonymizer, onRecord: (r) => metrics.record(r) })
+  await app.register(shed, {
+    isClosing: () => closing,
+    maxEventLoopDelayMs: opts.shed?.maxEventLoopDelayMs ?? 1000,
+    maxInflight: opts.shed?.maxInflight ?? 5000,
+    ...(opts.shed?.sampleMs === undefined ? {} : { sampleMs: opts.shed.sampleMs }),
+  })
   await app.register(v1, {
     current: () => runtime,
     replayGuard: services.replayGuard,
@@ -258,7 +315,7 @@ export async function buildApp (opts: AppOptions): Promise<FastifyInstance> {
     admit: quotaGate(services.quota),
     unidentified: unidentifiedGate(services.quota, metrics),
     verifyBudget: verifyBudgetGate(verifyBudget, pseudonymizer, metrics),
-    builtins: builtinHandlers(services, state),
+    builtins: builtinHandlers(services, state, cluster),
   })
   await app.register(ops, {
     services,

@@ -14,6 +14,8 @@ export interface Environment {
   readonly logLevel: string
   /** Run the transaction-log worker inside the gateway process (default true). */
   readonly worker: boolean
+  /** Load shedding: NDX_SHED_EVENT_LOOP_DELAY_MS (default 1000; 0 = off), NDX_SHED_MAX_INFLIGHT (default 5000). */
+  readonly shed: { readonly maxEventLoopDelayMs: number, readonly maxInflight: number }
   readonly vars: Readonly<Record<string, string | undefined>>
 }
 
@@ -21,6 +23,13 @@ function port (value: string | undefined, fallback: number, name: string): numbe
   if (value === undefined || value === '') return fallback
   const n = Number(value)
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`${name} must be a port number, got ${JSON.stringify(value)}`)
+  return n
+}
+
+function count (value: string | undefined, fallback: number, name: string): number {
+  if (value === undefined || value.trim() === '') return fallback
+  const n = Number(value)
+  if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a whole number, got ${JSON.stringify(value)}`)
   return n
 }
 
@@ -35,6 +44,10 @@ export function readEnvironment (env: NodeJS.ProcessEnv = process.env): Environm
     dataDir: resolve(blank(env.DATA_DIR) ?? './data'),
     logLevel: blank(env.LOG_LEVEL) ?? 'info',
     worker: (blank(env.NDX_WORKER) ?? 'true') !== 'false',
+    shed: Object.freeze({
+      maxEventLoopDelayMs: count(env.NDX_SHED_EVENT_LOOP_DELAY_MS, 1000, 'NDX_SHED_EVENT_LOOP_DELAY_MS'),
+      maxInflight: count(env.NDX_SHED_MAX_INFLIGHT, 5000, 'NDX_SHED_MAX_INFLIGHT'),
+    }),
     vars: Object.freeze({ ...env }),
   })
 }

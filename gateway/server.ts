@@ -9,6 +9,7 @@ import { ConfigError, loadConfig } from './config/load-config.js'
 import type { Environment } from './env.js'
 import { loggerOptions } from './logger.js'
 import { createServices } from './services.js'
+import { demoAgencies } from './ops/demo-keys.js'
 import type { FastifyInstance } from 'fastify'
 import type { GatewayConfig } from './config/types.js'
 
@@ -42,8 +43,16 @@ export async function startGateway (env: Environment, logger = createLogger(env)
   }
   const demo = demoSecrets(config)
   if (demo.length > 0) logger.warn({ secrets: demo }, 'DEMO secrets in use: fine for a demo, never for real data (see README, Production)')
+  const demoKeys = await demoAgencies(config)
+  if (demoKeys.length > 0) {
+    // Loud on purpose: anyone holding this repository can call as these agencies, admins and auditors included.
+    const msg = 'DEMO AGENCY KEYS LOADED: their private keys are public (demo/keys); never expose this gateway'
+    logger.error({ agencies: demoKeys }, msg)
+  }
   const services = await createServices(env, config, logger)
-  const app = await buildApp({ config, services, loggerInstance: logger, loadConfig: () => loadConfig(env.configDir, env.vars) })
+  const app = await buildApp({
+    config, services, loggerInstance: logger, loadConfig: () => loadConfig(env.configDir, env.vars), shed: env.shed,
+  })
   app.addHook('onClose', async () => {
     await services.close()
     await opts.onClose?.()

@@ -2,6 +2,8 @@
  * `npm run worker`: a transaction-log worker alone — drains the queue into PostgreSQL and signs checkpoints.
  * Run as many as needed; they serialize on the chain head, so the chain keeps one order.
  */
+import { mkdir, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import closeWithGrace from 'close-with-grace'
 import { loadConfig } from './config/load-config.js'
 import { readEnvironment } from './env.js'
@@ -20,9 +22,22 @@ try {
   const worker = startLogWorker(env.redisUrl, `${config.gateway.redis.keyPrefix}bull`, writer, logger)
   const maintenance = new LogMaintenance(sql, writer, await loadCheckpointer(config, logger), config.gateway.log, logger)
   logger.info({ queue: `${config.gateway.redis.keyPrefix}bull` }, 'transaction-log worker running')
+  // The container healthcheck (bin/healthcheck.js worker) reads this heartbeat: touched while the worker runs
+  // and its database answers, so a stuck worker or a lost database shows as unhealthy.
+  const heartbeat = join(env.dataDir, 'worker.alive')
+  await mkdir(env.dataDir, { recursive: true })
+  const beat = async (): Promise<void> => {
+    try {
+      await sql.query('SELECT 1')
+      if (worker.worker.isRunning()) await writeFile(heartbeat, new Date().toISOString())
+    } catch { /* not healthy now: the heartbeat ages */ }
+  }
+  await beat()
+  const beating = setInterval(() => { void beat() }, 5000)
   closeWithGrace({ delay: 30_000, logger: { error: (m: unknown) => logger.error({ err: m }, 'closing') } }, async ({ signal, err }) => {
     if (err !== undefined) logger.error({ err }, 'fatal error; closing')
     else logger.info({ signal }, 'closing')
+    clearInterval(beating)
     maintenance.close()
     await worker.close()
     await sql.close()

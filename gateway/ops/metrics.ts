@@ -28,7 +28,8 @@ export class Metrics {
 
   constructor (sources: ScrapeSources = {}) {
     const registers = [this.registry]
-    collectDefaultMetrics({ register: this.registry, prefix: 'ndx_' })
+    // Unprefixed (process_cpu_seconds_total, nodejs_heap_size_used_bytes…): what stock Node.js dashboards query.
+    collectDefaultMetrics({ register: this.registry })
     this.#requests = new Counter({ name: 'ndx_requests_total', help: '/v1 requests by service, operation, outcome and problem code', labelNames: ['service', 'operation', 'outcome', 'code'], registers })
     this.#duration = new Histogram({ name: 'ndx_request_duration_seconds', help: 'Time to serve /v1 requests, record included', labelNames: ['service', 'operation'], buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers })
     this.#upstreamCalls = new Counter({ name: 'ndx_registry_calls_total', help: 'Calls to registries by result (ok, not_found or the problem code)', labelNames: ['service', 'result'], registers })

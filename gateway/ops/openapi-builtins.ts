@@ -4,6 +4,7 @@
  * Schemas are open (no `additionalProperties: false`): later minor versions add members.
  */
 import type { JsonSchema } from '../../adapters/contract.js'
+import { PURGE_SCHEMA } from '../builtins/admin.js'
 import { NOTIFICATION_SCHEMA } from '../builtins/notifications.js'
 import { GROUP_KEYS } from '../txlog/queries.js'
 import type { BuiltinRoute } from '../runtime.js'
@@ -119,6 +120,29 @@ const CHECKPOINTS: JsonSchema = {
   },
 }
 
+const INSTANCES: JsonSchema = {
+  type: 'object',
+  required: ['instances'],
+  properties: {
+    instances: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['id', 'startedAt', 'version', 'configDigest', 'lastReload'],
+        properties: {
+          id: { type: 'string' },
+          startedAt: TIME,
+          version: { type: 'string' },
+          configDigest: { type: 'string' },
+          lastReload: nullable('object', {
+            properties: { at: TIME, result: { type: 'string', enum: ['applied', 'refused'] } },
+          }),
+        },
+      },
+    },
+  },
+}
+
 const RELOAD: JsonSchema = {
   type: 'object',
   required: ['applied', 'digest', 'agencies', 'services', 'operations', 'restartRequired'],
@@ -198,6 +222,16 @@ const DESCRIPTIONS: Readonly<Record<string, BuiltinDescription>> = {
   'admin.reload': {
     summary: 'Reload the configuration directory (admins); a refused one changes nothing',
     reply: RELOAD,
+  },
+  'admin.instances': {
+    summary: 'The instances sharing this platform: config digest and last reload (admins)',
+    reply: INSTANCES,
+  },
+  'admin.purge': {
+    summary: 'Drop the kept records of a service, or of one subject of it, on every instance (admins)',
+    body: PURGE_SCHEMA,
+    status: 202,
+    reply: { type: 'object', required: ['invalidated'], properties: { invalidated: { type: 'integer' } } },
   },
 }
 

@@ -11,12 +11,14 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { LoadedRecord, RecordGetter, RecordKey } from '../../adapters/contract.js'
+import { childTraceparent, withCallContext } from '../../adapters/call-context.js'
 import { authenticate, type Caller } from '../auth/authenticate.js'
 import type { ReplayGuard } from '../auth/replay-guard.js'
 import { authorizeOperation, checkClaims, pick, selectFields } from '../access/access.js'
 import { GatewayError, problem } from '../errors.js'
 import type { Metrics } from '../ops/metrics.js'
 import type { RecordReader } from '../reuse/reader.js'
+import { recordVersion } from '../reuse/record-version.js'
 import type { CompiledOperation, Runtime, RouteMatch } from '../runtime.js'
 import { parseQuery, readInput, splitTarget } from './input.js'
 import type { TransactionContext } from './transaction.js'
@@ -154,11 +156,17 @@ async function serveOperation (
   const used: LoadedRecord[] = []
   const service = op.service.service
   const get: RecordGetter = async (key: RecordKey) => {
-    const loaded = await records.read(key, { ttlSeconds: op.spec.cache.ttlSeconds, loadTimeoutMs: op.service.upstream.timeoutMs }, async (signal) => {
+    const policy = {
+      ttlSeconds: op.spec.cache.ttlSeconds,
+      loadTimeoutMs: op.service.upstream.timeoutMs,
+      version: recordVersion(op.service),
+    }
+    const loaded = await records.read(key, policy, async (signal) => {
       const started = performance.now()
       let result = 'ok'
       try {
-        const record = await op.adapter.load(key, signal)
+        const call = { transactionId: txn.id, traceparent: childTraceparent(req.headers.traceparent) }
+        const record = await withCallContext(call, () => op.adapter.load(key, signal))
         if (record === null) result = 'not_found'
         return record
       } catch (err) {

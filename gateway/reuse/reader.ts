@@ -9,6 +9,11 @@ export interface ReadPolicy {
   readonly ttlSeconds: number
   /** The registry's timeout: how long one load may take (locks and waits are sized from it). */
   readonly loadTimeoutMs: number
+  /**
+   * The version of the records the operation's adapter produces (`recordVersion`): a record kept under
+   * another version (an older mapping or upstream) is never served.
+   */
+  readonly version?: string
 }
 
 export type Loader = (signal?: AbortSignal) => Promise<CanonicalRecord | null>
@@ -16,8 +21,11 @@ export type Loader = (signal?: AbortSignal) => Promise<CanonicalRecord | null>
 export interface RecordReader {
   /** The record for `key`, kept or freshly loaded; null when the registry has none. */
   read (key: RecordKey, policy: ReadPolicy, load: Loader): Promise<LoadedRecord | null>
-  /** Drops every kept record of a subject of a service; resolves with how many were dropped. */
-  invalidate (service: string, subject: string): Promise<number>
+  /**
+   * Drops every kept record of a subject of a service, or of the whole service when no subject is given;
+   * resolves with how many were dropped.
+   */
+  invalidate (service: string, subject?: string): Promise<number>
   close (): Promise<void>
 }
 

@@ -74,6 +74,20 @@ export class RedisRecordStore implements RecordStore {
     return Number(await this.#redis.eval(INVALIDATE, 2, this.#idx(index), this.#gen(index), String(GENERATION_TTL_MS)))
   }
 
+  async invalidatePrefix (prefix: string): Promise<number> {
+    // Index names are keyed hashes (no glob characters), so the prefix can go into MATCH as it is.
+    const match = `${this.#prefix}i:{${prefix}*`
+    const start = this.#prefix.length + 3
+    let n = 0
+    let cursor = '0'
+    do {
+      const [next, keys] = await this.#redis.scan(cursor, 'MATCH', match, 'COUNT', 1000)
+      cursor = next
+      for (const key of keys) n += await this.invalidate(key.slice(start, -1))
+    } while (cursor !== '0')
+    return n
+  }
+
   async lock (key: string, ttlMs: number): Promise<string | null> {
     const token = `${process.pid}.${++this.#seq}.${Date.now()}`
     const ok = await this.#redis.set(this.#lock(key), token, 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX')

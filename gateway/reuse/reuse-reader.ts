@@ -61,15 +61,24 @@ export class ReuseReader implements RecordReader {
     return this.#storeHealthy
   }
 
-  /** `<index>:<record>`: the subject's index and the record, both keyed hashes. */
-  storageKey (key: RecordKey): string {
+  /**
+   * `<index>:<record>`: the subject's index and the record, both keyed hashes. The record's name includes
+   * the version of the mapping that produced it, so a changed mapping or upstream never finds it again.
+   */
+  storageKey (key: RecordKey, version = ''): string {
     const p = this.#opts.pseudonymizer
     const params = Object.keys(key.params).sort().map((k) => `${k}=${key.params[k] as string}`).join('&')
-    return `${this.indexOf(key.service, key.subject)}:${p.of('key', `${key.service}\0${key.kind}\0${key.subject}\0${params}`)}`
+    const record = p.of('key', `${key.service}\0${key.kind}\0${key.subject}\0${params}\0${version}`)
+    return `${this.indexOf(key.service, key.subject)}:${record}`
   }
 
+  /** `<service group>.<subject>`: a service's indexes share a prefix, so a whole service can be purged. */
   indexOf (service: string, subject: string): string {
-    return this.#opts.pseudonymizer.of('key', `${service}\0${subject}`).slice(0, 32)
+    return `${this.#serviceGroup(service)}.${this.#opts.pseudonymizer.of('key', `${service}\0${subject}`).slice(0, 32)}`
+  }
+
+  #serviceGroup (service: string): string {
+    return this.#opts.pseudonymizer.of('key', `service\0${service}`).slice(0, 16)
   }
 
   async read (key: RecordKey, policy: ReadPolicy, load: Loader): Promise<LoadedRecord | null> {
@@ -77,7 +86,7 @@ export class ReuseReader implements RecordReader {
       const record = await load()
       return record === null ? null : { record, source: 'upstream', retrievedAt: new Date().toISOString(), stale: false }
     }
-    const name = this.storageKey(key)
+    const name = this.storageKey(key, policy.version)
     const shared = this.#inflight.get(name)
     if (shared !== undefined) {
       this.stats.coalesced++
@@ -212,13 +221,18 @@ export class ReuseReader implements RecordReader {
     }
   }
 
-  /** A source's notification: drops every kept record of the subject; 503 when the store cannot be reached. */
-  async invalidate (service: string, subject: string): Promise<number> {
+  /**
+   * Drops every kept record of a subject (a source's notification), or of a whole service (an
+   * administrator's purge); 503 when the store cannot be reached.
+   */
+  async invalidate (service: string, subject?: string): Promise<number> {
     try {
-      return await this.#opts.store.invalidate(this.indexOf(service, subject))
+      return subject === undefined
+        ? await this.#opts.store.invalidatePrefix(`${this.#serviceGroup(service)}.`)
+        : await this.#opts.store.invalidate(this.indexOf(service, subject))
     } catch (err) {
       this.#opts.onStoreError?.(err)
-      throw problem('gateway.unavailable', 'Records cannot be invalidated now; send the notification again shortly', { cause: err })
+      throw problem('gateway.unavailable', 'Records cannot be invalidated now; try again shortly', { cause: err })
     }
   }
 

@@ -35,6 +35,11 @@ export interface RecordStore {
   set (key: string, value: Buffer, ttlMs: number, generation: string): Promise<boolean>
   /** Drops every record listed under `index` and bumps its generation; resolves with how many were dropped. */
   invalidate (index: string): Promise<number>
+  /**
+   * `invalidate` for every index whose name starts with `prefix` (a whole service: the reuse reader names a
+   * service's indexes `<service group>.<subject>`). Slow (it walks the store), for administrators only.
+   */
+  invalidatePrefix (prefix: string): Promise<number>
   /** A lock token when the lock was free, or null. */
   lock (key: string, ttlMs: number): Promise<string | null>
   unlock (key: string, token: string): Promise<void>
@@ -101,6 +106,12 @@ export class MemoryRecordStore implements RecordStore {
       if (e !== undefined && e.expiresAt > now) n++
       this.#values.delete(key)
     }
+    return n
+  }
+
+  async invalidatePrefix (prefix: string): Promise<number> {
+    let n = 0
+    for (const index of [...this.#indexes.keys()]) if (index.startsWith(prefix)) n += await this.invalidate(index)
     return n
   }
 

@@ -37,7 +37,7 @@ async function directory (t: Test): Promise<AgencyDirectory> {
 }
 
 const SETTINGS = { audience: FILE.gateway.id, maxClockSkewSeconds: 60, maxTokenBytes: 8192 }
-const progress = (): { client: null, keyId: null, purpose: null, onBehalfOf: null } => ({ client: null, keyId: null, purpose: null, onBehalfOf: null })
+const progress = (): { client: null, keyId: null, purpose: null, onBehalfOf: null, claimedClient: null } => ({ client: null, keyId: null, purpose: null, onBehalfOf: null, claimedClient: null })
 
 t.test('the vectors cover what agencies get wrong', async (t) => {
   const all = FILE.vectors

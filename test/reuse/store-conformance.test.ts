@@ -31,6 +31,21 @@ function conformance (t: Test, make: () => Promise<{ a: RecordStore, b: RecordSt
     t.equal(await a.invalidate('i2'), 0, 'nothing left to drop')
   })
 
+  t.test('invalidatePrefix drops every index of a service, and only those', async (t) => {
+    const { a, b } = await make()
+    await a.set('svcA.s1:citizen', Buffer.from('1'), 10_000, await a.generation('svcA.s1'))
+    await a.set('svcA.s2:citizen', Buffer.from('2'), 10_000, await a.generation('svcA.s2'))
+    await a.set('svcA.s2:events', Buffer.from('3'), 10_000, await a.generation('svcA.s2'))
+    await a.set('svcB.s1:citizen', Buffer.from('4'), 10_000, await a.generation('svcB.s1'))
+    const before = await a.generation('svcA.s1')
+    t.equal(await b.invalidatePrefix('svcA.'), 3)
+    t.equal(await a.get('svcA.s1:citizen'), null)
+    t.equal(await a.get('svcA.s2:events'), null)
+    t.same(await a.get('svcB.s1:citizen'), Buffer.from('4'), 'another service untouched')
+    t.equal(await a.set('svcA.s1:citizen', Buffer.from('stale'), 10_000, before), false, 'a load begun before cannot write after')
+    t.equal(await b.invalidatePrefix('svcA.'), 0, 'nothing left to drop')
+  })
+
   t.test('a load that began before an invalidation cannot write after it', async (t) => {
     const { a, b } = await make()
     const before = await a.generation('i4')
