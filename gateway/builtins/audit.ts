@@ -19,7 +19,7 @@ export const AUDIT_ROUTES: readonly BuiltinRoute[] = [
   { method: 'GET', path: '/audit/checkpoints', name: 'audit.checkpoints', service: 'audit', operation: 'checkpoints' },
 ]
 
-const FILTERS = ['from', 'to', 'client', 'service', 'operation', 'outcome', 'source', 'subject']
+export const FILTERS = ['from', 'to', 'client', 'service', 'operation', 'outcome', 'source', 'subject']
 const ISO = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2}))?$/
 const PATTERNS: Record<string, RegExp> = {
   client: /^[A-Z0-9][A-Z0-9._-]{1,63}$/,
@@ -31,11 +31,11 @@ const PATTERNS: Record<string, RegExp> = {
 }
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 
-function invalid (errors: ValidationIssue[]): never {
+export function invalid (errors: ValidationIssue[]): never {
   throw problem('request.invalid', 'The query does not match this call', { errors })
 }
 
-function checkNames (query: Record<string, string>, allowed: readonly string[]): void {
+export function checkNames (query: Record<string, string>, allowed: readonly string[]): void {
   const unknown = Object.keys(query).filter((k) => !allowed.includes(k))
   if (unknown.length > 0) invalid(unknown.map((name) => ({ in: 'query', name, reason: 'is not a parameter of this call' })))
 }
@@ -57,7 +57,7 @@ function timeRange (query: Record<string, string>, now = Date.now()): { from: Da
 }
 
 /** The filter a caller may use: auditors any, everyone else their own records only. */
-function filterFor (caller: Caller, query: Record<string, string>, pseudo: Pseudonymizer): LogFilter {
+export function filterFor (caller: Caller, query: Record<string, string>, pseudo: Pseudonymizer): LogFilter {
   const errors: ValidationIssue[] = []
   for (const [name, re] of Object.entries(PATTERNS)) {
     const v = query[name]
@@ -79,13 +79,13 @@ function filterFor (caller: Caller, query: Record<string, string>, pseudo: Pseud
   }
 }
 
-function requireLog (log: TransactionLog | null): TransactionLog {
+export function requireLog (log: TransactionLog | null): TransactionLog {
   if (log === null) throw problem('gateway.unavailable', 'The transaction log is not available on this gateway')
   return log
 }
 
 /** A database that does not answer is the log being unavailable, not a bug. */
-async function fromLog<T> (work: () => Promise<T>): Promise<T> {
+export async function fromLog<T> (work: () => Promise<T>): Promise<T> {
   try {
     return await work()
   } catch (err) {

@@ -95,6 +95,8 @@ function builtinPath (route: BuiltinRoute): Record<string, unknown> {
       return { ...base, summary: 'Counts of transactions, grouped', parameters: [...query(filters), { name: 'groupBy', in: 'query', required: false, schema: { type: 'string' }, description: `Comma-separated: ${GROUP_KEYS.join(', ')}` }], responses: { ...ok('Counts'), ...base.responses } }
     case 'audit.integrity':
       return { ...base, summary: 'Recompute the hash chain (auditors)', parameters: query(['from', 'to']), responses: { ...ok('The verdict'), ...base.responses } }
+    case 'audit.export':
+      return { ...base, summary: 'Every matching record, oldest first, streamed as NDJSON or CSV', parameters: query([...filters, 'format']), responses: { '200': { description: 'The records', headers: TXN_HEADER, content: { 'application/x-ndjson': { schema: { type: 'string' } }, 'text/csv': { schema: { type: 'string' } } } }, ...base.responses } }
     case 'audit.checkpoints':
       return { ...base, summary: 'Signed checkpoints and the gateway\'s public key (auditors)', parameters: query(['from', 'to']), responses: { ...ok('Checkpoints'), ...base.responses } }
     default:
