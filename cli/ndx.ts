@@ -23,6 +23,8 @@ const USAGE = `usage:
   ndx call --iss <agency> [--key <file>] [--url <gateway url>] [--purpose <p>] [--sub <s>] [--body <json> | --body-file <f>] <METHOD> <path?query>
   ndx config check [<dir>]
   ndx checkpoint verify --key <gateway public JWK file> <checkpoint JWS>
+  ndx audit export --iss <agency> [--key <file>] [--url <gateway>] [--from --to <ISO>] [filters] [--format ndjson|csv] [--out <file>]
+  ndx console --iss <agency> [--key <file>] [--url <gateway>] [--port 8090]
 Without --key, the demo key demo/keys/<agency>.private.jwk.json is used (DEMO ONLY).`
 
 export interface CliIo {
@@ -145,6 +147,8 @@ export async function runCli (argv: string[], io: CliIo): Promise<number> {
       case 'config':
         if (rest[0] === 'check') return await configCheck(rest.slice(1), io)
         throw new UsageError('did you mean: ndx config check <dir>')
+      case 'audit': if (rest[0] === 'export') return await (await import('./audit-export.js')).main(rest.slice(1)); throw new UsageError('did you mean: ndx audit export')
+      case 'console': return await (await import('./console.js')).main(rest)
       case 'checkpoint':
         if (rest[0] === 'verify') return await checkpointVerify(rest.slice(1), io)
         throw new UsageError('did you mean: ndx checkpoint verify --key <file> <jws>')
