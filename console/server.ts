@@ -73,9 +73,9 @@ export async function startConsole (opts: ConsoleOptions): Promise<RunningConsol
   let hosts: Set<string> = new Set()
 
   const page = (): string => template
-    .replace('%SESSION%', session)
-    .replace('%AGENCY%', opts.signer.agencyId.replace(/[^A-Z0-9._-]/g, ''))
-    .replace('%GATEWAY%', opts.gateway.replace(/[<>"'&]/g, ''))
+    .replaceAll('%SESSION%', session)
+    .replaceAll('%AGENCY%', opts.signer.agencyId.replace(/[^A-Z0-9._-]/g, ''))
+    .replaceAll('%GATEWAY%', opts.gateway.replace(/[<>"'&]/g, ''))
 
   async function serveFile (res: ServerResponse, file: string, type: string): Promise<void> {
     let body: Buffer

@@ -1,0 +1,167 @@
+/**
+ * The auditors' console in a real browser (headless Chromium) against a real gateway with known traffic:
+ * totals, a chart with the data, "who looked at this person" (refused attempts included), the integrity
+ * view; and, for bad input, a clear message in the page rather than a blank page or a stack trace.
+ */
+import t, { type Test } from 'tap'
+import type { Page } from 'playwright-core'
+import { generateAgencyKey, signerFromJwk } from '../../sdk/index.js'
+import { startConsole, type RunningConsole } from '../../console/server.js'
+import { demoSigner, json, sharedSimulators, signedInject } from '../helpers/gateway.js'
+import { logGateway } from '../helpers/txlog.js'
+import { sharedBrowser } from './browser.js'
+
+const PERSON = '030075654294'
+
+async function consoleFor (t: Test, gateway: string, agency = 'VN.TTCP'): Promise<RunningConsole> {
+  const con = await startConsole({ gateway, signer: await demoSigner(agency), port: 0 })
+  t.teardown(() => con.close())
+  return con
+}
+
+async function open (t: Test, url: string): Promise<Page> {
+  const page = await (await sharedBrowser()).newPage()
+  t.teardown(() => page.close())
+  await page.goto(url)
+  return page
+}
+
+/** A gateway with known traffic: 7 records, 3 served, 2 refused, 1 not found, 1 failed. */
+async function knownTraffic (t: Test) {
+  const sims = await sharedSimulators(t)
+  const gw = await logGateway(t)
+  const from = new Date(Date.now() - 3_600_000).toISOString()
+  const dng = (target: string) => signedInject(gw.app, 'VN.LOC.DNG', 'GET', target, { purpose: 'public-service' })
+  await dng(`/v1/population/citizens/${PERSON}`)
+  await dng(`/v1/population/citizens/${PERSON}?fields=phone`)
+  await dng('/v1/population/citizens/999999999999')
+  await signedInject(gw.app, 'VN.BHXH', 'GET', `/v1/population/citizens/${PERSON}`, { purpose: 'social-insurance' })
+  await signedInject(gw.app, 'VN.BHXH', 'GET', '/v1/business-registry/enterprises/2627349851', { purpose: 'social-insurance' })
+  await gw.app.inject({ method: 'GET', url: `/v1/population/citizens/${PERSON}` })
+  sims.population.settings.failRate = 1
+  await dng('/v1/population/citizens/001154711812')
+  sims.population.settings.failRate = 0
+  const to = new Date(Date.now() + 1).toISOString()
+  const url = await gw.app.listen({ port: 0, host: '127.0.0.1' })
+  return { ...gw, url, from, to }
+}
+
+const text = (page: Page, selector: string) => page.locator(selector).innerText()
+
+t.test('an auditor sees the totals, a chart, who looked at a person and the integrity of the log', async (t) => {
+  const gw = await knownTraffic(t)
+  const expected = json(await signedInject(gw.app, 'VN.TTCP', 'GET', `/v1/audit/counts?from=${gw.from}&to=${gw.to}&groupBy=outcome`))
+  t.equal(expected.total, 7)
+  const con = await consoleFor(t, gw.url)
+  const requests: string[] = []
+  const page = await (await sharedBrowser()).newPage()
+  t.teardown(() => page.close())
+  page.on('request', (r) => { requests.push(r.url()) })
+  const errors: string[] = []
+  page.on('pageerror', (e) => { errors.push(e.message) })
+  await page.goto(`${con.url}/#from=${gw.from}&to=${gw.to}`)
+
+  await page.waitForSelector('body[data-ready~="overview"]')
+  t.equal(await text(page, '#total-all b'), '7', 'total')
+  t.equal(await text(page, '#total-ok b'), '3', 'served')
+  t.equal(await text(page, '#total-refused b'), '2', 'refused: denied and rejected')
+  t.equal(await text(page, '#total-not-found b'), '1')
+  t.equal(await text(page, '#total-error b'), '1')
+  // Runs in the page (a string: this file is type-checked without the DOM library).
+  const chart = await page.evaluate(`(() => {
+    const canvas = document.getElementById('traffic-chart')
+    const c = Chart.getChart(canvas)
+    const pixels = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data
+    let painted = 0
+    for (let i = 3; i < pixels.length; i += 4) if (pixels[i] > 0) painted++
+    return { series: c.data.datasets.map((d) => [d.label, d.data.reduce((a, b) => a + b, 0)]), painted }
+  })()`) as { series: Array<[string, number]>, painted: number }
+  t.same(chart.series, [['denied', 1], ['error', 1], ['not_found', 1], ['ok', 3], ['rejected', 1]], 'the chart holds the traffic by outcome')
+  t.ok(chart.painted > 1000, `the chart is drawn (${chart.painted} painted pixels)`)
+  t.match(await text(page, '#top-clients'), /VN\.LOC\.DNG\s+4[\s\S]*VN\.BHXH\s+2/, 'top agencies, largest first')
+  t.match(await text(page, '#top-codes'), /access\.field/, 'refusal codes')
+  t.match(await text(page, '#purposes'), /population[\s\S]*public-service/, 'purposes per service')
+  if (process.env.NDX_CONSOLE_SCREENSHOT !== undefined) {
+    await page.setViewportSize({ width: 1280, height: 900 })
+    await page.waitForTimeout(300)
+    await page.screenshot({ path: process.env.NDX_CONSOLE_SCREENSHOT, fullPage: true })
+  }
+
+  await page.click('#tabs button[data-tab="person"]')
+  await page.fill('#person-form input[name="subject"]', PERSON)
+  await page.click('#person-form button[type="submit"]')
+  await page.waitForSelector('#person-summary')
+  t.match(await text(page, '#person-summary'), /3 attempts by 2 agencies: 2 served, 1 refused/)
+  const rows = await page.locator('#person-result tbody tr').allInnerTexts()
+  t.equal(rows.length, 3)
+  t.match(rows[1], /VN\.LOC\.DNG[\s\S]*population · citizen[\s\S]*public-service[\s\S]*denied[\s\S]*403 · access\.field/, 'the refused attempt')
+  t.match(rows[2], /VN\.BHXH[\s\S]*social-insurance[\s\S]*fullName[\s\S]*ok/, 'a served one, with the fields it saw')
+  await page.locator('#person-result tbody tr').nth(1).click()
+  await page.waitForSelector('#detail:not([hidden])')
+  t.match(await text(page, '#detail'), /code\s+access\.field/, 'a record\'s detail')
+
+  await page.click('#tabs button[data-tab="transactions"]')
+  await page.waitForSelector('body[data-ready~="transactions"]')
+  t.equal(await page.locator('#tx-table tbody tr').count(), 7, 'the transaction table')
+  await page.selectOption('#filters select[name="outcome"]', 'denied')
+  await page.click('#filters button[type="submit"]')
+  await page.waitForSelector('#tx-table tbody tr:only-child')
+  t.match(await text(page, '#tx-table tbody tr'), /access\.field/, 'filters apply')
+
+  await page.click('#tabs button[data-tab="integrity"]')
+  await page.waitForSelector('#verdict')
+  t.match(await text(page, '#verdict'), /ok: the chain is intact/)
+  t.equal(await text(page, '#checked'), '7', 'records checked')
+  await page.waitForSelector('#keys table')
+  t.match(await text(page, '#keys'), /ndx-gateway-checkpoint-demo\s+EC P-256 ES256/, 'the checkpoint key')
+
+  t.same(errors, [], 'no script error')
+  t.ok(await page.locator('#banner').isHidden(), 'no error banner')
+  t.same(requests.filter((u) => !u.startsWith(con.url)), [], 'the page talks to its local server only (no CDN, no gateway)')
+})
+
+t.test('an agency without the auditor role sees only its own records, and is told so', async (t) => {
+  const gw = await knownTraffic(t)
+  const con = await consoleFor(t, gw.url, 'VN.BHXH')
+  const page = await open(t, `${con.url}/#from=${gw.from}&to=${gw.to}`)
+  await page.waitForSelector('body[data-ready~="overview"]')
+  t.equal(await text(page, '#total-all b'), '2')
+  t.match(await text(page, '#role'), /VN\.BHXH does not hold the auditor role/)
+  t.notMatch(await text(page, '#top-clients'), /VN\.LOC\.DNG/)
+  await page.click('#tabs button[data-tab="integrity"]')
+  await page.waitForSelector('body[data-ready~="integrity"]')
+  t.match(await text(page, '#integrity-result'), /needs the auditor role/)
+})
+
+t.test('a gateway refusing the key: the page says so, in words', async (t) => {
+  const gw = await knownTraffic(t)
+  const { privateJwk } = await generateAgencyKey('ttcp-2026-01')
+  const con = await startConsole({ gateway: gw.url, signer: await signerFromJwk('VN.TTCP', privateJwk), port: 0 })
+  t.teardown(() => con.close())
+  const page = await open(t, con.url)
+  await page.waitForSelector('#banner:not([hidden])')
+  t.match(await text(page, '#banner'), /The gateway refused the console's key \(401 auth\.\w+[^)]*\)\. Check that --iss names your agency/)
+  t.match(await text(page, 'h1'), /VN\.TTCP/, 'the page is there, not blank')
+  t.notMatch(await page.content(), /at \w+ \(|node:internal|Error:/, 'no stack trace')
+})
+
+t.test('an unreachable gateway: the page says which and why', async (t) => {
+  const gw = await knownTraffic(t)
+  await gw.app.close()
+  const con = await consoleFor(t, gw.url)
+  const page = await open(t, con.url)
+  await page.waitForSelector('#banner:not([hidden])')
+  t.match(await text(page, '#banner'), new RegExp(`The gateway at ${gw.url} cannot be reached: connection refused.*Check --url`))
+  t.notMatch(await page.content(), /ECONNREFUSED|at \w+ \(/, 'no stack trace or raw error code')
+})
+
+t.test('a console whose local server has gone: the page says so', async (t) => {
+  const gw = await knownTraffic(t)
+  const con = await consoleFor(t, gw.url)
+  const page = await open(t, `${con.url}/#from=${gw.from}&to=${gw.to}`)
+  await page.waitForSelector('body[data-ready~="overview"]')
+  await con.close()
+  await page.click('#tabs button[data-tab="transactions"]')
+  await page.waitForSelector('#banner:not([hidden])')
+  t.match(await text(page, '#banner'), /local server is not answering/)
+})
