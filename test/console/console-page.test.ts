@@ -9,6 +9,7 @@ import { generateAgencyKey, signerFromJwk } from '../../sdk/index.js'
 import { startConsole, type RunningConsole } from '../../console/server.js'
 import { demoSigner, json, sharedSimulators, signedInject } from '../helpers/gateway.js'
 import { logGateway } from '../helpers/txlog.js'
+import { record } from '../helpers/records.js'
 import { sharedBrowser } from './browser.js'
 
 const PERSON = '030075654294'
@@ -81,11 +82,6 @@ t.test('an auditor sees the totals, a chart, who looked at a person and the inte
   t.match(await text(page, '#top-clients'), /VN\.LOC\.DNG\s+4[\s\S]*VN\.BHXH\s+2/, 'top agencies, largest first')
   t.match(await text(page, '#top-codes'), /access\.field/, 'refusal codes')
   t.match(await text(page, '#purposes'), /population[\s\S]*public-service/, 'purposes per service')
-  if (process.env.NDX_CONSOLE_SCREENSHOT !== undefined) {
-    await page.setViewportSize({ width: 1280, height: 900 })
-    await page.waitForTimeout(300)
-    await page.screenshot({ path: process.env.NDX_CONSOLE_SCREENSHOT, fullPage: true })
-  }
 
   await page.click('#tabs button[data-tab="person"]')
   await page.fill('#person-form input[name="subject"]', PERSON)
@@ -164,4 +160,46 @@ t.test('a console whose local server has gone: the page says so', async (t) => {
   await page.click('#tabs button[data-tab="transactions"]')
   await page.waitForSelector('#banner:not([hidden])')
   t.match(await text(page, '#banner'), /local server is not answering/)
+})
+
+t.test('a day of traffic: one stacked bar per UTC hour, quiet hours at zero, split by agency on demand', async (t) => {
+  const gw = await logGateway(t)
+  const hour = 3_600_000
+  const now = Date.now()
+  const start = Math.floor(now / hour) * hour - 24 * hour // the window ends before the console's own calls
+  const agencies = [['VN.LOC.DNG', 'public-service'], ['VN.BHXH', 'social-insurance'], ['VN.EVN.HCMC', 'customer-verification'], ['VN.VIETTEL', 'subscriber-check']]
+  const records = []
+  for (let h = 0; h < 24; h++) {
+    if (h === 3 || h === 4) continue // a quiet night
+    const n = 8 + Math.round(12 * Math.sin((h / 24) * Math.PI) ** 2)
+    for (let i = 0; i < n; i++) {
+      const [client, purpose] = agencies[(h + i) % agencies.length] as [string, string]
+      const refused = i % 9 === 4
+      const status = refused ? 403 : i % 13 === 7 ? 404 : i % 17 === 5 ? 503 : 200
+      const code = status === 403 ? 'access.field' : status === 404 ? 'record.not_found' : status === 503 ? 'upstream.unavailable' : null
+      records.push(record({ at: new Date(start + h * hour + i * 60_000), client, purpose, status, code }))
+    }
+  }
+  await gw.log.writer.write(records)
+  const url = await gw.app.listen({ port: 0, host: '127.0.0.1' })
+  const con = await consoleFor(t, url)
+  const from = new Date(start).toISOString()
+  const to = new Date(start + 24 * hour).toISOString()
+  const page = await open(t, `${con.url}/#from=${from}&to=${to}`)
+  await page.setViewportSize({ width: 1280, height: 900 })
+  await page.waitForSelector('body[data-ready~="overview"]')
+  t.equal(await text(page, '#total-all b'), String(records.length))
+  const bars = async () => await page.evaluate(`(() => {
+    const c = Chart.getChart(document.getElementById('traffic-chart'))
+    return { labels: c.data.labels.length, totals: c.data.labels.map((_, i) => c.data.datasets.reduce((s, d) => s + d.data[i], 0)), series: c.data.datasets.map((d) => d.label) }
+  })()`) as { labels: number, totals: number[], series: string[] }
+  const byOutcome = await bars()
+  t.equal(byOutcome.labels, 24, 'one bar per hour of the window')
+  t.same(byOutcome.totals.map((n, h) => n === 0 ? h : -1).filter((h) => h >= 0), [3, 4], 'the quiet hours are drawn as zero')
+  t.equal(byOutcome.totals.reduce((a, b) => a + b, 0), records.length)
+  t.same(byOutcome.series, ['denied', 'error', 'not_found', 'ok'])
+  if (process.env.NDX_CONSOLE_SCREENSHOT !== undefined) await page.screenshot({ path: process.env.NDX_CONSOLE_SCREENSHOT, fullPage: true })
+  await page.selectOption('#split', 'client')
+  await page.waitForSelector('body[data-ready~="overview"]:not([data-loading])')
+  t.same((await bars()).series, ['VN.BHXH', 'VN.EVN.HCMC', 'VN.LOC.DNG', 'VN.VIETTEL'], 'split by agency')
 })
