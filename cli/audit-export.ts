@@ -10,11 +10,14 @@ import { rename, rm } from 'node:fs/promises'
 import { Transform, type Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { parseArgs } from 'node:util'
-import { CliFailure, EXIT, gatewayUrl, getJson, loadSigner, refusalMessage, signedGet, unreachable } from './auditor-session.js'
+import {
+  CliFailure, EXIT, gatewayUrl, getJson, loadSigner, refusalMessage, signedGet, unreachable,
+} from './auditor-session.js'
 
-export const USAGE = `usage: ndx audit export --iss <agency> [--key <private JWK>] [--url <gateway>] [--from <ISO>] [--to <ISO>]
-         [--client <id>] [--service <s>] [--operation <o>] [--outcome ok|not_found|denied|rejected|error]
-         [--source upstream|reuse] [--subject <value>] [--purpose <p>] [--code <problem code>]
+export const USAGE = `usage: ndx audit export --iss <agency> [--key <private JWK>] [--url <gateway>]
+         [--from <ISO>] [--to <ISO>] [--client <id>] [--service <s>] [--operation <o>]
+         [--outcome ok|not_found|denied|rejected|error] [--source upstream|reuse]
+         [--subject <value>] [--purpose <p>] [--code <problem code>]
          [--format ndjson|csv] [--out <file>]
 Streams every matching record, oldest first (default window: the last 24 hours; default format: csv
 for an --out ending in .csv, else ndjson; default out: stdout). Exit: 0 done, 1 refused by the gateway,
@@ -51,7 +54,9 @@ export function recordCounter (format: 'ndjson' | 'csv', onCount: (n: number) =>
 function time (name: string, value: string | undefined, fallback: Date): Date {
   if (value === undefined) return fallback
   const t = new Date(value)
-  if (Number.isNaN(t.getTime())) throw new CliFailure(`--${name} must be an ISO time (e.g. 2026-11-25T00:00:00Z)`, EXIT.usage)
+  if (Number.isNaN(t.getTime())) {
+    throw new CliFailure(`--${name} must be an ISO time (e.g. 2026-11-25T00:00:00Z)`, EXIT.usage)
+  }
   return t
 }
 
@@ -68,10 +73,14 @@ function progress (io: ExportIo, total: number | null, dest: string) {
     const pct = total === null || total === 0 ? null : Math.min(1, count / total)
     if (tty) {
       const width = 24
-      const bar = pct === null ? '' : `[${'#'.repeat(Math.round(pct * width)).padEnd(width, '-')}] ${Math.round(pct * 100)}% `
-      io.stderr.write(`\r${bar}${fmt(count)}${total === null ? '' : `/${fmt(total)}`} records  ${fmt(rate())} records/s\x1b[K`)
+      const filled = pct === null ? '' : '#'.repeat(Math.round(pct * width)).padEnd(width, '-')
+      const bar = pct === null ? '' : `[${filled}] ${Math.round(pct * 100)}% `
+      const of = total === null ? '' : `/${fmt(total)}`
+      io.stderr.write(`\r${bar}${fmt(count)}${of} records  ${fmt(rate())} records/s\x1b[K`)
     } else {
-      io.stderr.write(`export: ${count}${total === null ? '' : `/${total}`} records${pct === null ? '' : ` (${Math.round(pct * 100)}%)`}, ${rate()} records/s\n`)
+      const of = total === null ? '' : `/${total}`
+      const share = pct === null ? '' : ` (${Math.round(pct * 100)}%)`
+      io.stderr.write(`export: ${count}${of} records${share}, ${rate()} records/s\n`)
     }
   }
   return {
@@ -119,15 +128,18 @@ async function run (argv: string[], io: ExportIo): Promise<number> {
     throw new CliFailure(refusalMessage(signer.agencyId, res.statusCode, text), EXIT.refused)
   }
   const dest = out ?? 'stdout'
-  io.stderr.write(`export: ${total.toLocaleString('en-US')} records from ${base}, ${from.toISOString()} to ${to.toISOString()} (${format})\n`)
+  const window = `${from.toISOString()} to ${to.toISOString()}`
+  io.stderr.write(`export: ${total.toLocaleString('en-US')} records from ${base}, ${window} (${format})\n`)
   const bar = progress(io, total, dest)
   const counter = recordCounter(format, (n) => bar.update(n))
   const part = out === null ? null : `${out}.part`
   try {
-    await pipeline(res.body, counter, part === null ? io.stdout : createWriteStream(part, { mode: 0o600 }), { end: part !== null })
+    const sink = part === null ? io.stdout : createWriteStream(part, { mode: 0o600 })
+    await pipeline(res.body, counter, sink, { end: part !== null })
   } catch (err) {
     if (part !== null) await rm(part, { force: true })
-    if ((err as { code?: string }).code?.startsWith('ERR_FS') === true || (err as { syscall?: string }).syscall === 'open') {
+    const e = err as { code?: string, syscall?: string }
+    if (e.code?.startsWith('ERR_FS') === true || e.syscall === 'open') {
       throw new CliFailure(`cannot write ${out ?? 'stdout'}: ${(err as Error).message}`, EXIT.usage)
     }
     throw unreachable(base, err)
@@ -144,7 +156,9 @@ export async function main (argv: string[], io: ExportIo = processIo()): Promise
   } catch (err) {
     if (err instanceof CliFailure) {
       io.stderr.write(`ndx audit export: ${err.message}\n`)
-      if (err.exitCode === EXIT.usage && !err.message.startsWith('cannot write')) io.stderr.write('(ndx audit export --help shows the options)\n')
+      if (err.exitCode === EXIT.usage && !err.message.startsWith('cannot write')) {
+        io.stderr.write('(ndx audit export --help shows the options)\n')
+      }
       return err.exitCode
     }
     if ((err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') === true) {

@@ -20,10 +20,15 @@ export class CliFailure extends Error {
 }
 
 const AGENCY = /^[A-Z0-9][A-Z0-9._-]{1,63}$/
+const READ_ERRORS: Record<string, string> = { ENOENT: 'no such file', EACCES: 'permission denied', EISDIR: 'it is a directory' }
 
 /** The signer for `iss` from a private JWK file (or, without one, the demo key, said out loud). */
-export async function loadSigner (iss: string | undefined, keyPath: string | undefined, warn: (t: string) => void, aud?: string): Promise<Signer> {
-  if (iss === undefined || !AGENCY.test(iss)) throw new CliFailure('--iss must name the agency (e.g. VN.TTCP)', EXIT.usage)
+export async function loadSigner (
+  iss: string | undefined, keyPath: string | undefined, warn: (t: string) => void, aud?: string,
+): Promise<Signer> {
+  if (iss === undefined || !AGENCY.test(iss)) {
+    throw new CliFailure('--iss must name the agency (e.g. VN.TTCP)', EXIT.usage)
+  }
   let path = keyPath
   if (path === undefined) {
     path = projectPath('demo', 'keys', `${iss}.private.jwk.json`)
@@ -35,26 +40,26 @@ export async function loadSigner (iss: string | undefined, keyPath: string | und
     text = await readFile(path, 'utf8')
   } catch (err) {
     const code = (err as { code?: string }).code
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'it is a directory' : 'unreadable'
+    const why = READ_ERRORS[code ?? ''] ?? 'unreadable'
     throw new CliFailure(`cannot read the key file ${path}: ${why}`, EXIT.usage)
   }
+  const bad = (why: string): CliFailure => new CliFailure(`the key file ${path} ${why}`, EXIT.usage)
+  const asWritten = '--key takes a private JWK as `ndx keygen` writes it'
   let jwk: PrivateKeyFile
   try {
     jwk = JSON.parse(text) as PrivateKeyFile
   } catch {
-    throw new CliFailure(`the key file ${path} is not JSON: --key takes a private JWK as \`ndx keygen\` writes it`, EXIT.usage)
+    throw bad(`is not JSON: ${asWritten}`)
   }
-  if (jwk === null || typeof jwk !== 'object' || typeof jwk.kty !== 'string') {
-    throw new CliFailure(`the key file ${path} is not a JWK: --key takes a private JWK as \`ndx keygen\` writes it`, EXIT.usage)
-  }
-  if (jwk.d === undefined) throw new CliFailure(`the key file ${path} holds a public key: --key needs the agency's private key`, EXIT.usage)
+  if (jwk === null || typeof jwk !== 'object' || typeof jwk.kty !== 'string') throw bad(`is not a JWK: ${asWritten}`)
+  if (jwk.d === undefined) throw bad('holds a public key: --key needs the agency\'s private key')
   if (typeof jwk.kid !== 'string' || typeof jwk.alg !== 'string') {
-    throw new CliFailure(`the key file ${path} has no "kid" or "alg": the gateway picks the key by kid (see \`ndx keygen\`)`, EXIT.usage)
+    throw bad('has no "kid" or "alg": the gateway picks the key by kid (see `ndx keygen`)')
   }
   try {
     return await signerFromJwk(iss, jwk, aud)
   } catch {
-    throw new CliFailure(`the key file ${path} cannot be used as a ${jwk.alg} signing key`, EXIT.usage)
+    throw bad(`cannot be used as a ${jwk.alg} signing key`)
   }
 }
 
@@ -67,7 +72,9 @@ export function gatewayUrl (url: string | undefined, env: Readonly<Record<string
   } catch {
     throw new CliFailure(`--url ${raw} is not a URL (e.g. http://127.0.0.1:8080)`, EXIT.usage)
   }
-  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new CliFailure(`--url must be http or https, not ${parsed.protocol}`, EXIT.usage)
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+    throw new CliFailure(`--url must be http or https, not ${parsed.protocol}`, EXIT.usage)
+  }
   return raw.replace(/\/+$/, '')
 }
 
@@ -102,13 +109,18 @@ export function refusalMessage (iss: string, status: number, body: string): stri
   try { p = JSON.parse(body) as typeof p } catch { /* not a problem document */ }
   const what = `${status}${p.code === undefined ? '' : ` ${p.code}`}${p.detail === undefined ? '' : `: ${p.detail}`}`
   const errors = (p.errors ?? []).map((e) => ` ${e.name ?? '?'} ${e.reason ?? ''}`.trimEnd()).join(';')
-  if (status === 401) return `the gateway refused the key of ${iss} (${what}): check that --iss names your agency and --key is its registered private key`
+  if (status === 401) {
+    return `the gateway refused the key of ${iss} (${what}): ` +
+      'check that --iss names your agency and --key is its registered private key'
+  }
   if (p.code === 'access.role') return `the gateway refused (${what}): ${iss} does not have the auditor role`
   return `the gateway refused (${what})${errors === '' ? '' : ` —${errors}`}`
 }
 
 /** A signed GET; resolves with the reply (body unread), or fails as a transport failure. */
-export async function signedGet (base: string, signer: Signer, target: string, dispatcher?: Dispatcher): Promise<Dispatcher.ResponseData> {
+export async function signedGet (
+  base: string, signer: Signer, target: string, dispatcher?: Dispatcher,
+): Promise<Dispatcher.ResponseData> {
   const token = await signRequest(signer, { method: 'GET', target })
   try {
     return await request(base + target, {
@@ -132,10 +144,14 @@ export async function getJson<T> (base: string, signer: Signer, target: string):
   } catch (err) {
     throw unreachable(base, err)
   }
-  if (res.statusCode < 200 || res.statusCode > 299) throw new CliFailure(refusalMessage(signer.agencyId, res.statusCode, text), EXIT.refused)
+  if (res.statusCode < 200 || res.statusCode > 299) {
+    throw new CliFailure(refusalMessage(signer.agencyId, res.statusCode, text), EXIT.refused)
+  }
   try {
     return JSON.parse(text) as T
   } catch {
-    throw new CliFailure(`the server at ${base} answered ${target.split('?')[0] ?? ''} with something other than JSON: is it an ndx gateway?`, EXIT.refused)
+    const path = target.split('?')[0] ?? ''
+    const what = `the server at ${base} answered ${path} with something other than JSON: is it an ndx gateway?`
+    throw new CliFailure(what, EXIT.refused)
   }
 }

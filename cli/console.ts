@@ -43,7 +43,9 @@ async function run (argv: string[], io: ConsoleIo): Promise<number> {
   })
   if (values.help === true) { io.stdout.write(USAGE + '\n'); return EXIT.ok }
   const port = Number(values.port ?? '8090')
-  if (!/^\d{1,5}$/.test(values.port ?? '8090') || port > 65535) throw new CliFailure('--port must be a port number (0-65535)', EXIT.usage)
+  if (!/^\d{1,5}$/.test(values.port ?? '8090') || port > 65535) {
+    throw new CliFailure('--port must be a port number (0-65535)', EXIT.usage)
+  }
   const gateway = gatewayUrl(values.url, io.env)
   const signer = await loadSigner(values.iss, values.key, (t) => io.stderr.write(t + '\n'), values.aud)
   const now = Date.now()
@@ -54,7 +56,8 @@ async function run (argv: string[], io: ConsoleIo): Promise<number> {
     running = await startConsole({ gateway, signer, port })
   } catch (err) {
     const code = (err as { code?: string }).code
-    throw new CliFailure(`cannot listen on 127.0.0.1:${port}: ${code === 'EADDRINUSE' ? 'the port is in use (try --port)' : code ?? 'failed'}`, EXIT.usage)
+    const why = code === 'EADDRINUSE' ? 'the port is in use (try --port)' : code ?? 'failed'
+    throw new CliFailure(`cannot listen on 127.0.0.1:${port}: ${why}`, EXIT.usage)
   }
   io.stderr.write(`ndx console: ${signer.agencyId} at ${gateway}\n`)
   io.stdout.write(`open ${running.url}/\n`)

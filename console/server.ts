@@ -37,14 +37,17 @@ export interface RunningConsole {
 }
 
 const PUBLIC = projectPath('console', 'public')
-const TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.svg': 'image/svg+xml' }
-const STATIC = /^\/app\/([a-z0-9-]+\.(?:js|css|svg))$/
+const TYPES: Record<string, string> = { js: 'text/javascript', css: 'text/css', svg: 'image/svg+xml' }
+const STATIC = /^\/app\/([a-z0-9-]+\.(js|css|svg))$/
 /** The only targets signed: the auditor API, path segments of plain characters, any query. */
 export const PROXIED = /^\/api(\/v1\/audit(?:\/[A-Za-z0-9_-]+)*)(\?[^#]*)?$/
 const HEADERS_BACK = ['content-type', 'content-disposition', 'x-transaction-id', 'retry-after']
 
 const SECURITY_HEADERS = {
-  'content-security-policy': "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+  'content-security-policy': [
+    "default-src 'self'", "script-src 'self'", "style-src 'self'", "img-src 'self' data:", "connect-src 'self'",
+    "frame-ancestors 'none'", "base-uri 'none'", "form-action 'none'",
+  ].join('; '),
   'x-content-type-options': 'nosniff',
   'referrer-policy': 'no-referrer',
   'cache-control': 'no-store',
@@ -89,7 +92,8 @@ export async function startConsole (opts: ConsoleOptions): Promise<RunningConsol
     try {
       upstream = await signedGet(opts.gateway, opts.signer, target, opts.dispatcher)
     } catch (err) {
-      return problem(res, 502, 'console.unreachable', `The gateway at ${opts.gateway} cannot be reached: ${transportReason((err as Error).cause ?? err)}`)
+      const why = transportReason((err as Error).cause ?? err)
+      return problem(res, 502, 'console.unreachable', `The gateway at ${opts.gateway} cannot be reached: ${why}`)
     }
     const headers: Record<string, string> = { ...SECURITY_HEADERS }
     for (const h of HEADERS_BACK) {
@@ -107,7 +111,9 @@ export async function startConsole (opts: ConsoleOptions): Promise<RunningConsol
 
   async function handle (req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (!isLoopback(req.socket.remoteAddress)) { res.writeHead(403).end(); return }
-    if (!hosts.has(req.headers.host ?? '')) return problem(res, 421, 'console.host', 'This console answers only at its own address (127.0.0.1)')
+    if (!hosts.has(req.headers.host ?? '')) {
+      return problem(res, 421, 'console.host', 'This console answers only at its own address (127.0.0.1)')
+    }
     const url = req.url ?? '/'
     if (req.method !== 'GET') {
       res.setHeader('allow', 'GET')
@@ -120,7 +126,7 @@ export async function startConsole (opts: ConsoleOptions): Promise<RunningConsol
     }
     if (url === '/vendor/chart.umd.min.js') return serveFile(res, chartJs, 'text/javascript')
     const file = STATIC.exec(url)
-    if (file !== null) return serveFile(res, join(PUBLIC, file[1] as string), TYPES[(file[1] as string).slice((file[1] as string).lastIndexOf('.'))] ?? 'text/plain')
+    if (file !== null) return serveFile(res, join(PUBLIC, file[1] as string), TYPES[file[2] as string] ?? 'text/plain')
     if (!url.startsWith('/api/')) return problem(res, 404, 'console.not_found', 'No such page')
     const token = Buffer.from(String(req.headers['x-ndx-console'] ?? ''))
     if (token.length !== session.length || !timingSafeEqual(token, Buffer.from(session))) {
@@ -132,7 +138,10 @@ export async function startConsole (opts: ConsoleOptions): Promise<RunningConsol
       return
     }
     const m = PROXIED.exec(url)
-    if (m === null) return problem(res, 404, 'console.not_proxied', 'The console signs only reads of the auditor API (GET /v1/audit/...)')
+    if (m === null) {
+      const only = 'The console signs only reads of the auditor API (GET /v1/audit/...)'
+      return problem(res, 404, 'console.not_proxied', only)
+    }
     return proxy(req, res, (m[1] as string) + (m[2] ?? ''))
   }
 

@@ -17,7 +17,9 @@ import type { TransactionRecord } from '../txlog/record.js'
 import { EXPORT_PAGE_SIZE, recordPages } from '../txlog/export-query.js'
 import { checkNames, FILTERS, filterFor, fromLog, invalid, requireLog } from './audit.js'
 
-export const AUDIT_EXPORT_ROUTE: BuiltinRoute = { method: 'GET', path: '/audit/export', name: 'audit.export', service: 'audit', operation: 'export' }
+export const AUDIT_EXPORT_ROUTE: BuiltinRoute = {
+  method: 'GET', path: '/audit/export', name: 'audit.export', service: 'audit', operation: 'export',
+}
 
 export const EXPORT_FORMATS = ['ndjson', 'csv'] as const
 export type ExportFormat = typeof EXPORT_FORMATS[number]
@@ -60,9 +62,10 @@ function formatPage (page: readonly TransactionRecord[], format: ExportFormat): 
   return out
 }
 
-/** `2026-11-25T10:15:00.000Z` → `20261125T101500Z`, for a file name. */
-function compact (d: Date): string {
-  return d.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '')
+/** `ndx-audit-20261124T000000Z-20261125T000000Z.csv`: the window, compact. */
+function fileName (from: Date, to: Date, format: ExportFormat): string {
+  const compact = (d: Date): string => d.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '')
+  return `ndx-audit-${compact(from)}-${compact(to)}.${format}`
 }
 
 export function auditExportHandler (
@@ -90,7 +93,7 @@ export function auditExportHandler (
     reply
       .code(200)
       .header('content-type', CONTENT_TYPES[format])
-      .header('content-disposition', `attachment; filename="ndx-audit-${compact(filter.from)}-${compact(filter.to)}.${format}"`)
+      .header('content-disposition', `attachment; filename="${fileName(filter.from, filter.to, format)}"`)
     return Readable.from(body(), { objectMode: false })
   }
 }
