@@ -23,11 +23,18 @@ export function explain (status, body) {
   const detail = body?.detail ? `: ${body.detail}` : ''
   if (code === 'console.unreachable') return `${body.detail}. Is the gateway running? Check --url.`
   if (code === 'console.session') return 'This page belongs to an earlier run of the console: reload the page.'
-  if (status === 401) return `The gateway refused the console's key (${status} ${code ?? ''}${detail}). Check that --iss names your agency and --key is its registered private key.`
+  if (status === 401) {
+    return `The gateway refused the console's key (${status} ${code ?? ''}${detail}). ` +
+      'Check that --iss names your agency and --key is its registered private key.'
+  }
   if (code === 'access.role') return `This needs the auditor role (${status} ${code}${detail}).`
   if (status === 403) return `The gateway refused this request (${status} ${code ?? ''}${detail}).`
-  if (status === 503) return `The gateway cannot serve audit requests now (${status} ${code ?? ''}${detail}). Try again shortly.`
-  if (code === 'request.invalid') return `The gateway did not accept the query${detail}${(body.errors ?? []).map((e) => ` — ${e.name} ${e.reason}`).join('')}.`
+  const what = `${status} ${code ?? ''}${detail}`
+  if (status === 503) return `The gateway cannot serve audit requests now (${what}). Try again shortly.`
+  if (code === 'request.invalid') {
+    const errors = (body.errors ?? []).map((e) => ` — ${e.name} ${e.reason}`).join('')
+    return `The gateway did not accept the query${detail}${errors}.`
+  }
   return `The gateway answered ${status}${code ? ` ${code}` : ''}${detail}.`
 }
 
@@ -35,7 +42,8 @@ async function send (path, params) {
   try {
     return await fetch(`/api${path}${queryString(params)}`, { headers: { 'x-ndx-console': session } })
   } catch {
-    throw new ApiError('The console\'s local server is not answering: is `ndx console` still running?', 0, 'console.down')
+    const why = 'The console\'s local server is not answering: is `ndx console` still running?'
+    throw new ApiError(why, 0, 'console.down')
   }
 }
 
@@ -46,7 +54,10 @@ export async function api (path, params) {
   let body = null
   try { body = JSON.parse(text) } catch { /* handled below */ }
   if (!res.ok) throw new ApiError(explain(res.status, body), res.status, body?.code, body)
-  if (body === null || typeof body !== 'object') throw new ApiError('The gateway answered something that is not JSON: is --url an ndx gateway?', res.status, 'console.not_json')
+  if (body === null || typeof body !== 'object') {
+    const why = 'The gateway answered something that is not JSON: is --url an ndx gateway?'
+    throw new ApiError(why, res.status, 'console.not_json')
+  }
   return body
 }
 

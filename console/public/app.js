@@ -10,7 +10,9 @@ const state = { tab: 'overview', from: null, to: null, preset: '24', split: 'out
 const rendered = new Set()
 
 function showError (err) {
-  banner.textContent = err instanceof ApiError ? err.message : `Something went wrong in the console: ${err?.message ?? err}`
+  banner.textContent = err instanceof ApiError
+    ? err.message
+    : `Something went wrong in the console: ${err?.message ?? err}`
   banner.hidden = false
 }
 
@@ -53,7 +55,8 @@ function saveHash () {
 function readHash () {
   const h = new URLSearchParams(location.hash.slice(1))
   for (const k of ['tab', 'split', 'bucket', 'subject', 'preset']) if (h.get(k)) state[k] = h.get(k)
-  if (h.get('from') && h.get('to') && !Number.isNaN(Date.parse(h.get('from'))) && !Number.isNaN(Date.parse(h.get('to')))) {
+  const valid = (k) => h.get(k) && !Number.isNaN(Date.parse(h.get(k)))
+  if (valid('from') && valid('to')) {
     state.preset = 'custom'
     state.from = new Date(h.get('from')).toISOString()
     state.to = new Date(h.get('to')).toISOString()
@@ -71,7 +74,7 @@ async function render (tab = state.tab) {
   document.body.dataset.loading = tab
   await guard(async () => {
     if (tab === 'overview') await renderOverview(w, state)
-    else if (tab === 'person') { if (state.subject) await renderPerson(w, state.subject, (r) => guard(() => showRecord(r))) }
+    else if (tab === 'person' && state.subject) await renderPerson(w, state.subject, (r) => guard(() => showRecord(r)))
     else if (tab === 'transactions') await renderTransactions(w)
     else if (tab === 'integrity') await renderIntegrity(w)
   })
@@ -90,7 +93,8 @@ function selectTab (tab) {
 async function probeRole (session) {
   const note = document.getElementById('role')
   try {
-    await api('/v1/audit/checkpoints', { from: new Date(Date.now() - 60_000).toISOString(), to: new Date().toISOString() })
+    const now = Date.now()
+    await api('/v1/audit/checkpoints', { from: new Date(now - 60_000).toISOString(), to: new Date(now).toISOString() })
   } catch (err) {
     if (err instanceof ApiError && err.code === 'access.role') {
       note.textContent = `${session.agency} does not hold the auditor role: the gateway shows it only its own records.`

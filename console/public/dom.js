@@ -8,7 +8,9 @@ export function el (tag, attrs = {}, ...children) {
     else if (k === 'style') Object.assign(node.style, v) // CSSOM: allowed by the CSP, unlike style=""
     else node.setAttribute(k, v === true ? '' : String(v))
   }
-  for (const c of children.flat()) if (c !== undefined && c !== null && c !== false) node.append(c instanceof Node ? c : String(c))
+  for (const c of children.flat()) {
+    if (c !== undefined && c !== null && c !== false) node.append(c instanceof Node ? c : String(c))
+  }
   return node
 }
 
@@ -23,14 +25,16 @@ export function badge (outcome) {
 export function table (columns, rows, onclick) {
   return el('table', {},
     el('thead', {}, el('tr', {}, columns.map(([h]) => el('th', {}, h)))),
-    el('tbody', {}, rows.map((r) => el('tr', onclick ? { class: 'click', onclick: () => onclick(r) } : {}, columns.map(([, f]) => el('td', {}, f(r)))))))
+    el('tbody', {}, rows.map((r) => el('tr', onclick ? { class: 'click', onclick: () => onclick(r) } : {},
+      columns.map(([, f]) => el('td', {}, f(r)))))))
 }
 
 /** Rows of [label, count] with a proportional bar. */
 export function ranking (rows, empty = 'Nothing in this window') {
   if (rows.length === 0) return el('p', { class: 'muted' }, empty)
   const max = Math.max(...rows.map((r) => r[1]))
-  return table([['', (r) => r[0] ?? '(none)'], ['count', (r) => fmtInt(r[1])], ['', (r) => el('div', { class: 'bar', style: { width: `${Math.max(2, Math.round(100 * r[1] / max))}px` } })]], rows)
+  const bar = (n) => el('div', { class: 'bar', style: { width: `${Math.max(2, Math.round(100 * n / max))}px` } })
+  return table([['', (r) => r[0] ?? '(none)'], ['count', (r) => fmtInt(r[1])], ['', (r) => bar(r[1])]], rows)
 }
 
 export function replace (id, ...children) {

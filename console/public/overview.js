@@ -3,7 +3,8 @@ import { api, ApiError, listAll } from './api.js'
 import { el, fmtInt, ranking, replace } from './dom.js'
 
 const OUTCOME_COLORS = { ok: '#2e7d32', not_found: '#78909c', denied: '#ef6c00', rejected: '#c62828', error: '#6a1b9a' }
-const PALETTE = ['#1565c0', '#2e7d32', '#ef6c00', '#6a1b9a', '#c62828', '#00838f', '#9e9d24', '#5d4037', '#ad1457', '#455a64']
+const PALETTE = ['#1565c0', '#2e7d32', '#ef6c00', '#6a1b9a', '#c62828', '#00838f', '#9e9d24', '#5d4037', '#ad1457',
+  '#455a64']
 let chart = null
 
 /** Every bucket start (UTC) from `from` to `to`, so quiet hours show as zero, not as nothing. */
@@ -12,8 +13,11 @@ export function buckets (from, to, unit) {
   const d = new Date(from)
   if (unit === 'day') d.setUTCHours(0, 0, 0, 0)
   else d.setUTCMinutes(0, 0, 0)
-  for (; d < new Date(to) && out.length < 2000; unit === 'day' ? d.setUTCDate(d.getUTCDate() + 1) : d.setUTCHours(d.getUTCHours() + 1)) {
+  const end = new Date(to)
+  while (d < end && out.length < 2000) {
     out.push(unit === 'day' ? d.toISOString().slice(0, 10) : d.toISOString())
+    if (unit === 'day') d.setUTCDate(d.getUTCDate() + 1)
+    else d.setUTCHours(d.getUTCHours() + 1)
   }
   return out
 }
@@ -28,12 +32,13 @@ function drawTraffic (counts, unit, split, w) {
     const i = index.get(g[unit])
     if (i !== undefined) series.get(key)[i] += g.count
   }
-  const datasets = [...series.entries()].sort((a, b) => String(a[0]).localeCompare(String(b[0]))).map(([label, data], i) => ({
-    label, data, backgroundColor: split === 'outcome' ? OUTCOME_COLORS[label] ?? '#999' : PALETTE[i % PALETTE.length], stack: 'all',
-  }))
+  const sorted = [...series.entries()].sort((a, b) => String(a[0]).localeCompare(String(b[0])))
+  const color = (label, i) => split === 'outcome' ? OUTCOME_COLORS[label] ?? '#999' : PALETTE[i % PALETTE.length]
+  const datasets = sorted.map(([label, data], i) => ({ label, data, backgroundColor: color(label, i), stack: 'all' }))
   const canvas = document.getElementById('traffic-chart')
   if (globalThis.Chart === undefined) {
-    canvas.replaceWith(el('p', { class: 'banner' }, 'The charting library did not load (node_modules/chart.js): run npm ci.'))
+    canvas.replaceWith(el('p', { class: 'banner' },
+      'The charting library did not load (node_modules/chart.js): run npm ci.'))
     return
   }
   chart?.destroy()
@@ -62,15 +67,20 @@ async function grouped (w, groupBy, filter = {}) {
       const k = JSON.stringify(keys.map((key) => r[key] ?? null))
       tally.set(k, (tally.get(k) ?? 0) + 1)
     }
-    const groups = [...tally].map(([k, count]) => ({ ...Object.fromEntries(keys.map((key, i) => [key, JSON.parse(k)[i]])), count }))
-    return { groups, note: `Tallied from ${complete ? 'all' : 'the first'} ${fmtInt(items.length)} records: this gateway cannot group by ${keys.join(' and ')}.` }
+    const groups = [...tally].map(([k, count]) => {
+      const values = JSON.parse(k)
+      return { ...Object.fromEntries(keys.map((key, i) => [key, values[i]])), count }
+    })
+    const from = `${complete ? 'all' : 'the first'} ${fmtInt(items.length)} records`
+    return { groups, note: `Tallied from ${from}: this gateway cannot group by ${keys.join(' and ')}.` }
   }
 }
 
 const top = (groups, key, n = 10) => groups.map((g) => [g[key], g.count]).sort((a, b) => b[1] - a[1]).slice(0, n)
 
 export async function renderOverview (w, opts) {
-  const unit = opts.bucket !== 'auto' ? opts.bucket : (new Date(w.to) - new Date(w.from) <= 72 * 3_600_000 ? 'hour' : 'day')
+  const short = new Date(w.to) - new Date(w.from) <= 72 * 3_600_000
+  const unit = opts.bucket !== 'auto' ? opts.bucket : short ? 'hour' : 'day'
   const [byOutcome, traffic, clients, services] = await Promise.all([
     api('/v1/audit/counts', { ...w, groupBy: 'outcome' }),
     api('/v1/audit/counts', { ...w, groupBy: `${unit},${opts.split}` }),
@@ -84,13 +94,15 @@ export async function renderOverview (w, opts) {
     box('total-refused', 'refused (denied, rejected)', n(['denied', 'rejected'])),
     box('total-not-found', 'not found', n(['not_found'])), box('total-error', 'failed', n(['error'])))
   const applied = byOutcome.window ?? w
-  replace('window-note', `UTC ${unit}s, ${applied.from} → ${applied.to}${byOutcome.window ? ' (as the gateway applied it)' : ''}`)
+  const how = byOutcome.window ? ' (as the gateway applied it)' : ''
+  replace('window-note', `UTC ${unit}s, ${applied.from} → ${applied.to}${how}`)
   drawTraffic(traffic, unit, opts.split, w)
   replace('top-clients', ranking(top(clients.groups, 'client')))
   replace('top-services', ranking(top(services.groups, 'service')))
 
   const [codes, purposes] = await Promise.all([grouped(w, 'code'), grouped(w, 'service,purpose')])
-  replace('top-codes', ranking(top(codes.groups.filter((g) => g.code !== null && g.code !== undefined), 'code'), 'No refusals in this window'),
+  const coded = codes.groups.filter((g) => g.code !== null && g.code !== undefined)
+  replace('top-codes', ranking(top(coded, 'code'), 'No refusals in this window'),
     codes.note ? el('p', { class: 'muted small' }, codes.note) : '')
   const bySvc = new Map()
   for (const g of purposes.groups) {

@@ -23,7 +23,9 @@ export async function renderPerson (w, subject, showRecord) {
       ['fields', (r) => r.fields === null || r.fields === undefined ? '—' : r.fields.join(', ')],
       ['outcome', (r) => badge(r.outcome)],
       ['status · code', (r) => `${r.status}${r.code ? ` · ${r.code}` : ''}`],
-      ['on behalf of', (r) => r.onBehalfOf ? el('span', { class: 'mono', title: 'pseudonym' }, r.onBehalfOf.slice(0, 10) + '…') : '—'],
+      ['on behalf of', (r) => r.onBehalfOf
+        ? el('span', { class: 'mono', title: 'pseudonym' }, `${r.onBehalfOf.slice(0, 10)}…`)
+        : '—'],
     ], items, showRecord)
   replace('person-result', summary, rows)
 }

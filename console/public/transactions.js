@@ -17,14 +17,18 @@ export async function showRecord (record) {
   const full = await api(`/v1/audit/transactions/${encodeURIComponent(record.id)}`)
   const box = replace('detail',
     el('h2', {}, `Transaction ${full.id}`),
-    el('dl', {}, Object.entries(full).flatMap(([k, v]) => [el('dt', {}, k), el('dd', { class: typeof v === 'string' && v.length > 40 ? 'mono' : '' },
-      v === null ? '—' : Array.isArray(v) ? v.join(', ') : String(v))])))
+    el('dl', {}, Object.entries(full).flatMap(([k, v]) => [
+      el('dt', {}, k),
+      el('dd', { class: typeof v === 'string' && v.length > 40 ? 'mono' : '' },
+        v === null ? '—' : Array.isArray(v) ? v.join(', ') : String(v)),
+    ])))
   box.hidden = false
   box.scrollIntoView({ block: 'nearest' })
 }
 
 async function load () {
-  const res = await api('/v1/audit/transactions', { ...current.w, ...current.filters, limit: PAGE, cursor: cursors[page] })
+  const params = { ...current.w, ...current.filters, limit: PAGE, cursor: cursors[page] }
+  const res = await api('/v1/audit/transactions', params)
   cursors[page + 1] = res.nextCursor ?? undefined
   replace('tx-table', res.items.length === 0 ? el('p', { class: 'muted' }, 'No record matches.') : table([
     ['time (UTC)', (r) => fmtTime(r.time)],
@@ -51,7 +55,10 @@ export async function renderTransactions (w) {
 
 export function wireTransactions (guard) {
   document.getElementById('next').addEventListener('click', () => guard(async () => { page++; await load() }))
-  document.getElementById('prev').addEventListener('click', () => guard(async () => { page = Math.max(0, page - 1); await load() }))
+  document.getElementById('prev').addEventListener('click', () => guard(async () => {
+    page = Math.max(0, page - 1)
+    await load()
+  }))
   for (const format of ['csv', 'ndjson']) {
     document.getElementById(`export-${format}`).addEventListener('click', () => guard(() =>
       download('/v1/audit/export', { ...current.w, ...readFilters(), format }, `ndx-audit.${format}`)))
