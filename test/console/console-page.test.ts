@@ -13,6 +13,7 @@ import { record } from '../helpers/records.js'
 import { sharedBrowser } from './browser.js'
 
 const PERSON = '030075654294'
+const CODES: Record<number, string> = { 403: 'access.field', 404: 'record.not_found', 503: 'upstream.unavailable' }
 
 async function consoleFor (t: Test, gateway: string, agency = 'VN.TTCP'): Promise<RunningConsole> {
   const con = await startConsole({ gateway, signer: await demoSigner(agency), port: 0 })
@@ -37,7 +38,8 @@ async function knownTraffic (t: Test) {
   await dng(`/v1/population/citizens/${PERSON}?fields=phone`)
   await dng('/v1/population/citizens/999999999999')
   await signedInject(gw.app, 'VN.BHXH', 'GET', `/v1/population/citizens/${PERSON}`, { purpose: 'social-insurance' })
-  await signedInject(gw.app, 'VN.BHXH', 'GET', '/v1/business-registry/enterprises/2627349851', { purpose: 'social-insurance' })
+  await signedInject(gw.app, 'VN.BHXH', 'GET',
+    '/v1/business-registry/enterprises/2627349851', { purpose: 'social-insurance' })
   await gw.app.inject({ method: 'GET', url: `/v1/population/citizens/${PERSON}` })
   sims.population.settings.failRate = 1
   await dng('/v1/population/citizens/001154711812')
@@ -51,7 +53,8 @@ const text = (page: Page, selector: string) => page.locator(selector).innerText(
 
 t.test('an auditor sees the totals, a chart, who looked at a person and the integrity of the log', async (t) => {
   const gw = await knownTraffic(t)
-  const expected = json(await signedInject(gw.app, 'VN.TTCP', 'GET', `/v1/audit/counts?from=${gw.from}&to=${gw.to}&groupBy=outcome`))
+  const expected = json(await signedInject(gw.app, 'VN.TTCP', 'GET',
+    `/v1/audit/counts?from=${gw.from}&to=${gw.to}&groupBy=outcome`))
   t.equal(expected.total, 7)
   const con = await consoleFor(t, gw.url)
   const requests: string[] = []
@@ -77,7 +80,8 @@ t.test('an auditor sees the totals, a chart, who looked at a person and the inte
     for (let i = 3; i < pixels.length; i += 4) if (pixels[i] > 0) painted++
     return { series: c.data.datasets.map((d) => [d.label, d.data.reduce((a, b) => a + b, 0)]), painted }
   })()`) as { series: Array<[string, number]>, painted: number }
-  t.same(chart.series, [['denied', 1], ['error', 1], ['not_found', 1], ['ok', 3], ['rejected', 1]], 'the chart holds the traffic by outcome')
+  t.same(chart.series, [['denied', 1], ['error', 1], ['not_found', 1], ['ok', 3], ['rejected', 1]],
+    'the chart holds the traffic by outcome')
   t.ok(chart.painted > 1000, `the chart is drawn (${chart.painted} painted pixels)`)
   t.match(await text(page, '#top-clients'), /VN\.LOC\.DNG\s+4[\s\S]*VN\.BHXH\s+2/, 'top agencies, largest first')
   t.match(await text(page, '#top-codes'), /access\.field/, 'refusal codes')
@@ -90,7 +94,8 @@ t.test('an auditor sees the totals, a chart, who looked at a person and the inte
   t.match(await text(page, '#person-summary'), /3 attempts by 2 agencies: 2 served, 1 refused/)
   const rows = await page.locator('#person-result tbody tr').allInnerTexts()
   t.equal(rows.length, 3)
-  t.match(rows[1], /VN\.LOC\.DNG[\s\S]*population · citizen[\s\S]*public-service[\s\S]*denied[\s\S]*403 · access\.field/, 'the refused attempt')
+  t.match(rows[1], /VN\.LOC\.DNG[\s\S]*population · citizen[\s\S]*public-service[\s\S]*denied[\s\S]*403 · access\.field/u,
+    'the refused attempt')
   t.match(rows[2], /VN\.BHXH[\s\S]*social-insurance[\s\S]*fullName[\s\S]*ok/, 'a served one, with the fields it saw')
   await page.locator('#person-result tbody tr').nth(1).click()
   await page.waitForSelector('#detail:not([hidden])')
@@ -113,7 +118,8 @@ t.test('an auditor sees the totals, a chart, who looked at a person and the inte
 
   t.same(errors, [], 'no script error')
   t.ok(await page.locator('#banner').isHidden(), 'no error banner')
-  t.same(requests.filter((u) => !u.startsWith(con.url)), [], 'the page talks to its local server only (no CDN, no gateway)')
+  t.same(requests.filter((u) => !u.startsWith(con.url)), [],
+    'the page talks to its local server only (no CDN, no gateway)')
 })
 
 t.test('an agency without the auditor role sees only its own records, and is told so', async (t) => {
@@ -136,7 +142,8 @@ t.test('a gateway refusing the key: the page says so, in words', async (t) => {
   t.teardown(() => con.close())
   const page = await open(t, con.url)
   await page.waitForSelector('#banner:not([hidden])')
-  t.match(await text(page, '#banner'), /The gateway refused the console's key \(401 auth\.\w+[^)]*\)\. Check that --iss names your agency/)
+  t.match(await text(page, '#banner'),
+    /The gateway refused the console's key \(401 auth\.\w+[^)]*\)\. Check that --iss names your agency/)
   t.match(await text(page, 'h1'), /VN\.TTCP/, 'the page is there, not blank')
   t.notMatch(await page.content(), /at \w+ \(|node:internal|Error:/, 'no stack trace')
 })
@@ -147,7 +154,8 @@ t.test('an unreachable gateway: the page says which and why', async (t) => {
   const con = await consoleFor(t, gw.url)
   const page = await open(t, con.url)
   await page.waitForSelector('#banner:not([hidden])')
-  t.match(await text(page, '#banner'), new RegExp(`The gateway at ${gw.url} cannot be reached: connection refused.*Check --url`))
+  t.match(await text(page, '#banner'),
+    new RegExp(`The gateway at ${gw.url} cannot be reached: connection refused.*Check --url`))
   t.notMatch(await page.content(), /ECONNREFUSED|at \w+ \(/, 'no stack trace or raw error code')
 })
 
@@ -167,7 +175,8 @@ t.test('a day of traffic: one stacked bar per UTC hour, quiet hours at zero, spl
   const hour = 3_600_000
   const now = Date.now()
   const start = Math.floor(now / hour) * hour - 24 * hour // the window ends before the console's own calls
-  const agencies = [['VN.LOC.DNG', 'public-service'], ['VN.BHXH', 'social-insurance'], ['VN.EVN.HCMC', 'customer-verification'], ['VN.VIETTEL', 'subscriber-check']]
+  const agencies = [['VN.LOC.DNG', 'public-service'], ['VN.BHXH', 'social-insurance'],
+    ['VN.EVN.HCMC', 'customer-verification'], ['VN.VIETTEL', 'subscriber-check']]
   const records = []
   for (let h = 0; h < 24; h++) {
     if (h === 3 || h === 4) continue // a quiet night
@@ -176,7 +185,7 @@ t.test('a day of traffic: one stacked bar per UTC hour, quiet hours at zero, spl
       const [client, purpose] = agencies[(h + i) % agencies.length] as [string, string]
       const refused = i % 9 === 4
       const status = refused ? 403 : i % 13 === 7 ? 404 : i % 17 === 5 ? 503 : 200
-      const code = status === 403 ? 'access.field' : status === 404 ? 'record.not_found' : status === 503 ? 'upstream.unavailable' : null
+      const code = CODES[status] ?? null
       records.push(record({ at: new Date(start + h * hour + i * 60_000), client, purpose, status, code }))
     }
   }
@@ -191,14 +200,17 @@ t.test('a day of traffic: one stacked bar per UTC hour, quiet hours at zero, spl
   t.equal(await text(page, '#total-all b'), String(records.length))
   const bars = async () => await page.evaluate(`(() => {
     const c = Chart.getChart(document.getElementById('traffic-chart'))
-    return { labels: c.data.labels.length, totals: c.data.labels.map((_, i) => c.data.datasets.reduce((s, d) => s + d.data[i], 0)), series: c.data.datasets.map((d) => d.label) }
+    const totals = c.data.labels.map((_, i) => c.data.datasets.reduce((s, d) => s + d.data[i], 0))
+    return { labels: c.data.labels.length, totals, series: c.data.datasets.map((d) => d.label) }
   })()`) as { labels: number, totals: number[], series: string[] }
   const byOutcome = await bars()
   t.equal(byOutcome.labels, 24, 'one bar per hour of the window')
-  t.same(byOutcome.totals.map((n, h) => n === 0 ? h : -1).filter((h) => h >= 0), [3, 4], 'the quiet hours are drawn as zero')
+  t.same(byOutcome.totals.map((n, h) => n === 0 ? h : -1).filter((h) => h >= 0), [3, 4],
+    'the quiet hours are drawn as zero')
   t.equal(byOutcome.totals.reduce((a, b) => a + b, 0), records.length)
   t.same(byOutcome.series, ['denied', 'error', 'not_found', 'ok'])
-  if (process.env.NDX_CONSOLE_SCREENSHOT !== undefined) await page.screenshot({ path: process.env.NDX_CONSOLE_SCREENSHOT, fullPage: true })
+  const shot = process.env.NDX_CONSOLE_SCREENSHOT
+  if (shot !== undefined) await page.screenshot({ path: shot, fullPage: true })
   await page.selectOption('#split', 'client')
   await page.waitForSelector('body[data-ready~="overview"]:not([data-loading])')
   t.same((await bars()).series, ['VN.BHXH', 'VN.EVN.HCMC', 'VN.LOC.DNG', 'VN.VIETTEL'], 'split by agency')

@@ -27,7 +27,9 @@ async function run (args: string[], tty = false) {
 
 async function gatewayWithTraffic (t: Test) {
   const gw = await logGateway(t)
-  for (let i = 0; i < 3; i++) await signedInject(gw.app, 'VN.LOC.DNG', 'GET', '/v1/business-registry/enterprises/2627349851')
+  for (let i = 0; i < 3; i++) {
+    await signedInject(gw.app, 'VN.LOC.DNG', 'GET', '/v1/business-registry/enterprises/2627349851')
+  }
   await signedInject(gw.app, 'VN.BHXH', 'GET', '/v1/population/citizens/030075654294', { purpose: 'social-insurance' })
   const url = await gw.app.listen({ port: 0, host: '127.0.0.1' })
   return { ...gw, url }
@@ -75,9 +77,11 @@ t.test('bad input: a clear message and exit 2, before anything is sent', async (
     [['--url', url], /--iss must name the agency/],
     [['--url', url, '--iss', 'VN.TTCP', '--format', 'xlsx'], /--format must be ndjson or csv/],
     [['--url', url, '--iss', 'VN.TTCP', '--from', 'yesterday'], /--from must be an ISO time/],
-    [['--url', url, '--iss', 'VN.TTCP', '--from', '2026-02-01T00:00:00Z', '--to', '2026-01-01T00:00:00Z'], /--from must be before --to/],
+    [['--url', url, '--iss', 'VN.TTCP', '--from', '2026-02-01T00:00:00Z', '--to', '2026-01-01T00:00:00Z'],
+      /--from must be before --to/],
     [['--url', 'ftp://x', '--iss', 'VN.TTCP'], /--url must be http or https/],
-    [['--url', url, '--iss', 'VN.TTCP', '--key', join(dir, 'missing.json')], /cannot read the key file .*missing\.json: no such file/],
+    [['--url', url, '--iss', 'VN.TTCP', '--key', join(dir, 'missing.json')],
+      /cannot read the key file .*missing\.json: no such file/],
     [['--url', url, '--iss', 'VN.TTCP', '--key', notJson], /the key file .*k\.json is not JSON/],
     [['--url', url, '--iss', 'VN.TTCP', '--key', pub], /holds a public key: --key needs the agency's private key/],
     [['--url', url, '--iss', 'VN.TTCP', '--key', noKid], /has no "kid" or "alg"/],
@@ -102,7 +106,8 @@ t.test('a gateway refusing the key or the query: its reason and exit 1', async (
   await writeFile(wrong, JSON.stringify((await generateAgencyKey('ttcp-2026-01')).privateJwk))
   const res = await run(['--url', url, '--iss', 'VN.TTCP', '--key', wrong, '--out', join(dir, 'x.csv')])
   t.equal(res.code, 1)
-  t.match(res.err, /the gateway refused the key of VN\.TTCP \(401 auth\.\w+: [^)]+\): check that --iss names your agency and --key is its registered private key/)
+  t.match(res.err, new RegExp('the gateway refused the key of VN\\.TTCP \\(401 auth\\.\\w+: [^)]+\\): ' +
+    'check that --iss names your agency and --key is its registered private key'))
   t.notOk(existsSync(join(dir, 'x.csv')), 'no file')
   const other = await run(['--url', url, '--iss', 'VN.LOC.DNG', '--client', 'VN.BHXH'])
   t.equal(other.code, 1)
@@ -129,7 +134,8 @@ t.test('an unreachable gateway, or a transfer cut short: exit 3 and no file that
   await new Promise<void>((resolve) => cutter.listen(0, '127.0.0.1', resolve))
   t.teardown(() => { cutter.close() })
   const out = join(dir, 'cut.csv')
-  const cut = await run(['--url', `http://127.0.0.1:${(cutter.address() as { port: number }).port}`, '--iss', 'VN.TTCP', '--out', out])
+  const cutUrl = `http://127.0.0.1:${(cutter.address() as { port: number }).port}`
+  const cut = await run(['--url', cutUrl, '--iss', 'VN.TTCP', '--out', out])
   t.equal(cut.code, 3)
   t.match(cut.err, /cannot reach the gateway at .*: the connection was closed before the reply was complete/)
   t.notOk(existsSync(out), 'no output file')

