@@ -214,4 +214,23 @@ t.test('a day of traffic: one stacked bar per UTC hour, quiet hours at zero, spl
   await page.selectOption('#split', 'client')
   await page.waitForSelector('body[data-ready~="overview"]:not([data-loading])')
   t.same((await bars()).series, ['VN.BHXH', 'VN.EVN.HCMC', 'VN.LOC.DNG', 'VN.VIETTEL'], 'split by agency')
+
+  await page.click('#tabs button[data-tab="transactions"]')
+  await page.waitForSelector('body[data-ready~="transactions"]:not([data-loading])')
+  const firstRow = async () => await page.locator('#tx-table tbody tr').first().innerText()
+  t.equal(await page.locator('#tx-table tbody tr').count(), 50, 'a page of 50')
+  const page1 = await firstRow()
+  await page.click('#next')
+  await page.waitForSelector('#page-no:has-text("page 2")')
+  t.not(await firstRow(), page1, 'the next page holds the next records')
+  await page.click('#prev')
+  await page.waitForSelector('#page-no:has-text("page 1")')
+  t.equal(await firstRow(), page1, 'and back')
+
+  const tampered = records[100] as { id: string }
+  await gw.log.sql.query("UPDATE ndx_tx SET client = 'VN.SOMEONE.ELSE' WHERE id = $1", [tampered.id])
+  await page.click('#tabs button[data-tab="integrity"]')
+  await page.waitForSelector('#verdict')
+  t.match(await text(page, '#verdict'), new RegExp(`NOT ok: the log was altered[\\s\\S]*${tampered.id}`),
+    'an edited record is shown, by id')
 })
