@@ -170,7 +170,7 @@ t.test('a console whose local server has gone: the page says so', async (t) => {
   t.match(await text(page, '#banner'), /local server is not answering/)
 })
 
-t.test('a day of traffic: one stacked bar per UTC hour, quiet hours at zero, split by agency on demand', async (t) => {
+t.test('a day of traffic: a bar per UTC hour (quiet ones at zero), split by agency; paging; an edited record caught', async (t) => {
   const gw = await logGateway(t)
   const hour = 3_600_000
   const now = Date.now()
