@@ -65,7 +65,8 @@ function progress (io: ExportIo, total: number | null, dest: string) {
   const now = io.now ?? Date.now
   const started = now()
   const tty = io.stderr.isTTY === true
-  let last = 0
+  // Off a terminal, the first line comes after 2 s: a short export gets its summary line alone.
+  let last = tty ? 0 : started
   let count = 0
   const rate = (): number => Math.round(count / Math.max((now() - started) / 1000, 0.001))
   const fmt = (n: number): string => n.toLocaleString('en-US')

@@ -14,14 +14,14 @@ import { generateAgencyKey } from '../../sdk/index.js'
 import { signedInject } from '../helpers/gateway.js'
 import { logGateway, tempDir } from '../helpers/txlog.js'
 
-async function run (args: string[], tty = false) {
+async function run (args: string[], tty = false, now?: () => number) {
   const stdout = new PassThrough()
   const stderr = Object.assign(new PassThrough(), { isTTY: tty })
   let out = ''
   let err = ''
   stdout.on('data', (c) => { out += String(c) })
   stderr.on('data', (c) => { err += String(c) })
-  const code = await main(args, { stdout, stderr, env: {} })
+  const code = await main(args, { stdout, stderr, env: {}, ...(now === undefined ? {} : { now }) })
   return { code, out, err }
 }
 
@@ -39,7 +39,9 @@ t.test('exports to a file: progress lines off a terminal, a bar on one, no .part
   const { url } = await gatewayWithTraffic(t)
   const dir = await tempDir(t)
   const file = join(dir, 'audit.csv')
-  const res = await run(['--url', url, '--iss', 'VN.TTCP', '--client', 'VN.LOC.DNG', '--out', file])
+  let clock = 0
+  const slow = (): number => (clock += 1500) // every reading 1.5 s later: progress lines are due
+  const res = await run(['--url', url, '--iss', 'VN.TTCP', '--client', 'VN.LOC.DNG', '--out', file], false, slow)
   t.equal(res.code, 0, res.err)
   const rows = (await readFile(file, 'utf8')).trimEnd().split('\r\n')
   t.equal(rows.length, 4, 'csv chosen from the file name: a header and 3 records')
