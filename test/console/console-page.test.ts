@@ -234,3 +234,40 @@ t.test('a day of traffic: a bar per UTC hour (quiet ones at zero), split by agen
   t.match(await text(page, '#verdict'), new RegExp(`NOT ok: the log was altered[\\s\\S]*${tampered.id}`),
     'an edited record is shown, by id')
 })
+
+t.test('v1.1 replies (problems, several keys, checkpoint kids, pages) are shown when the gateway gives them', async (t) => {
+  const gw = await knownTraffic(t)
+  const con = await consoleFor(t, gw.url)
+  const page = await (await sharedBrowser()).newPage()
+  t.teardown(() => page.close())
+  // This gateway predates issue 9's additions: its replies are extended here as CONTRACT v1.1 words them.
+  const hash = 'ab'.repeat(32)
+  await page.route('**/api/v1/audit/integrity?**', (route) => route.fulfill({
+    json: {
+      checked: 7, ok: false, firstInvalid: null,
+      problems: [{ kind: 'deleted', fromSeq: 4, toSeq: 5 }, { kind: 'checkpoint-invalid', fromSeq: 7, toSeq: 7 }],
+    },
+  }))
+  await page.route('**/api/v1/audit/keys', (route) => route.fulfill({
+    json: {
+      keys: [{ kid: 'gw-2026', kty: 'OKP', crv: 'Ed25519', x: 'x'.repeat(43) },
+        { kid: 'gw-2025', kty: 'EC', crv: 'P-256', x: 'y'.repeat(43) }],
+    },
+  }))
+  await page.route('**/api/v1/audit/checkpoints?**', async (route) => {
+    if (new URL(route.request().url()).searchParams.has('cursor')) {
+      await route.fulfill({ json: { items: [{ seq: 9, hash, time: gw.to, kid: 'gw-2026', jws: 'e.f.g' }], nextCursor: null } })
+    } else {
+      await route.fulfill({ json: { items: [{ seq: 3, hash, time: gw.from, kid: 'gw-2025', jws: 'a.b.c' }], nextCursor: 'next' } })
+    }
+  })
+  await page.goto(`${con.url}/#tab=integrity&from=${gw.from}&to=${gw.to}`)
+  await page.waitForSelector('#keys table')
+  t.match(await text(page, '#verdict'),
+    /NOT ok[\s\S]*problems found\s+2[\s\S]*deleted\s+4\s+5[\s\S]*checkpoint-invalid\s+7\s+7/, 'every problem')
+  t.match(await text(page, '#keys'), /gw-2026\s+OKP Ed25519[\s\S]*gw-2025\s+EC P-256/, 'every key, by kid')
+  t.match(await text(page, '#checkpoints'), /3\s+\S+ \S+\s+gw-2025/)
+  await page.click('#checkpoints button')
+  await page.waitForSelector('#checkpoints tbody tr:nth-child(2)')
+  t.match(await text(page, '#checkpoints'), /3[\s\S]*gw-2025[\s\S]*9[\s\S]*gw-2026/, 'paged checkpoints, "More"')
+})
