@@ -87,7 +87,7 @@ export async function startConsole (opts: ConsoleOptions): Promise<RunningConsol
     res.end(body)
   }
 
-  async function proxy (req: IncomingMessage, res: ServerResponse, target: string): Promise<void> {
+  async function proxy (res: ServerResponse, target: string): Promise<void> {
     let upstream: Dispatcher.ResponseData
     try {
       upstream = await signedGet(opts.gateway, opts.signer, target, opts.dispatcher)
@@ -101,7 +101,7 @@ export async function startConsole (opts: ConsoleOptions): Promise<RunningConsol
       if (typeof v === 'string') headers[h] = v
     }
     res.writeHead(upstream.statusCode, headers)
-    req.once('close', () => { if (!res.writableFinished) upstream.body.destroy() })
+    // pipeline() destroys the gateway's reply too when the browser goes away mid-export.
     try {
       await pipeline(upstream.body, res)
     } catch {
@@ -142,7 +142,7 @@ export async function startConsole (opts: ConsoleOptions): Promise<RunningConsol
       const only = 'The console signs only reads of the auditor API (GET /v1/audit/...)'
       return problem(res, 404, 'console.not_proxied', only)
     }
-    return proxy(req, res, (m[1] as string) + (m[2] ?? ''))
+    return proxy(res, (m[1] as string) + (m[2] ?? ''))
   }
 
   const server = createServer((req, res) => {
