@@ -10,6 +10,7 @@ import { startConsole, isLoopback, PROXIED } from '../../console/server.js'
 import { projectPath } from '../../gateway/paths.js'
 import { demoSigner, json, signedInject } from '../helpers/gateway.js'
 import { logGateway } from '../helpers/txlog.js'
+import { record } from '../helpers/records.js'
 
 async function setup (t: Test) {
   const gw = await logGateway(t)
@@ -114,4 +115,30 @@ t.test('an export streams through the console as the gateway sends it', async (t
   t.match(res.headers['content-type'], /^text\/csv/)
   t.match(res.headers['content-disposition'], /^attachment; filename="ndx-audit-/)
   t.equal(res.body.trimEnd().split('\r\n').length, 2, 'header and the one record')
+})
+
+t.test('a reader that leaves an export through the console stops the gateway reading the log', async (t) => {
+  const { gw, session, con } = await setup(t)
+  const from = '2026-01-10T10:00:00.000Z'
+  await gw.log.writer.write([record({ at: new Date(from) })])
+  await gw.log.sql.query(`
+    INSERT INTO ndx_tx (seq, id, time, client, method, outcome, status, duration_ms, request_bytes, response_bytes,
+      prev_hash, hash)
+    SELECT i + 1, gen_random_uuid(), $1::timestamptz + i * interval '1 millisecond', 'VN.LOC.DNG', 'GET', 'ok', 200,
+      1.5, 0, 321, md5(i::text) || md5(i::text), md5((i + 1)::text) || md5((i + 1)::text)
+    FROM generate_series(1, 30000) AS i`, [from])
+  let pages = 0
+  const list = gw.log.reader.list.bind(gw.log.reader)
+  gw.log.reader.list = async (...args) => { pages++; return list(...args) }
+  const res = await request(`${con.url}/api/v1/audit/export?from=${from}&to=2026-01-10T11:00:00.000Z`, {
+    headers: { 'x-ndx-console': session },
+  })
+  t.equal(res.statusCode, 200)
+  await res.body[Symbol.asyncIterator]().next()
+  res.body.destroy()
+  await new Promise((resolve) => setTimeout(resolve, 500))
+  const after = pages
+  await new Promise((resolve) => setTimeout(resolve, 700))
+  t.equal(pages, after, 'no page read after the reader left')
+  t.ok(after < 25, `stopped at ${after} of 31 pages`)
 })
