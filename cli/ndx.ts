@@ -34,6 +34,8 @@ export const COMMANDS: readonly Command[] = [
   call,
   configCheck,
   checkpointVerify,
+  external('audit export', 'stream audit records as NDJSON or CSV, with progress', () => import('./audit-export.js')),
+  external('console', 'the auditors\' console: a local web page signing each call with your key', () => import('./console.js')),
 ]
 
 export const VERSION = (JSON.parse(readFileSync(projectPath('package.json'), 'utf8')) as { version: string }).version

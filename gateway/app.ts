@@ -12,6 +12,7 @@ import type { BuiltinHandler, RequestPathDeps } from './pipeline/request-path.js
 import type { GatewayServices } from './services.js'
 import { NOTIFICATION_ROUTE, notificationHandler } from './builtins/notifications.js'
 import { AUDIT_ROUTES, auditHandlers } from './builtins/audit.js'
+import { AUDIT_EXPORT_ROUTE, auditExportHandler } from './builtins/audit-export.js'
 import { ADMIN_ROUTES, adminHandlers } from './builtins/admin.js'
 import { describeReload, type ReloadResult } from './builtins/reload.js'
 import { createHash } from 'node:crypto'
@@ -67,7 +68,7 @@ declare module 'fastify' {
 }
 
 /** Routes the gateway serves itself, beside the configured operations. */
-export const BUILTIN_ROUTES: readonly BuiltinRoute[] = [NOTIFICATION_ROUTE, ...AUDIT_ROUTES, ...ADMIN_ROUTES]
+export const BUILTIN_ROUTES: readonly BuiltinRoute[] = [NOTIFICATION_ROUTE, ...AUDIT_ROUTES, AUDIT_EXPORT_ROUTE, ...ADMIN_ROUTES]
 
 function builtinHandlers (
   services: GatewayServices, state: GatewayState, cluster: Cluster,
@@ -75,6 +76,7 @@ function builtinHandlers (
   return {
     [NOTIFICATION_ROUTE.name]: notificationHandler(services.records),
     ...auditHandlers(services.log, () => state.pseudonymizer()),
+    [AUDIT_EXPORT_ROUTE.name]: auditExportHandler(services.log, () => state.pseudonymizer()),
     ...adminHandlers({ reload: () => state.reload(), cluster: () => cluster, records: services.records }),
   }
 }

@@ -25,7 +25,7 @@ export const AUDIT_ROUTES: readonly BuiltinRoute[] = [
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 
-function checkNames (query: Record<string, string>, allowed: readonly string[]): void {
+export function checkNames (query: Record<string, string>, allowed: readonly string[]): void {
   const unknown = Object.keys(query).filter((k) => !allowed.includes(k))
   if (unknown.length === 0) return
   invalidQuery(unknown.map((name) => ({ in: 'query', name, reason: 'is not a parameter of this call' })))
@@ -44,13 +44,13 @@ function badCursor (): never {
   return invalidQuery([{ in: 'query', name: 'cursor', reason: 'is not a cursor this API gave' }])
 }
 
-function requireLog (log: TransactionLog | null): TransactionLog {
+export function requireLog (log: TransactionLog | null): TransactionLog {
   if (log === null) throw problem('gateway.unavailable', 'The transaction log is not available on this gateway')
   return log
 }
 
 /** A database that does not answer is the log being unavailable, not a bug. */
-async function fromLog<T> (work: () => Promise<T>): Promise<T> {
+export async function fromLog<T> (work: () => Promise<T>): Promise<T> {
   try {
     return await work()
   } catch (err) {

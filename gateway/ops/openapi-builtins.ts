@@ -185,6 +185,8 @@ export interface BuiltinDescription {
   readonly body?: JsonSchema
   readonly status?: number
   readonly reply: JsonSchema
+  /** Media types of the reply; default application/json. */
+  readonly mediaTypes?: readonly string[]
 }
 
 const DESCRIPTIONS: Readonly<Record<string, BuiltinDescription>> = {
@@ -213,6 +215,12 @@ const DESCRIPTIONS: Readonly<Record<string, BuiltinDescription>> = {
     summary: 'Recompute the hash chain and check the signed checkpoints (auditors)',
     parameters: FILTERS.slice(0, 2),
     reply: INTEGRITY,
+  },
+  'audit.export': {
+    summary: 'Every matching record, oldest first, streamed as NDJSON (one record a line) or CSV (a header row)',
+    parameters: [...FILTERS, q('format', { type: 'string', enum: ['ndjson', 'csv'], default: 'ndjson' })],
+    mediaTypes: ['application/x-ndjson', 'text/csv'],
+    reply: { type: 'string' },
   },
   'audit.checkpoints': {
     summary: 'Signed checkpoints of the transaction log (auditors)',

@@ -125,7 +125,9 @@ function builtinPath (route: BuiltinRoute): Record<string, unknown> {
       : { requestBody: { required: true, content: { 'application/json': { schema: d.body } } } }),
     responses: {
       [String(status)]: {
-        description: d.summary, headers: TXN_HEADER, content: { 'application/json': { schema: d.reply } },
+        description: d.summary,
+        headers: TXN_HEADER,
+        content: Object.fromEntries((d.mediaTypes ?? ['application/json']).map((m) => [m, { schema: d.reply }])),
       },
       ...problemResponses(COMMON_PROBLEMS),
     },
