@@ -14,6 +14,8 @@ import { NOTIFICATION_ROUTE, notificationHandler } from './builtins/notification
 import { AUDIT_ROUTES, auditHandlers } from './builtins/audit.js'
 import { ADMIN_ROUTES, adminHandlers } from './builtins/admin.js'
 import { describeReload, type ReloadResult } from './builtins/reload.js'
+import { BATCH_ROUTES, batchHandlers } from './builtins/batches.js'
+import type { BatchService } from './batch/service.js'
 import type { QuotaLimiter } from './access/quota.js'
 import { problem, problemBody } from './errors.js'
 import { Metrics } from './ops/metrics.js'
@@ -32,6 +34,8 @@ export interface AppOptions {
   /** A pino logger configuration, `false` for none; default: info-level JSON. */
   readonly logger?: FastifyServerOptions['logger']
   readonly loggerInstance?: FastifyServerOptions['loggerInstance']
+  /** Batch lookups (needs Redis); without it, batch routes answer 503. */
+  readonly batches?: BatchService | null
 }
 
 /** The configuration currently serving, and how it is replaced. */
@@ -52,13 +56,14 @@ declare module 'fastify' {
 }
 
 /** Routes the gateway serves itself, beside the configured operations. */
-export const BUILTIN_ROUTES: readonly BuiltinRoute[] = [NOTIFICATION_ROUTE, ...AUDIT_ROUTES, ...ADMIN_ROUTES]
+export const BUILTIN_ROUTES: readonly BuiltinRoute[] = [NOTIFICATION_ROUTE, ...AUDIT_ROUTES, ...ADMIN_ROUTES, ...BATCH_ROUTES]
 
-function builtinHandlers (services: GatewayServices, state: GatewayState): Record<string, BuiltinHandler> {
+function builtinHandlers (services: GatewayServices, state: GatewayState, batches: BatchService | null): Record<string, BuiltinHandler> {
   return {
     [NOTIFICATION_ROUTE.name]: notificationHandler(services.records),
     ...auditHandlers(services.log, () => state.pseudonymizer()),
     ...adminHandlers(() => state.reload()),
+    ...batchHandlers(batches),
   }
 }
 
@@ -160,7 +165,8 @@ export async function buildApp (opts: AppOptions): Promise<FastifyInstance> {
     records: services.records,
     metrics,
     admit: quotaGate(services.quota),
-    builtins: builtinHandlers(services, state),
+    builtins: builtinHandlers(services, state, opts.batches ?? null),
+    batchBodyBytes: config.gateway.limits.batchBodyBytes,
   })
   await app.register(ops, {
     services,

@@ -9,6 +9,7 @@ import { ConfigError, loadConfig } from './config/load-config.js'
 import type { Environment } from './env.js'
 import { loggerOptions } from './logger.js'
 import { createServices } from './services.js'
+import { createBatchService } from './batch/service.js'
 import type { FastifyInstance } from 'fastify'
 import type { GatewayConfig } from './config/types.js'
 
@@ -43,8 +44,11 @@ export async function startGateway (env: Environment, logger = createLogger(env)
   const demo = demoSecrets(config)
   if (demo.length > 0) logger.warn({ secrets: demo }, 'DEMO secrets in use: fine for a demo, never for real data (see README, Production)')
   const services = await createServices(env, config, logger)
-  const app = await buildApp({ config, services, loggerInstance: logger, loadConfig: () => loadConfig(env.configDir, env.vars) })
+  const batches = env.redisUrl === null ? null : createBatchService(env.redisUrl, config)
+  const app = await buildApp({ config, services, loggerInstance: logger, loadConfig: () => loadConfig(env.configDir, env.vars), batches })
+  if (batches !== null && env.worker) batches.startWorkers({ current: () => app.gateway.current(), records: services.records, sink: services.sink, pseudonymizer: app.gateway.pseudonymizer(), metrics: app.metrics, logger })
   app.addHook('onClose', async () => {
+    await batches?.close()
     await services.close()
     await opts.onClose?.()
   })

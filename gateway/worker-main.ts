@@ -1,6 +1,7 @@
 /**
  * `npm run worker`: a transaction-log worker alone — drains the queue into PostgreSQL and signs checkpoints.
- * Run as many as needed; they serialize on the chain head, so the chain keeps one order.
+ * Run as many as needed; they serialize on the chain head, so the chain keeps one order. It runs batch
+ * items too (CONTRACT §10), at each registry's pace; their records go straight to the database.
  */
 import closeWithGrace from 'close-with-grace'
 import { loadConfig } from './config/load-config.js'
@@ -9,6 +10,7 @@ import { createLogger } from './server.js'
 import { loadCheckpointer, openDatabase } from './txlog/log.js'
 import { LogMaintenance, startLogWorker } from './txlog/worker.js'
 import { LogWriter } from './txlog/writer.js'
+import { startBatchWorkerProcess } from './batch/worker-process.js'
 
 const env = readEnvironment()
 const logger = createLogger(env)
@@ -20,10 +22,12 @@ try {
   const worker = startLogWorker(env.redisUrl, `${config.gateway.redis.keyPrefix}bull`, writer, logger)
   const maintenance = new LogMaintenance(sql, writer, await loadCheckpointer(config, logger), config.gateway.log, logger)
   logger.info({ queue: `${config.gateway.redis.keyPrefix}bull` }, 'transaction-log worker running')
+  const batches = startBatchWorkerProcess(env.redisUrl, config, writer, logger)
   closeWithGrace({ delay: 30_000, logger: { error: (m: unknown) => logger.error({ err: m }, 'closing') } }, async ({ signal, err }) => {
     if (err !== undefined) logger.error({ err }, 'fatal error; closing')
     else logger.info({ signal }, 'closing')
     maintenance.close()
+    await batches.close()
     await worker.close()
     await sql.close()
   })

@@ -32,6 +32,8 @@ export interface RequestPathDeps {
   readonly builtins: Readonly<Record<string, BuiltinHandler>>
   /** Called once the caller is known, before anything is read: quotas. */
   readonly admit?: (caller: Caller, txn: TransactionContext) => Promise<void>
+  /** Body limit of `POST /v1/batches` (CONTRACT §10), beside the gateway's own for every other request. */
+  readonly batchBodyBytes?: number
 }
 
 export async function serveV1 (req: FastifyRequest, reply: FastifyReply, deps: RequestPathDeps): Promise<unknown> {
@@ -90,10 +92,49 @@ async function serveOperation (
   req: FastifyRequest, reply: FastifyReply, caller: Caller, op: CompiledOperation,
   pathParams: Record<string, string>, query: Record<string, string>, deps: RequestPathDeps, txn: TransactionContext,
 ): Promise<string> {
+  const call = { pathParams, query, body: req.body, contentType: req.headers['content-type'] }
+  const { data, retrievedAt, stale } = await executeOperation(caller, op, call, deps, txn)
+  // reply (the record is written in onSend, before the bytes leave)
+  const meta = {
+    transactionId: txn.id,
+    service: op.service.service,
+    operation: op.spec.id,
+    source: txn.source ?? 'upstream',
+    retrievedAt,
+    stale,
+  }
+  reply.code(200).header('content-type', 'application/json; charset=utf-8').header('cache-control', 'no-store')
+  return op.serialize({ data, meta })
+}
+
+/** What a caller asks of one operation: a single call's request, or one item of a batch (CONTRACT §10). */
+export interface OperationCall {
+  readonly pathParams: Record<string, string>
+  readonly query: Record<string, string>
+  readonly body: unknown
+  readonly contentType: string | undefined
+}
+
+/** The granted, filtered answer of one operation call, and where its records came from. */
+export interface OperationAnswer {
+  readonly data: Record<string, unknown>
+  readonly retrievedAt: string
+  readonly stale: boolean
+}
+
+/**
+ * authorize → reuse-or-fetch → filter for one call: the steps a single call and a batch item share, so both
+ * pass exactly the same checks. Fills `txn` (subject, source, fields, upstreamMs) for its record; throws a
+ * GatewayError for any refusal or failure.
+ */
+export async function executeOperation (
+  caller: Caller, op: CompiledOperation, call: OperationCall,
+  deps: Pick<RequestPathDeps, 'records' | 'metrics'>, txn: TransactionContext,
+): Promise<OperationAnswer> {
   const { records, metrics } = deps
   // authorize: role, grant, purpose; then the input, then the fields asked for or claimed.
   const grant = authorizeOperation(caller, op)
-  const input = readInput(op, pathParams, query, req.body, req.headers['content-type'])
+  const input = readInput(op, call.pathParams, call.query, call.body, call.contentType)
   txn.subject = input.subject
   let fields: readonly string[] | null = null
   if (op.shape.fieldsApplyTo === 'response') fields = selectFields(op, grant, input.fields)
@@ -133,16 +174,9 @@ async function serveOperation (
   // filter
   const data = fields === null ? answer : pick(answer, fields)
   txn.fields = fields === null ? Object.keys(input.body as object) : [...fields]
-
-  // reply (the record is written in onSend, before the bytes leave)
-  const meta = {
-    transactionId: txn.id,
-    service: op.service.service,
-    operation: op.spec.id,
-    source: txn.source ?? 'upstream',
+  return {
+    data,
     retrievedAt: used.reduce((oldest, r) => r.retrievedAt < oldest ? r.retrievedAt : oldest, first?.retrievedAt ?? new Date().toISOString()),
     stale: used.some((r) => r.stale),
   }
-  reply.code(200).header('content-type', 'application/json; charset=utf-8').header('cache-control', 'no-store')
-  return op.serialize({ data, meta })
 }
