@@ -142,6 +142,7 @@ export async function runCli (argv: string[], io: CliIo): Promise<number> {
       case 'keygen': return await keygen(rest, io)
       case 'token': return await token(rest, io)
       case 'call': return await call(rest, io)
+      case 'batch': return await (await import('./batch.js')).main(rest)
       case 'config':
         if (rest[0] === 'check') return await configCheck(rest.slice(1), io)
         throw new UsageError('did you mean: ndx config check <dir>')
