@@ -14,7 +14,7 @@ import { authorizeOperation } from '../access/access.js'
 import { isJsonUtf8 } from '../pipeline/input.js'
 import type { BuiltinRoute } from '../runtime.js'
 import type { BuiltinHandler } from '../pipeline/request-path.js'
-import { checkSubmission, type BatchSubmission } from '../batch/items.js'
+import { checkSubmission, SUBMISSION_SCHEMA, type BatchSubmission } from '../batch/items.js'
 import type { BatchService } from '../batch/service.js'
 import type { Caller } from '../auth/authenticate.js'
 
@@ -94,5 +94,36 @@ export function batchHandlers (batches: BatchService | null): Record<string, Bui
         for await (const line of lines) yield JSON.stringify(line) + '\n'
       })())
     },
+  }
+}
+
+const STATUS_SCHEMA = {
+  type: 'object',
+  required: ['batchId', 'state', 'total', 'done', 'failed', 'createdAt', 'finishedAt'],
+  properties: {
+    batchId: { type: 'string', format: 'uuid' },
+    state: { enum: ['queued', 'running', 'done', 'cancelled'] },
+    total: { type: 'integer' },
+    done: { type: 'integer', description: 'Items answered with data' },
+    failed: { type: 'integer', description: 'Items answered with a problem' },
+    createdAt: { type: 'string', format: 'date-time' },
+    finishedAt: { type: ['string', 'null'], format: 'date-time' },
+  },
+}
+
+/** The OpenAPI operation of a batch route (summary, parameters, request body, success reply). */
+export function batchOpenApi (route: BuiltinRoute, txnHeader: unknown): Record<string, unknown> {
+  const id = [{ name: 'batchId', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } }]
+  const reply = (status: number, description: string, type: string, schema: unknown): Record<string, unknown> =>
+    ({ [String(status)]: { description, headers: txnHeader, content: { [type]: { schema } } } })
+  switch (route.name) {
+    case 'batch.submit': return {
+      summary: 'Submit many lookups of one operation, run in the background at the registry\'s pace',
+      requestBody: { required: true, content: { 'application/json': { schema: { ...SUBMISSION_SCHEMA, properties: { ...SUBMISSION_SCHEMA.properties, items: { type: 'array', minItems: 1, items: { type: 'object', properties: { params: { type: 'object', additionalProperties: { type: 'string' } }, body: { type: 'object' } } } } } } } } },
+      responses: reply(202, 'Accepted', 'application/json', { type: 'object', properties: { batchId: { type: 'string', format: 'uuid' }, total: { type: 'integer' } } }),
+    }
+    case 'batch.status': return { summary: 'A batch\'s progress (its submitter only)', parameters: id, responses: reply(200, 'Progress', 'application/json', STATUS_SCHEMA) }
+    case 'batch.cancel': return { summary: 'Cancel what has not run', parameters: id, responses: reply(202, 'Cancelled (or already done)', 'application/json', STATUS_SCHEMA) }
+    default: return { summary: 'Results so far, one NDJSON line per item in submission order: { index, status, data | problem, transactionId }', parameters: id, responses: reply(200, 'Results', 'application/x-ndjson', { type: 'string' }) }
   }
 }

@@ -9,6 +9,7 @@ import { PROBLEMS } from '../errors.js'
 import { projectPath } from '../paths.js'
 import type { BuiltinRoute, CompiledOperation, Runtime } from '../runtime.js'
 import { NOTIFICATION_SCHEMA } from '../builtins/notifications.js'
+import { batchOpenApi } from '../builtins/batches.js'
 import { GROUP_KEYS } from '../txlog/queries.js'
 
 const VERSION = (JSON.parse(readFileSync(projectPath('package.json'), 'utf8')) as { version: string }).version
@@ -84,6 +85,7 @@ function builtinPath (route: BuiltinRoute): Record<string, unknown> {
   const filters = ['from', 'to', 'client', 'service', 'operation', 'outcome', 'source', 'subject']
   const base = { operationId: route.name, tags: [route.service], responses: problemResponses(COMMON_PROBLEMS) as Record<string, unknown> }
   const ok = (description: string, schema: JsonSchema = { type: 'object' }, status = 200): Record<string, unknown> => ({ [String(status)]: { description, headers: TXN_HEADER, content: { 'application/json': { schema } } } })
+  if (route.service === 'batches') return { ...base, ...batchOpenApi(route, TXN_HEADER), responses: { ...batchOpenApi(route, TXN_HEADER).responses as object, ...base.responses } }
   switch (route.name) {
     case 'notify':
       return { ...base, summary: 'A source agency reports a changed subject; kept records of it are dropped', requestBody: { required: true, content: { 'application/json': { schema: NOTIFICATION_SCHEMA } } }, responses: { ...ok('Records invalidated', { type: 'object', properties: { invalidated: { type: 'integer' } } }, 202), ...base.responses } }
