@@ -14,6 +14,7 @@
  */
 import { cp, mkdir, readFile, rm, writeFile, appendFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { loadavg } from 'node:os'
 import { setTimeout as sleep } from 'node:timers/promises'
 import pg from 'pg'
 import { projectPath } from '../gateway/paths.js'
@@ -29,7 +30,7 @@ const CONCURRENCY = Number(env.BENCH_BATCH_CONCURRENCY ?? 32)
 const RPS = env.BENCH_BATCH_RPS === undefined || env.BENCH_BATCH_RPS === '' ? null : Number(env.BENCH_BATCH_RPS)
 const REDIS_URL = env.REDIS_URL ?? 'redis://127.0.0.1:6379/0'
 const PG_ADMIN = env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
-const WORK = projectPath('bench', '.work-batch')
+const WORK = projectPath('bench', '.work', 'batch')
 const log = (msg: string): void => { process.stdout.write(`[bench:batch] ${msg}\n`) }
 
 interface Rate { seconds: number, itemsPerSecond: number, registryMean: number, registryPeak: number }
@@ -126,6 +127,9 @@ async function main (): Promise<void> {
       '|---|---:|---:|---:|---:|---:|---:|',
       `| single signed calls, ${CONCURRENCY} at a time | ${SINGLE} | ${single.seconds.toFixed(1)} | ${single.itemsPerSecond.toFixed(0)} | ${single.registryMean.toFixed(0)} | ${single.registryPeak} | ${failures} |`,
       `| one batch | ${ITEMS} | ${batch.seconds.toFixed(1)} | ${batch.itemsPerSecond.toFixed(0)} | ${batch.registryMean.toFixed(0)} | ${batch.registryPeak} | ${status.failed} |`,
+      '',
+      `Load average of the machine (2 cores, shared) at the end of the run: ${loadavg().map((l) => l.toFixed(1)).join(' / ')}` +
+        ' (1 / 5 / 15 min): absolute rates fall with it; both rows were measured under the same load.',
       '',
       `Submitting the batch (${(JSON.stringify(items).length / 1048576).toFixed(1)} MiB, stored sealed in Redis) took ${submitSeconds.toFixed(1)} s;`,
       `downloading its ${lines} result lines took ${downloadSeconds.toFixed(1)} s.`,

@@ -39,9 +39,19 @@ export interface ItemRunnerDeps {
 
 export type ItemOutcome = 'ran' | 'skipped' | 'replayed' | 'closed'
 
+/** Batches a process remembers something about (their meta, that they started): the most recent ones. */
+const REMEMBERED = 1000
+
+function remember<V> (map: Map<string, V>, key: string, value: V): void {
+  if (map.size >= REMEMBERED) map.delete(map.keys().next().value as string)
+  map.set(key, value)
+}
+
 export class ItemRunner {
   readonly #deps: ItemRunnerDeps
   readonly #token = randomUUID()
+  readonly #metas = new Map<string, BatchMeta>()
+  readonly #started = new Map<string, true>()
 
   constructor (deps: ItemRunnerDeps) {
     this.#deps = deps
@@ -50,9 +60,9 @@ export class ItemRunner {
   /** Runs item `index` of a batch unless it already has a result or the batch is closed. */
   async run (batchId: string, index: number): Promise<ItemOutcome> {
     const { store } = this.#deps
-    if (await store.hasResult(batchId, index)) return 'skipped'
-    if (!await store.open(batchId)) return 'closed'
-    const meta = await store.meta(batchId)
+    const seen = await store.peek(batchId, index)
+    if (seen !== 'open') return seen === 'result' ? 'skipped' : 'closed'
+    const meta = await this.#meta(batchId)
     if (meta === null) return 'closed'
     const runtime = this.#deps.current()
     const op = runtime.operations.get(`${meta.service}.${meta.operation}`)
@@ -62,25 +72,40 @@ export class ItemRunner {
       await sleep(250)
       if (await store.hasResult(batchId, index)) return 'skipped'
     }
+    let released = false
     try {
-      if (await store.hasResult(batchId, index)) return 'skipped'
-      const staged = await store.staged(batchId, index)
+      const { result, staged } = await store.progress(batchId, index)
+      if (result) return 'skipped'
       if (staged !== null) {
         await this.#deps.sink.append(staged.record)
-        await store.promote(batchId, staged.line)
+        await store.promote(batchId, staged.line, this.#token)
+        released = true
         return 'replayed'
       }
-      await store.markStarted(batchId)
+      if (!this.#started.has(batchId)) {
+        await store.markStarted(batchId)
+        remember(this.#started, batchId, true)
+      }
       const item = await store.item(batchId, index)
       if (item === null) return 'closed' // cancelled meanwhile: its items are gone
-      const result = await this.#execute(meta, index, item.value, item.bytes)
-      await store.stage(batchId, index, result)
-      await this.#deps.sink.append(result.record)
-      await store.promote(batchId, result.line)
+      const done = await this.#execute(meta, index, item.value, item.bytes)
+      await store.stage(batchId, index, done)
+      await this.#deps.sink.append(done.record)
+      await store.promote(batchId, done.line, this.#token)
+      released = true
       return 'ran'
     } finally {
-      await store.release(batchId, index, this.#token).catch(() => {})
+      if (!released) await store.release(batchId, index, this.#token).catch(() => {})
     }
+  }
+
+  /** A batch's meta never changes once stored: read once per process. */
+  async #meta (batchId: string): Promise<BatchMeta | null> {
+    const known = this.#metas.get(batchId)
+    if (known !== undefined) return known
+    const meta = await this.#deps.store.meta(batchId)
+    if (meta !== null) remember(this.#metas, batchId, meta)
+    return meta
   }
 
   async #execute (meta: BatchMeta, index: number, item: unknown, bytes: number): Promise<StagedResult> {

@@ -51,7 +51,9 @@ export interface StagedResult {
 }
 
 // Writes a result once, moves the counters, ends the batch with its last item and keeps it for the TTL.
+// Also lets go of the item's claim (KEYS[5]) if ARGV[6] still holds it: one round trip for the last step.
 const PROMOTE = `
+if ARGV[6] ~= '' and redis.call('GET', KEYS[5]) == ARGV[6] then redis.call('DEL', KEYS[5]) end
 redis.call('HDEL', KEYS[3], ARGV[1])
 if redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[2]) == 0 then return 0 end
 local n = redis.call('HINCRBY', KEYS[1], ARGV[3], 1)
@@ -152,12 +154,6 @@ export class BatchStore {
     }
   }
 
-  /** Whether the batch is still to be worked on (not ended, cancelled or expired). */
-  async open (id: string): Promise<boolean> {
-    const [client, finished, cancelled] = await this.#redis.hmget(this.#key(id), 'client', 'finishedAt', 'cancelledAt')
-    return client !== null && finished === null && cancelled === null
-  }
-
   /** Stops what has not run: items already running still finish and are recorded. */
   async cancel (id: string, now = new Date().toISOString()): Promise<void> {
     const key = this.#key(id)
@@ -190,23 +186,37 @@ export class BatchStore {
     await this.#redis.eval(RELEASE, 1, this.#key(id, `:c:${index}`), token)
   }
 
-  async staged (id: string, index: number): Promise<StagedResult | null> {
-    const key = this.#key(id, ':pend')
-    return this.#open<StagedResult>(await this.#redis.hgetBuffer(key, String(index)), key, index)
-  }
-
   async stage (id: string, index: number, staged: StagedResult): Promise<void> {
     const key = this.#key(id, ':pend')
     await this.#redis.multi().hset(key, String(index), this.#seal(staged, key, index)).expire(key, this.#ttlSeconds).exec()
   }
 
-  /** Writes an item's result (once: false if it already had one) and drops what was staged for it. */
-  async promote (id: string, line: ResultLine, now = new Date().toISOString()): Promise<boolean> {
+  /**
+   * Writes an item's result (once: false if it already had one), drops what was staged for it and lets go
+   * of the claim `token` holds on it.
+   */
+  async promote (id: string, line: ResultLine, token = '', now = new Date().toISOString()): Promise<boolean> {
     const out = this.#key(id, ':out')
     const sealed = this.#seal(line, out, line.index)
     const counter = line.problem === undefined ? 'done' : 'failed'
-    return await this.#redis.eval(PROMOTE, 4, this.#key(id), out, this.#key(id, ':pend'), this.#key(id, ':in'),
-      String(line.index), sealed, counter, now, String(this.#ttlSeconds)) === 1
+    return await this.#redis.eval(PROMOTE, 5, this.#key(id), out, this.#key(id, ':pend'), this.#key(id, ':in'), this.#key(id, `:c:${line.index}`),
+      String(line.index), sealed, counter, now, String(this.#ttlSeconds), token) === 1
+  }
+
+  /** In one round trip: whether the item has a result, and whether its batch is still to be worked on. */
+  async peek (id: string, index: number): Promise<'result' | 'closed' | 'open'> {
+    const [[, has], [, fields]] = await this.#redis.pipeline().hexists(this.#key(id, ':out'), String(index))
+      .hmget(this.#key(id), 'client', 'finishedAt', 'cancelledAt').exec() as [[null, number], [null, Array<string | null>]]
+    if (has === 1) return 'result'
+    return fields[0] !== null && fields[1] === null && fields[2] === null ? 'open' : 'closed'
+  }
+
+  /** In one round trip: whether the item has a result, and what is staged for it. */
+  async progress (id: string, index: number): Promise<{ result: boolean, staged: StagedResult | null }> {
+    const pend = this.#key(id, ':pend')
+    const [[, has], [, staged]] = await this.#redis.pipeline().hexists(this.#key(id, ':out'), String(index))
+      .hgetBuffer(pend, String(index)).exec() as [[null, number], [null, Buffer | null]]
+    return { result: has === 1, staged: this.#open<StagedResult>(staged, pend, index) }
   }
 
   /** Every result written so far, in submission order. */

@@ -70,9 +70,9 @@ t.test('killed after the record was kept, before the result was written: still o
   const s = await setup(t)
   class DyingStore extends BatchStore {
     dead = false
-    override async promote (id: string, line: ResultLine): Promise<boolean> {
+    override async promote (id: string, line: ResultLine, token?: string): Promise<boolean> {
       if (!this.dead) { this.dead = true; throw new Error('killed') }
-      return super.promote(id, line)
+      return super.promote(id, line, token)
     }
   }
   const dying = Object.setPrototypeOf(s.store, DyingStore.prototype) as DyingStore
