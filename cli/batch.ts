@@ -93,7 +93,8 @@ function bar (s: Status, startedAt: number, startDone: number): string {
   const rate = seconds > 0 ? (finished - startDone) / seconds : 0
   const left = s.total - finished
   const eta = rate > 0 ? formatSeconds(left / rate) : '--'
-  return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${finished}/${s.total}  done ${s.done}  failed ${s.failed}  ${rate.toFixed(1)}/s  ETA ${eta}  ${s.state}`
+  const counts = `${finished}/${s.total}  done ${s.done}  failed ${s.failed}`
+  return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${counts}  ${rate.toFixed(1)}/s  ETA ${eta}  ${s.state}`
 }
 
 function formatSeconds (s: number): string {
@@ -118,8 +119,12 @@ async function waitDone (api: NdxClient, id: string, io: BatchIo): Promise<Statu
 }
 
 async function download (api: NdxClient, id: string, out: string | undefined, io: BatchIo): Promise<void> {
-  const reply = check(await api.call<string>('GET', `/v1/batches/${id}/results`, { headers: { accept: 'application/x-ndjson' } }), io)
-  const text = typeof reply.body === 'string' ? reply.body : reply.body === null ? '' : JSON.stringify(reply.body) + '\n'
+  const headers = { accept: 'application/x-ndjson' }
+  const reply = check(await api.call<string>('GET', `/v1/batches/${id}/results`, { headers }), io)
+  // One line of NDJSON is also JSON, which the client parses: written back as the line it was.
+  const text = typeof reply.body === 'string'
+    ? reply.body
+    : reply.body === null ? '' : JSON.stringify(reply.body) + '\n'
   if (out === undefined) io.out(text)
   else {
     await writeFile(`${out}.part`, text)
@@ -128,11 +133,15 @@ async function download (api: NdxClient, id: string, out: string | undefined, io
   }
 }
 
-async function submit (file: string | undefined, values: Record<string, string | boolean | undefined>, io: BatchIo): Promise<number> {
+type Values = Record<string, string | boolean | undefined>
+
+async function submit (file: string | undefined, values: Values, io: BatchIo): Promise<number> {
   if (file === undefined) throw new UsageError('the items file is required')
   const { service, operation, purpose } = values as Record<string, string | undefined>
   if (service === undefined || operation === undefined) throw new UsageError('--service and --operation are required')
-  const text = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => { throw new UsageError(`cannot read ${file}: ${err.code ?? err.message}`) })
+  const text = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
+    throw new UsageError(`cannot read ${file}: ${err.code ?? err.message}`)
+  })
   const digest = createHash('sha256').update(text).update(`\0${service}\0${operation}\0${purpose ?? ''}`).digest('hex')
   const out = values.out as string | undefined
   const stateFile = `${out ?? file}.batch.json`
@@ -180,10 +189,14 @@ export async function main (argv: string[], io: BatchIo = defaultIo): Promise<nu
         const api = await client(values, io)
         const target = `/v1/batches/${encodeURIComponent(arg)}`
         if (command === 'results') await download(api, arg, values.out, io)
-        else io.out(JSON.stringify(check(await api.call(command === 'status' ? 'GET' : 'DELETE', target), io).body, null, 2) + '\n')
+        else {
+          const reply = check(await api.call(command === 'status' ? 'GET' : 'DELETE', target), io)
+          io.out(JSON.stringify(reply.body, null, 2) + '\n')
+        }
         return 0
       }
-      default: throw new UsageError(command === undefined ? 'a subcommand is required' : `unknown subcommand ${command}`)
+      default:
+        throw new UsageError(command === undefined ? 'a subcommand is required' : `unknown subcommand ${command}`)
     }
   } catch (err) {
     if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {

@@ -48,10 +48,14 @@ function invalid (reason: string, name = 'item'): never {
  * query would, so the same input checks judge it.
  */
 export function itemCall (op: CompiledOperation, item: unknown): OperationCall {
-  if (typeof item !== 'object' || item === null || Array.isArray(item)) invalid('is not a JSON object (a malformed line?)')
+  if (typeof item !== 'object' || item === null || Array.isArray(item)) {
+    invalid('is not a JSON object (a malformed line?)')
+  }
   const { params = {}, body, ...rest } = item as { params?: unknown, body?: unknown }
   for (const name of Object.keys(rest)) invalid('is not a member of an item (params, body)', name)
-  if (typeof params !== 'object' || params === null || Array.isArray(params)) invalid('must be an object of strings', 'params')
+  if (typeof params !== 'object' || params === null || Array.isArray(params)) {
+    invalid('must be an object of strings', 'params')
+  }
   const pathParams: Record<string, string> = {}
   const query: Record<string, string> = {}
   for (const [name, value] of Object.entries(params as Record<string, unknown>)) {

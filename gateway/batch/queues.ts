@@ -78,7 +78,11 @@ export class BatchQueues {
   /** Queues the first window of a new batch. */
   async start (service: string, batchId: string, total: number, window: number): Promise<void> {
     const n = Math.min(total, window)
-    const jobs = Array.from({ length: n }, (_, i) => ({ name: 'item', data: { b: batchId, i, n: total, w: window }, opts: { ...JOB_OPTIONS, jobId: jobId(batchId, i) } }))
+    const jobs = Array.from({ length: n }, (_, i) => ({
+      name: 'item',
+      data: { b: batchId, i, n: total, w: window },
+      opts: { ...JOB_OPTIONS, jobId: jobId(batchId, i) },
+    }))
     await this.#queue(service).addBulk(jobs)
   }
 
@@ -127,7 +131,9 @@ export function startBatchWorkers (opts: BatchWorkerOptions): BatchWorkers {
       ...(rps === undefined ? {} : { limiter: { max: rps, duration: 1000 } }),
       ...RECOVERY,
     })
-    worker.on('failed', (job, err) => opts.logger?.warn({ err: { message: err.message }, job: job?.id }, 'batch item not finished; will retry'))
+    worker.on('failed', (job, err) => {
+      opts.logger?.warn({ err: { message: err.message }, job: job?.id }, 'batch item not finished; will retry')
+    })
     worker.on('error', (err) => opts.logger?.warn({ err: { message: err.message } }, 'batch worker: redis error'))
     return worker
   })

@@ -125,7 +125,9 @@ export class ItemRunner {
       const answer = await executeOperation(caller, op, itemCall(op, item), this.#deps, txn)
       line = { index, status: 200, data: answer.data, transactionId: txn.id }
     } catch (err) {
-      const gerr = err instanceof GatewayError ? err : problem('internal', 'The gateway failed to run this item', { cause: err })
+      const gerr = err instanceof GatewayError
+        ? err
+        : problem('internal', 'The gateway failed to run this item', { cause: err })
       txn.code = gerr.code
       line = { index, status: gerr.status, problem: problemBody(gerr, txn.id), transactionId: txn.id }
     } finally {

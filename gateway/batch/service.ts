@@ -39,7 +39,8 @@ export function createBatchService (redisUrl: string, config: GatewayConfig): Ba
   // A connection of its own: storing a large batch takes longer than the gateway's fail-fast timeout.
   const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1, commandTimeout: 10_000 })
   redis.on('error', () => { /* reconnects by itself; the gateway's connection reports outages */ })
-  const store = new BatchStore(redis, gw.redis.keyPrefix, new RecordCipher(gw.secrets.cacheKeys), gw.batch.resultTtlHours)
+  const cipher = new RecordCipher(gw.secrets.cacheKeys)
+  const store = new BatchStore(redis, gw.redis.keyPrefix, cipher, gw.batch.resultTtlHours)
   const bullPrefix = `${gw.redis.keyPrefix}bull`
   const queues = new BatchQueues(redisUrl, bullPrefix)
   let workers: BatchWorkers | null = null
@@ -52,7 +53,10 @@ export function createBatchService (redisUrl: string, config: GatewayConfig): Ba
       const runner = new ItemRunner({ store, ...runnerDeps })
       // Registries known at startup; one added by a reload gets its worker at the next restart.
       const services = Object.values(config.services)
-      workers = startBatchWorkers({ redisUrl, bullPrefix, services, concurrency: gw.batch.concurrency, runner, queues, ...(logger === undefined ? {} : { logger }) })
+      workers = startBatchWorkers({
+        redisUrl, bullPrefix, services, concurrency: gw.batch.concurrency, runner, queues,
+        ...(logger === undefined ? {} : { logger }),
+      })
       logger?.info({ services: services.map((s) => s.service) }, 'batch workers running')
     },
     async close () {

@@ -110,7 +110,9 @@ export class BatchStore {
     for (let start = 0; start < items.length; start += 1000) {
       const pipe = this.#redis.pipeline()
       const chunk: Array<string | Buffer> = []
-      for (let i = start; i < Math.min(items.length, start + 1000); i++) chunk.push(String(i), this.#seal(items[i], inKey, i))
+      for (let i = start; i < Math.min(items.length, start + 1000); i++) {
+        chunk.push(String(i), this.#seal(items[i], inKey, i))
+      }
       pipe.hset(inKey, ...chunk)
       pipe.expire(inKey, this.#ttlSeconds)
       await pipe.exec()
@@ -141,7 +143,9 @@ export class BatchStore {
   async status (id: string): Promise<(BatchStatus & { client: string }) | null> {
     const h = await this.#redis.hgetall(this.#key(id))
     if (h.client === undefined) return null
-    const state: BatchState = h.cancelledAt !== undefined ? 'cancelled' : h.finishedAt !== undefined ? 'done' : h.startedAt !== undefined ? 'running' : 'queued'
+    const state: BatchState = h.cancelledAt !== undefined
+      ? 'cancelled'
+      : h.finishedAt !== undefined ? 'done' : h.startedAt !== undefined ? 'running' : 'queued'
     return {
       batchId: id,
       client: h.client,
@@ -188,7 +192,10 @@ export class BatchStore {
 
   async stage (id: string, index: number, staged: StagedResult): Promise<void> {
     const key = this.#key(id, ':pend')
-    await this.#redis.multi().hset(key, String(index), this.#seal(staged, key, index)).expire(key, this.#ttlSeconds).exec()
+    await this.#redis.multi()
+      .hset(key, String(index), this.#seal(staged, key, index))
+      .expire(key, this.#ttlSeconds)
+      .exec()
   }
 
   /**
@@ -199,14 +206,16 @@ export class BatchStore {
     const out = this.#key(id, ':out')
     const sealed = this.#seal(line, out, line.index)
     const counter = line.problem === undefined ? 'done' : 'failed'
-    return await this.#redis.eval(PROMOTE, 5, this.#key(id), out, this.#key(id, ':pend'), this.#key(id, ':in'), this.#key(id, `:c:${line.index}`),
+    const keys = [this.#key(id), out, this.#key(id, ':pend'), this.#key(id, ':in'), this.#key(id, `:c:${line.index}`)]
+    return await this.#redis.eval(PROMOTE, keys.length, ...keys,
       String(line.index), sealed, counter, now, String(this.#ttlSeconds), token) === 1
   }
 
   /** In one round trip: whether the item has a result, and whether its batch is still to be worked on. */
   async peek (id: string, index: number): Promise<'result' | 'closed' | 'open'> {
     const [[, has], [, fields]] = await this.#redis.pipeline().hexists(this.#key(id, ':out'), String(index))
-      .hmget(this.#key(id), 'client', 'finishedAt', 'cancelledAt').exec() as [[null, number], [null, Array<string | null>]]
+      .hmget(this.#key(id), 'client', 'finishedAt', 'cancelledAt')
+      .exec() as [[null, number], [null, Array<string | null>]]
     if (has === 1) return 'result'
     return fields[0] !== null && fields[1] === null && fields[2] === null ? 'open' : 'closed'
   }

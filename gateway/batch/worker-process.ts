@@ -14,14 +14,17 @@ import { DirectSink } from '../txlog/sinks.js'
 import type { LogWriter } from '../txlog/writer.js'
 import { createBatchService } from './service.js'
 
-export function startBatchWorkerProcess (redisUrl: string, config: GatewayConfig, writer: LogWriter, logger: Logger): { close (): Promise<void> } {
+export function startBatchWorkerProcess (
+  redisUrl: string, config: GatewayConfig, writer: LogWriter, logger: Logger,
+): { close (): Promise<void> } {
   const runtime = new Runtime(config, { builtins: [] })
   const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1, commandTimeout: config.gateway.redis.commandTimeoutMs })
   redis.on('error', () => {})
   const records = reuseReader(config, new RedisRecordStore(redis, config.gateway.redis.keyPrefix), logger)
   const sink = new DirectSink(writer, config.gateway.log)
   const batches = createBatchService(redisUrl, config)
-  batches.startWorkers({ current: () => runtime, records, sink, pseudonymizer: new Pseudonymizer(config.gateway.secrets.pseudonymKey), logger })
+  const pseudonymizer = new Pseudonymizer(config.gateway.secrets.pseudonymKey)
+  batches.startWorkers({ current: () => runtime, records, sink, pseudonymizer, logger })
   return {
     async close () {
       await batches.close()

@@ -21,44 +21,60 @@ import type { Caller } from '../auth/authenticate.js'
 export const BATCH_ROUTES: readonly BuiltinRoute[] = [
   { method: 'POST', path: '/batches', name: 'batch.submit', service: 'batches', operation: 'submit' },
   { method: 'GET', path: '/batches/{batchId}', name: 'batch.status', service: 'batches', operation: 'status' },
-  { method: 'GET', path: '/batches/{batchId}/results', name: 'batch.results', service: 'batches', operation: 'results' },
+  {
+    method: 'GET', path: '/batches/{batchId}/results', name: 'batch.results', service: 'batches', operation: 'results',
+  },
   { method: 'DELETE', path: '/batches/{batchId}', name: 'batch.cancel', service: 'batches', operation: 'cancel' },
 ]
 
 const BATCH_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 
 function available (batches: BatchService | null): BatchService {
-  if (batches === null) throw problem('gateway.unavailable', 'Batches need the shared store: this gateway runs without REDIS_URL', { headers: { 'retry-after': '3600' } })
+  if (batches === null) {
+    throw problem('gateway.unavailable', 'Batches need the shared store: this gateway runs without REDIS_URL', {
+      headers: { 'retry-after': '3600' },
+    })
+  }
   return batches
 }
 
 /** The batch's status, if the caller submitted it; the same 404 for a foreign id as for an unknown one. */
-async function ownStatus (batches: BatchService, caller: Caller, id: string | undefined): Promise<NonNullable<Awaited<ReturnType<BatchService['store']['status']>>>> {
+type OwnStatus = NonNullable<Awaited<ReturnType<BatchService['store']['status']>>>
+
+async function ownStatus (batches: BatchService, caller: Caller, id: string | undefined): Promise<OwnStatus> {
   const status = id === undefined || !BATCH_ID.test(id) ? null : await batches.store.status(id)
   if (status === null || status.client !== caller.agency.spec.id) throw problem('route.not_found', 'No such batch')
   return status
 }
 
-function publicStatus (s: Awaited<ReturnType<typeof ownStatus>>): Record<string, unknown> {
-  return { batchId: s.batchId, state: s.state, total: s.total, done: s.done, failed: s.failed, createdAt: s.createdAt, finishedAt: s.finishedAt }
+function publicStatus (s: OwnStatus): Record<string, unknown> {
+  const { client: _client, ...status } = s
+  return status
 }
 
 export function batchHandlers (batches: BatchService | null): Record<string, BuiltinHandler> {
   return {
     'batch.submit': async ({ req, reply, caller, runtime, txn }) => {
       const service = available(batches)
-      if (!isJsonUtf8(req.headers['content-type'])) throw problem('request.media_type', 'Send the body as application/json (UTF-8)')
+      if (!isJsonUtf8(req.headers['content-type'])) {
+        throw problem('request.media_type', 'Send the body as application/json (UTF-8)')
+      }
       const issues = checkSubmission(req.body)
       if (issues.length > 0) throw problem('request.invalid', 'The batch does not match its schema', { errors: issues })
       const body = req.body as BatchSubmission
       const limits = runtime.config.gateway.batch
-      if (body.items.length > limits.maxItems) throw problem('request.too_large', `A batch holds at most ${limits.maxItems} items`)
+      if (body.items.length > limits.maxItems) {
+        throw problem('request.too_large', `A batch holds at most ${limits.maxItems} items`)
+      }
       const op = runtime.operations.get(`${body.service}.${body.operation}`)
       if (op === undefined) {
-        throw problem('request.invalid', 'No such operation', { errors: [{ in: 'body', name: 'operation', reason: `${body.service}.${body.operation} is not a configured operation` }] })
+        const reason = `${body.service}.${body.operation} is not a configured operation`
+        throw problem('request.invalid', 'No such operation', { errors: [{ in: 'body', name: 'operation', reason }] })
       }
       if (body.purpose !== undefined && caller.purpose !== null && body.purpose !== caller.purpose) {
-        throw problem('request.invalid', 'The token and the batch name different purposes', { errors: [{ in: 'body', name: 'purpose', reason: 'differs from the token\'s purpose claim' }] })
+        throw problem('request.invalid', 'The token and the batch name different purposes', {
+          errors: [{ in: 'body', name: 'purpose', reason: 'differs from the token\'s purpose claim' }],
+        })
       }
       const purpose = body.purpose ?? caller.purpose
       txn.purpose = purpose
@@ -75,7 +91,9 @@ export function batchHandlers (batches: BatchService | null): Record<string, Bui
       return { batchId, total: body.items.length }
     },
 
-    'batch.status': async ({ caller, params }) => publicStatus(await ownStatus(available(batches), caller, params.batchId)),
+    'batch.status': async ({ caller, params }) => {
+      return publicStatus(await ownStatus(available(batches), caller, params.batchId))
+    },
 
     'batch.cancel': async ({ caller, params, reply }) => {
       const service = available(batches)
@@ -111,6 +129,21 @@ const STATUS_SCHEMA = {
   },
 }
 
+const SUBMISSION_DOC = {
+  ...SUBMISSION_SCHEMA,
+  properties: {
+    ...SUBMISSION_SCHEMA.properties,
+    items: {
+      type: 'array',
+      minItems: 1,
+      items: {
+        type: 'object',
+        properties: { params: { type: 'object', additionalProperties: { type: 'string' } }, body: { type: 'object' } },
+      },
+    },
+  },
+}
+
 /** The OpenAPI operation of a batch route (summary, parameters, request body, success reply). */
 export function batchOpenApi (route: BuiltinRoute, txnHeader: unknown): Record<string, unknown> {
   const id = [{ name: 'batchId', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } }]
@@ -119,11 +152,24 @@ export function batchOpenApi (route: BuiltinRoute, txnHeader: unknown): Record<s
   switch (route.name) {
     case 'batch.submit': return {
       summary: 'Submit many lookups of one operation, run in the background at the registry\'s pace',
-      requestBody: { required: true, content: { 'application/json': { schema: { ...SUBMISSION_SCHEMA, properties: { ...SUBMISSION_SCHEMA.properties, items: { type: 'array', minItems: 1, items: { type: 'object', properties: { params: { type: 'object', additionalProperties: { type: 'string' } }, body: { type: 'object' } } } } } } } } },
-      responses: reply(202, 'Accepted', 'application/json', { type: 'object', properties: { batchId: { type: 'string', format: 'uuid' }, total: { type: 'integer' } } }),
+      requestBody: { required: true, content: { 'application/json': { schema: SUBMISSION_DOC } } },
+      responses: reply(202, 'Accepted', 'application/json', {
+        type: 'object', properties: { batchId: { type: 'string', format: 'uuid' }, total: { type: 'integer' } },
+      }),
     }
-    case 'batch.status': return { summary: 'A batch\'s progress (its submitter only)', parameters: id, responses: reply(200, 'Progress', 'application/json', STATUS_SCHEMA) }
-    case 'batch.cancel': return { summary: 'Cancel what has not run', parameters: id, responses: reply(202, 'Cancelled (or already done)', 'application/json', STATUS_SCHEMA) }
-    default: return { summary: 'Results so far, one NDJSON line per item in submission order: { index, status, data | problem, transactionId }', parameters: id, responses: reply(200, 'Results', 'application/x-ndjson', { type: 'string' }) }
+    case 'batch.status': return {
+      summary: 'A batch\'s progress (its submitter only)', parameters: id,
+      responses: reply(200, 'Progress', 'application/json', STATUS_SCHEMA),
+    }
+    case 'batch.cancel': return {
+      summary: 'Cancel what has not run', parameters: id,
+      responses: reply(202, 'Cancelled (or already done)', 'application/json', STATUS_SCHEMA),
+    }
+    default: return {
+      summary: 'Results so far, one NDJSON line per item in submission order: '
+        + '{ index, status, data | problem, transactionId }',
+      parameters: id,
+      responses: reply(200, 'Results', 'application/x-ndjson', { type: 'string' }),
+    }
   }
 }
