@@ -44,7 +44,12 @@ async function measure (requests: () => number, items: number, run: () => Promis
   const started = performance.now()
   try { await run() } finally { clearInterval(timer) }
   const seconds = (performance.now() - started) / 1000
-  return { seconds, itemsPerSecond: items / seconds, registryMean: (requests() - first) / seconds, registryPeak: Math.max(0, ...perSecond) }
+  return {
+    seconds,
+    itemsPerSecond: items / seconds,
+    registryMean: (requests() - first) / seconds,
+    registryPeak: Math.max(0, ...perSecond),
+  }
 }
 
 async function main (): Promise<void> {
@@ -57,7 +62,9 @@ async function main (): Promise<void> {
   await writeFile(viettel, (await readFile(viettel, 'utf8')).replace(/perMinute: \d+/, 'perMinute: 10000000'))
   const population = join(configDir, 'adapters', 'population.yaml')
   let adapter = (await readFile(population, 'utf8')).replace(/(  verify:[\s\S]*?cache: \{ ttlSeconds: )\d+/, '$10')
-  if (RPS !== null) adapter = adapter.replace('  timeoutMs: 3000\n', `  timeoutMs: 3000\n  maxRequestsPerSecond: ${RPS}\n`)
+  if (RPS !== null) {
+    adapter = adapter.replace('  timeoutMs: 3000\n', `  timeoutMs: 3000\n  maxRequestsPerSecond: ${RPS}\n`)
+  }
   await writeFile(population, adapter)
   await appendFile(join(configDir, 'gateway.yaml'), `redis:\n  keyPrefix: "ndx-bench-batch:${runId}:"\n`)
   const database = `ndx_bench_batch_${runId}`
@@ -70,11 +77,13 @@ async function main (): Promise<void> {
   const sims = await startSimulators({ ports: { population: 0, civilStatus: 0, businessRegistry: 0 } })
   const port = await freePort()
   const gateway = await startProcess('dist/gateway/main.js', {
-    ...sims.env, PORT: String(port), CONFIG_DIR: configDir, REDIS_URL, DATABASE_URL: dbUrl.toString(), DATA_DIR: join(WORK, 'data'),
+    ...sims.env, PORT: String(port), CONFIG_DIR: configDir, REDIS_URL, DATABASE_URL: dbUrl.toString(),
+    DATA_DIR: join(WORK, 'data'),
     LOG_LEVEL: 'warn', NDX_CHECKPOINT_KEY_FILE: projectPath('demo', 'keys', 'gateway-checkpoint.private.jwk.json'),
   }, `http://127.0.0.1:${port}/health/ready`)
   try {
-    const client = new NdxClient({ baseUrl: `http://127.0.0.1:${port}`, signer: await signerFromFile('VN.VIETTEL', projectPath('demo', 'keys', 'VN.VIETTEL.private.jwk.json')) })
+    const signer = await signerFromFile('VN.VIETTEL', projectPath('demo', 'keys', 'VN.VIETTEL.private.jwk.json'))
+    const client = new NdxClient({ baseUrl: `http://127.0.0.1:${port}`, signer })
     const citizens = [...registryData().citizens.values()]
     const item = (i: number): { params: { personalId: string }, body: { fullName: string } } => {
       const c = citizens[i % citizens.length] as Record<string, unknown>
@@ -94,13 +103,17 @@ async function main (): Promise<void> {
         }
       }))
     })
-    log(`single calls: ${single.itemsPerSecond.toFixed(0)}/s (registry ${single.registryMean.toFixed(0)}/s, peak ${single.registryPeak}/s), ${failures} not 200`)
+    log(`single calls: ${single.itemsPerSecond.toFixed(0)}/s (registry ${single.registryMean.toFixed(0)}/s, `
+      + `peak ${single.registryPeak}/s), ${failures} not 200`)
 
     log(`batch: ${ITEMS} items${RPS === null ? '' : ` at maxRequestsPerSecond ${RPS}`}`)
     const items = Array.from({ length: ITEMS }, (_, i) => item(i))
     const t0 = performance.now()
-    const submitted = await client.call<{ batchId: string }>('POST', '/v1/batches', { body: { service: 'population', operation: 'verify', purpose: 'subscriber-verification', items } })
-    if (submitted.status !== 202) throw new Error(`batch refused: ${submitted.status} ${JSON.stringify(submitted.body)}`)
+    const body = { service: 'population', operation: 'verify', purpose: 'subscriber-verification', items }
+    const submitted = await client.call<{ batchId: string }>('POST', '/v1/batches', { body })
+    if (submitted.status !== 202) {
+      throw new Error(`batch refused: ${submitted.status} ${JSON.stringify(submitted.body)}`)
+    }
     const submitSeconds = (performance.now() - t0) / 1000
     const id = submitted.body.batchId
     let status: { state: string, done: number, failed: number } = { state: 'queued', done: 0, failed: 0 }
@@ -115,23 +128,29 @@ async function main (): Promise<void> {
     const results = await client.call<string>('GET', `/v1/batches/${id}/results`)
     const downloadSeconds = (performance.now() - t1) / 1000
     const lines = typeof results.body === 'string' ? results.body.split('\n').filter((l) => l !== '').length : 0
-    log(`batch: ${batch.itemsPerSecond.toFixed(0)} items/s (registry ${batch.registryMean.toFixed(0)}/s, peak ${batch.registryPeak}/s), ${status.failed} failed, ${lines} result lines`)
+    log(`batch: ${batch.itemsPerSecond.toFixed(0)} items/s (registry ${batch.registryMean.toFixed(0)}/s, `
+      + `peak ${batch.registryPeak}/s), ${status.failed} failed, ${lines} result lines`)
 
+    const load = loadavg().map((l) => l.toFixed(1)).join(' / ')
     await writeSection([
       `## Batch lookups: ${ITEMS.toLocaleString('en-US')} verify items vs single calls (\`npm run bench:batch\`)`,
       '',
-      `Run ${new Date().toISOString()}; gateway with Redis + PostgreSQL, batch workers in process (concurrency 32, window 32);`,
-      `population \`verify\` reuse off for the run (every item reaches the registry); registry pace ${RPS === null ? 'not set' : `${RPS}/s`}.`,
+      `Run ${new Date().toISOString()}; gateway with Redis + PostgreSQL, batch workers in process`
+        + ' (concurrency 32, window 32); population `verify` reuse off for the run (every item reaches the registry);'
+        + ` registry pace ${RPS === null ? 'not set' : `${RPS}/s`}.`,
       '',
-      '| | items | seconds | items/s | registry requests/s (mean) | registry requests/s (peak second) | not answered with data |',
+      '| | items | seconds | items/s | registry requests/s (mean) | registry requests/s (peak second) '
+        + '| not answered with data |',
       '|---|---:|---:|---:|---:|---:|---:|',
-      `| single signed calls, ${CONCURRENCY} at a time | ${SINGLE} | ${single.seconds.toFixed(1)} | ${single.itemsPerSecond.toFixed(0)} | ${single.registryMean.toFixed(0)} | ${single.registryPeak} | ${failures} |`,
-      `| one batch | ${ITEMS} | ${batch.seconds.toFixed(1)} | ${batch.itemsPerSecond.toFixed(0)} | ${batch.registryMean.toFixed(0)} | ${batch.registryPeak} | ${status.failed} |`,
+      row(`single signed calls, ${CONCURRENCY} at a time`, SINGLE, single, failures),
+      row('one batch', ITEMS, batch, status.failed),
       '',
-      `Load average of the machine (2 cores, shared) at the end of the run: ${loadavg().map((l) => l.toFixed(1)).join(' / ')}` +
+      `Load average of the machine (2 cores, shared) at the end of the run: ${load}`
+        +
         ' (1 / 5 / 15 min): absolute rates fall with it; both rows were measured under the same load.',
       '',
-      `Submitting the batch (${(JSON.stringify(items).length / 1048576).toFixed(1)} MiB, stored sealed in Redis) took ${submitSeconds.toFixed(1)} s;`,
+      `Submitting the batch (${(JSON.stringify(items).length / 1048576).toFixed(1)} MiB, stored sealed in Redis)`
+        + ` took ${submitSeconds.toFixed(1)} s;`,
       `downloading its ${lines} result lines took ${downloadSeconds.toFixed(1)} s.`,
       '',
     ].join('\n'))
@@ -144,6 +163,12 @@ async function main (): Promise<void> {
   }
 }
 
+function row (label: string, items: number, r: Rate, failed: number): string {
+  const rates = [r.itemsPerSecond.toFixed(0), r.registryMean.toFixed(0), r.registryPeak]
+  const cells = [label, items, r.seconds.toFixed(1), ...rates, failed]
+  return `| ${cells.join(' | ')} |`
+}
+
 /** Replaces this benchmark's section of bench/RESULTS.md (or adds it before the analysis). */
 async function writeSection (section: string): Promise<void> {
   const file = projectPath('bench', 'RESULTS.md')
@@ -152,7 +177,7 @@ async function writeSection (section: string): Promise<void> {
   const rest = start === -1 ? -1 : text.indexOf('\n## ', start + 1)
   const out = start === -1
     ? text.replace('## Analysis', `${section}\n## Analysis`)
-    : text.slice(0, start) + section + (rest === -1 ? '' : text.slice(rest + 1))
+    : text.slice(0, start) + section + (rest === -1 ? '' : `\n${text.slice(rest + 1)}`)
   await writeFile(file, out)
   log('written to bench/RESULTS.md')
 }
