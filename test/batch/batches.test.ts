@@ -39,7 +39,15 @@ t.test('a batch runs every item like a single call: results in order, one record
   t.equal(out.status, 200)
   t.match(out.contentType, /^application\/x-ndjson/)
   t.same(out.lines.map((l) => l.index), [0, 1, 2, 3, 4, 5, 6, 7], 'one line per item, in submission order')
-  t.same(out.lines[0], { index: 0, status: 200, data: { personalId: good[0]?.params.personalId, match: true, fields: { fullName: true } }, transactionId: out.lines[0]?.transactionId })
+  t.same(
+    out.lines[0],
+    {
+      index: 0,
+      status: 200,
+      data: { personalId: good[0]?.params.personalId, match: true, fields: { fullName: true } },
+      transactionId: out.lines[0]?.transactionId,
+    },
+  )
   t.match(out.lines[1], { status: 400, problem: { code: 'request.invalid' } }, 'a malformed line is its own problem')
   t.match(out.lines[2], { status: 200, data: { match: false, fields: { fullName: false } } })
   t.match(out.lines[3], { status: 400, problem: { code: 'request.invalid', errors: [{ name: 'personalId' }] } })
@@ -47,7 +55,9 @@ t.test('a batch runs every item like a single call: results in order, one record
   t.match(out.lines[5], { status: 404, problem: { code: 'record.not_found' } })
   t.match(out.lines[6], { status: 400, problem: { code: 'request.invalid' } }, 'a verify without a body')
   t.match(out.lines[7], { status: 400, problem: { code: 'request.invalid', errors: [{ name: 'extra' }] } })
-  for (const l of out.lines) if (l.problem !== undefined) t.equal((l.problem as { transactionId: string }).transactionId, l.transactionId)
+  for (const l of out.lines) {
+    if (l.problem !== undefined) t.equal((l.problem as { transactionId: string }).transactionId, l.transactionId)
+  }
 
   const pseudo = new Pseudonymizer(gw.config.gateway.secrets.pseudonymKey)
   const itemRecords = gw.sink.records.filter((r) => r.service === 'population')
@@ -56,14 +66,32 @@ t.test('a batch runs every item like a single call: results in order, one record
     const mine = itemRecords.filter((r) => r.id === line.transactionId)
     t.equal(mine.length, 1, `item ${String(line.index)} has exactly one record`)
     const r = mine[0]
-    t.match(r, { client: 'VN.VIETTEL', keyId: 'viettel-2026-01', operation: 'verify', purpose: 'subscriber-verification', route: '/v1/population/citizens/{personalId}/verify', method: 'POST', status: line.status })
+    t.match(
+      r,
+      {
+        client: 'VN.VIETTEL',
+        keyId: 'viettel-2026-01',
+        operation: 'verify',
+        purpose: 'subscriber-verification',
+        route: '/v1/population/citizens/{personalId}/verify',
+        method: 'POST',
+        status: line.status,
+      },
+    )
     if (line.problem !== undefined) t.equal(r?.code, (line.problem as { code: string }).code)
   }
-  t.equal(itemRecords.find((r) => r.id === out.lines[0]?.transactionId)?.subjectRef, pseudo.subjectRef(good[0]?.params.personalId as string), 'the record names the item\'s subject')
+  t.equal(
+    itemRecords.find((r) => r.id === out.lines[0]?.transactionId)?.subjectRef,
+    pseudo.subjectRef(good[0]?.params.personalId as string),
+    'the record names the item\'s subject',
+  )
   t.match(itemRecords.find((r) => r.id === out.lines[5]?.transactionId), { outcome: 'not_found' })
   t.match(itemRecords.find((r) => r.id === out.lines[4]?.transactionId), { outcome: 'denied' })
   const submitted = gw.sink.records.filter((r) => r.service === 'batches')
-  t.match(submitted.find((r) => r.operation === 'submit'), { client: 'VN.VIETTEL', status: 202, purpose: 'subscriber-verification', route: '/v1/batches' })
+  t.match(
+    submitted.find((r) => r.operation === 'submit'),
+    { client: 'VN.VIETTEL', status: 202, purpose: 'subscriber-verification', route: '/v1/batches' },
+  )
 })
 
 t.test('items reuse kept records: one registry call serves every item of a subject', async (t) => {
@@ -81,16 +109,49 @@ t.test('items reuse kept records: one registry call serves every item of a subje
 t.test('the batch is refused whole like a single call when its grant or purpose does not allow it', async (t) => {
   const gw = await batchGateway(t, { workers: false, gatewayYaml: 'batch:\n  maxItems: 5\n' })
   const items = await verifyItems(2)
-  t.match(await submit(gw.app, 'VN.LOC.DNG', { ...VERIFY, purpose: 'public-service', items }), { status: 403, body: { code: 'access.denied' } })
-  t.match(await submit(gw.app, 'VN.VIETTEL', { ...VERIFY, purpose: 'marketing', items }), { status: 403, body: { code: 'access.purpose' } })
-  t.match(await submit(gw.app, 'VN.VIETTEL', { service: 'population', operation: 'verify', items }), { status: 403, body: { code: 'access.purpose' } }, 'no purpose at all')
-  t.match(await submit(gw.app, 'VN.VIETTEL', { ...VERIFY, items }, 'subscriber-verification'), { status: 202 }, 'the purpose may be in the token too')
-  t.match(await submit(gw.app, 'VN.VIETTEL', { ...VERIFY, items }, 'other'), { status: 400, body: { code: 'request.invalid', errors: [{ name: 'purpose' }] } })
-  t.match(await submit(gw.app, 'VN.VIETTEL', { ...VERIFY, operation: 'unknown-op', items }), { status: 400, body: { code: 'request.invalid', errors: [{ name: 'operation' }] } })
-  t.match(await submit(gw.app, 'VN.VIETTEL', { ...VERIFY, items: [] }), { status: 400, body: { code: 'request.invalid' } })
+  t.match(
+    await submit(gw.app, 'VN.LOC.DNG', { ...VERIFY, purpose: 'public-service', items }),
+    { status: 403, body: { code: 'access.denied' } },
+  )
+  t.match(
+    await submit(gw.app, 'VN.VIETTEL', { ...VERIFY, purpose: 'marketing', items }),
+    { status: 403, body: { code: 'access.purpose' } },
+  )
+  t.match(
+    await submit(gw.app, 'VN.VIETTEL', { service: 'population', operation: 'verify', items }),
+    { status: 403, body: { code: 'access.purpose' } },
+    'no purpose at all',
+  )
+  t.match(
+    await submit(gw.app, 'VN.VIETTEL', { ...VERIFY, items }, 'subscriber-verification'),
+    { status: 202 },
+    'the purpose may be in the token too',
+  )
+  t.match(
+    await submit(gw.app, 'VN.VIETTEL', { ...VERIFY, items }, 'other'),
+    { status: 400, body: { code: 'request.invalid', errors: [{ name: 'purpose' }] } },
+  )
+  t.match(
+    await submit(gw.app, 'VN.VIETTEL', { ...VERIFY, operation: 'unknown-op', items }),
+    { status: 400, body: { code: 'request.invalid', errors: [{ name: 'operation' }] } },
+  )
+  t.match(
+    await submit(gw.app, 'VN.VIETTEL', { ...VERIFY, items: [] }),
+    { status: 400, body: { code: 'request.invalid' } },
+  )
   t.match(await submit(gw.app, 'VN.VIETTEL', { ...VERIFY }), { status: 400, body: { code: 'request.invalid' } })
-  t.match(await submit(gw.app, 'VN.VIETTEL', { ...VERIFY, items: await verifyItems(6) }), { status: 413, body: { code: 'request.too_large' } }, 'too many items')
-  const text = await signedInject(gw.app, 'VN.VIETTEL', 'POST', '/v1/batches', { body: 'x', headers: { 'content-type': 'text/plain' } })
+  t.match(
+    await submit(gw.app, 'VN.VIETTEL', { ...VERIFY, items: await verifyItems(6) }),
+    { status: 413, body: { code: 'request.too_large' } },
+    'too many items',
+  )
+  const text = await signedInject(
+    gw.app,
+    'VN.VIETTEL',
+    'POST',
+    '/v1/batches',
+    { body: 'x', headers: { 'content-type': 'text/plain' } },
+  )
   t.match(json(text), { code: 'request.media_type' })
 })
 
@@ -100,27 +161,46 @@ t.test('an over-size body is refused with 413 before anything is stored', async 
   t.match(res, { status: 413, body: { code: 'request.too_large' } })
   const keys = await gw.redis.keys(`${gw.prefix}batch:*`)
   t.same(keys, [], 'nothing stored')
-  t.match(await submit(gw.app, 'VN.VIETTEL', { ...VERIFY, items: await verifyItems(2) }), { status: 202 }, 'a batch under the limit is taken')
+  t.match(
+    await submit(gw.app, 'VN.VIETTEL', { ...VERIFY, items: await verifyItems(2) }),
+    { status: 202 },
+    'a batch under the limit is taken',
+  )
 
   const roomy = await batchGateway(t, { workers: false })
   const big = { ...VERIFY, items: await verifyItems(1000) }
   t.ok(JSON.stringify(big).length > roomy.config.gateway.limits.bodyBytes, 'larger than a single call may send')
-  t.match(await submit(roomy.app, 'VN.VIETTEL', big), { status: 202, body: { total: 1000 } }, 'batches have their own, larger limit')
+  t.match(
+    await submit(roomy.app, 'VN.VIETTEL', big),
+    { status: 202, body: { total: 1000 } },
+    'batches have their own, larger limit',
+  )
 })
 
 t.test('another agency cannot read, download or cancel a batch: the same 404 as for no batch', async (t) => {
   const gw = await batchGateway(t, { workers: false })
   const res = await submit(gw.app, 'VN.VIETTEL', { ...VERIFY, items: await verifyItems(2) })
   const id = res.body.batchId as string
-  for (const [method, target] of [['GET', `/v1/batches/${id}`], ['GET', `/v1/batches/${id}/results`], ['DELETE', `/v1/batches/${id}`]] as const) {
+  const routes = [
+    ['GET', `/v1/batches/${id}`], ['GET', `/v1/batches/${id}/results`], ['DELETE', `/v1/batches/${id}`],
+  ] as const
+  for (const [method, target] of routes) {
     const theirs = await signedInject(gw.app, 'VN.EVN.HCMC', method as 'GET', target)
     t.equal(theirs.statusCode, 404, `${method} ${target} by another agency`)
     t.match(json(theirs), { code: 'route.not_found' })
   }
   const unknown = await signedInject(gw.app, 'VN.EVN.HCMC', 'GET', '/v1/batches/00000000-0000-4000-8000-000000000000')
   t.equal(unknown.statusCode, 404)
-  t.equal(unknown.body.replace(/"transactionId":"[^"]+"/, ''), (await signedInject(gw.app, 'VN.EVN.HCMC', 'GET', `/v1/batches/${id}`)).body.replace(/"transactionId":"[^"]+"/, ''), 'indistinguishable')
-  t.match(await status(gw.app, 'VN.VIETTEL', id), { httpStatus: 200, state: 'queued', total: 2, done: 0 }, 'the owner still sees it, untouched')
+  t.equal(
+    unknown.body.replace(/"transactionId":"[^"]+"/, ''),
+    (await signedInject(gw.app, 'VN.EVN.HCMC', 'GET', `/v1/batches/${id}`)).body.replace(/"transactionId":"[^"]+"/, ''),
+    'indistinguishable',
+  )
+  t.match(
+    await status(gw.app, 'VN.VIETTEL', id),
+    { httpStatus: 200, state: 'queued', total: 2, done: 0 },
+    'the owner still sees it, untouched',
+  )
   t.match(await status(gw.app, 'VN.VIETTEL', 'not-a-uuid'), { httpStatus: 404 })
 })
 

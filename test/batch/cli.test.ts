@@ -24,7 +24,9 @@ function capture (url: string, tty = false): BatchIo & { stdout: string, stderr:
   return io
 }
 
-const ARGS = ['--iss', 'VN.VIETTEL', '--service', 'population', '--operation', 'verify', '--purpose', 'subscriber-verification']
+const ARGS = [
+  '--iss', 'VN.VIETTEL', '--service', 'population', '--operation', 'verify', '--purpose', 'subscriber-verification',
+]
 
 t.test('submit --wait writes one result per line of the file, a malformed line as its problem', async (t) => {
   const gw = await batchGateway(t)
@@ -38,11 +40,16 @@ t.test('submit --wait writes one result per line of the file, a malformed line a
   const out = join(dir, 'results.ndjson')
   const io = capture(url, true)
   t.equal(await main(['submit', file, ...ARGS, '--wait', '--out', out], io), 0)
-  const results = (await readFile(out, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { index: number, status: number, problem?: { code: string } })
+  const results = (await readFile(out, 'utf8')).trim().split('\n')
+    .map((l) => JSON.parse(l) as { index: number, status: number, problem?: { code: string } })
   t.same(results.map((r) => r.index), [0, 1, 2, 3, 4, 5])
   t.match(results[2], { status: 400, problem: { code: 'request.invalid' } })
   t.equal(results.filter((r) => r.status === 200).length, 5)
-  t.match(io.stderr, /\r\[#+\] 6\/6 {2}done 5 {2}failed 1 {2}[0-9.]+\/s {2}ETA \S+ {2}done/, 'a progress bar with done, failed, rate and ETA')
+  t.match(
+    io.stderr,
+    /\r\[#+\] 6\/6 {2}done 5 {2}failed 1 {2}[0-9.]+\/s {2}ETA \S+ {2}done/,
+    'a progress bar with done, failed, rate and ETA',
+  )
   t.notOk(existsSync(`${out}.batch.json`), 'the state file is gone once results are written')
 })
 

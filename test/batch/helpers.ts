@@ -36,12 +36,21 @@ export async function batchConfigDir (t: Test, prefix: string, opts: BatchConfig
   await appendFile(join(dir, 'gateway.yaml'), `redis:\n  keyPrefix: "${prefix}"\n${opts.gatewayYaml ?? ''}`)
   if (opts.batchBodyBytes !== undefined) {
     const file = join(dir, 'gateway.yaml')
-    await writeFile(file, (await readFile(file, 'utf8')).replace('  tokenBytes: 8192\n', `  tokenBytes: 8192\n  batchBodyBytes: ${opts.batchBodyBytes}\n`))
+    await writeFile(
+      file,
+      (await readFile(file, 'utf8')).replace(
+        '  tokenBytes: 8192\n',
+        `  tokenBytes: 8192\n  batchBodyBytes: ${opts.batchBodyBytes}\n`,
+      ),
+    )
   }
   if (opts.rps !== undefined) {
     const file = join(dir, 'adapters', 'population.yaml')
     const text = await readFile(file, 'utf8')
-    await writeFile(file, text.replace('  timeoutMs: 3000\n', `  timeoutMs: 3000\n  maxRequestsPerSecond: ${opts.rps}\n`))
+    await writeFile(
+      file,
+      text.replace('  timeoutMs: 3000\n', `  timeoutMs: 3000\n  maxRequestsPerSecond: ${opts.rps}\n`),
+    )
   }
   return dir
 }
@@ -56,7 +65,9 @@ export interface BatchGateway {
   readonly redis: import('ioredis').Redis
 }
 
-export async function batchGateway (t: Test, opts: BatchConfigOptions & { sink?: TransactionSink, workers?: boolean } = {}): Promise<BatchGateway> {
+export async function batchGateway (
+  t: Test, opts: BatchConfigOptions & { sink?: TransactionSink, workers?: boolean } = {},
+): Promise<BatchGateway> {
   const sims = await sharedSimulators(t)
   const { redis: testClient, prefix } = await testRedis(t)
   const dir = await batchConfigDir(t, prefix, opts)
@@ -65,10 +76,14 @@ export async function batchGateway (t: Test, opts: BatchConfigOptions & { sink?:
   await waitReady(redis, 2000)
   const sink = new MemorySink()
   const records = reuseReader(config, new RedisRecordStore(redis, prefix))
-  const services = memoryServices({ records, replayGuard: new RedisReplayGuard(redis, prefix), redis, sink: opts.sink ?? sink })
+  const replayGuard = new RedisReplayGuard(redis, prefix)
+  const services = memoryServices({ records, replayGuard, redis, sink: opts.sink ?? sink })
   const batches = createBatchService(REDIS_URL, config)
   const app = await buildApp({ config, services, logger: false, batches })
-  if (opts.workers !== false) batches.startWorkers({ current: () => app.gateway.current(), records, sink: services.sink, pseudonymizer: app.gateway.pseudonymizer() })
+  if (opts.workers !== false) {
+    const pseudonymizer = app.gateway.pseudonymizer()
+    batches.startWorkers({ current: () => app.gateway.current(), records, sink: services.sink, pseudonymizer })
+  }
   t.teardown(async () => {
     await app.close()
     await batches.close()
@@ -82,14 +97,24 @@ export async function batchGateway (t: Test, opts: BatchConfigOptions & { sink?:
 export const VERIFY = { service: 'population', operation: 'verify', purpose: 'subscriber-verification' }
 
 /** The first `n` citizens of the simulators' data, as verify items claiming their true name. */
-export async function verifyItems (n: number, offset = 0): Promise<Array<{ params: { personalId: string }, body: { fullName: string } }>> {
+export type VerifyItem = { params: { personalId: string }, body: { fullName: string } }
+
+export async function verifyItems (n: number, offset = 0): Promise<VerifyItem[]> {
   const { registryData } = await import('../../simulators/data.js')
   const all = [...registryData().citizens.values()].slice(offset, offset + n)
   return all.map((c) => ({ params: { personalId: c.soDinhDanh as string }, body: { fullName: c.hoVaTen as string } }))
 }
 
-export async function submit (app: FastifyInstance, agency: string, body: unknown, purpose?: string): Promise<{ status: number, body: Record<string, unknown> }> {
-  const res = await signedInject(app, agency, 'POST', '/v1/batches', { body, ...(purpose === undefined ? {} : { purpose }) })
+export async function submit (
+  app: FastifyInstance, agency: string, body: unknown, purpose?: string,
+): Promise<{ status: number, body: Record<string, unknown> }> {
+  const res = await signedInject(
+    app,
+    agency,
+    'POST',
+    '/v1/batches',
+    { body, ...(purpose === undefined ? {} : { purpose }) },
+  )
   return { status: res.statusCode, body: json(res) }
 }
 
@@ -99,7 +124,9 @@ export async function status (app: FastifyInstance, agency: string, id: string):
 }
 
 /** Polls the batch's status until `until` holds or `ms` pass; returns the last status. */
-export async function waitFor (app: FastifyInstance, agency: string, id: string, until: (s: Record<string, unknown>) => boolean, ms = 30_000): Promise<Record<string, unknown>> {
+export async function waitFor (
+  app: FastifyInstance, agency: string, id: string, until: (s: Record<string, unknown>) => boolean, ms = 30_000,
+): Promise<Record<string, unknown>> {
   const end = Date.now() + ms
   for (;;) {
     const s = await status(app, agency, id)
@@ -108,8 +135,12 @@ export async function waitFor (app: FastifyInstance, agency: string, id: string,
   }
 }
 
-export async function results (app: FastifyInstance, agency: string, id: string): Promise<{ status: number, contentType: string | undefined, lines: Array<Record<string, unknown>> }> {
+export async function results (
+  app: FastifyInstance, agency: string, id: string,
+): Promise<{ status: number, contentType: string | undefined, lines: Array<Record<string, unknown>> }> {
   const res = await signedInject(app, agency, 'GET', `/v1/batches/${id}/results`)
-  const lines = res.statusCode === 200 ? res.body.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>) : []
+  const lines = res.statusCode !== 200
+    ? []
+    : res.body.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>)
   return { status: res.statusCode, contentType: res.headers['content-type'] as string | undefined, lines }
 }

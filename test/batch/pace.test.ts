@@ -12,12 +12,14 @@ import { batchGateway, submit, VERIFY, verifyItems, waitFor } from './helpers.js
 
 const finished = (s: Record<string, unknown>): boolean => s.state === 'done'
 
-t.test('two worker processes together keep to the registry\'s pace; a single call meanwhile is served at once', async (t) => {
+t.test('two worker sets keep to one registry pace; a single call meanwhile is served at once', async (t) => {
   const rps = 10
   const gw = await batchGateway(t, { rps })
   // A second set of workers on the same Redis, as another gateway instance would run.
   const other = createBatchService(REDIS_URL, gw.config)
-  other.startWorkers({ current: () => gw.app.gateway.current(), records: new DirectReader(), sink: gw.sink, pseudonymizer: gw.app.gateway.pseudonymizer() })
+  const pseudonymizer = gw.app.gateway.pseudonymizer()
+  const current = (): ReturnType<typeof gw.app.gateway.current> => gw.app.gateway.current()
+  other.startWorkers({ current, records: new DirectReader(), sink: gw.sink, pseudonymizer })
   t.teardown(() => other.close())
 
   const items = await verifyItems(35, 300)
@@ -28,7 +30,13 @@ t.test('two worker processes together keep to the registry\'s pace; a single cal
 
   await waitFor(gw.app, 'VN.VIETTEL', id, (s) => (s.done as number) >= 5)
   const single = Date.now()
-  const reply = await signedInject(gw.app, 'VN.VIETTEL', 'POST', `/v1/population/citizens/${items[0]?.params.personalId as string}/verify`, { purpose: 'subscriber-verification', body: { fullName: 'x' } })
+  const reply = await signedInject(
+    gw.app,
+    'VN.VIETTEL',
+    'POST',
+    `/v1/population/citizens/${items[0]?.params.personalId as string}/verify`,
+    { purpose: 'subscriber-verification', body: { fullName: 'x' } },
+  )
   t.equal(reply.statusCode, 200)
   t.ok(Date.now() - single < 1000, `a single call is not queued behind the batch (${Date.now() - single} ms)`)
 
@@ -45,7 +53,11 @@ t.test('a small batch submitted after a large one finishes long before it', asyn
   t.equal(big.status, 202)
   await waitFor(gw.app, 'VN.VIETTEL', big.body.batchId as string, (s) => (s.done as number) >= 4)
   const smallItems = (await verifyItems(8, 700)).map((i) => ({ params: i.params, body: { fullName: i.body.fullName } }))
-  const small = await submit(gw.app, 'VN.EVN.HCMC', { service: 'population', operation: 'verify', purpose: 'customer-verification', items: smallItems })
+  const small = await submit(
+    gw.app,
+    'VN.EVN.HCMC',
+    { service: 'population', operation: 'verify', purpose: 'customer-verification', items: smallItems },
+  )
   t.equal(small.status, 202)
   const s = await waitFor(gw.app, 'VN.EVN.HCMC', small.body.batchId as string, finished)
   t.match(s, { state: 'done', done: 8 })

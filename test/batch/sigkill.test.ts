@@ -20,8 +20,11 @@ import { CHECKPOINT_ENV, tempDir } from '../helpers/txlog.js'
 import { batchConfigDir, VERIFY, verifyItems } from './helpers.js'
 
 const ITEMS = 160
+const ITEM_RECORDS = "SELECT id::text AS id FROM ndx_tx WHERE service = 'population' AND client = 'VN.VIETTEL'"
 
-function start (t: Test, entry: 'main.ts' | 'worker-main.ts', env: Record<string, string>, ready: RegExp): Promise<{ child: ChildProcess, match: string }> {
+function start (
+  t: Test, entry: 'main.ts' | 'worker-main.ts', env: Record<string, string>, ready: RegExp,
+): Promise<{ child: ChildProcess, match: string }> {
   const child = spawn(process.execPath, ['--import', 'tsx', projectPath('gateway', entry)], {
     cwd: projectPath(), env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'],
   })
@@ -86,22 +89,33 @@ async function scenario (t: Test, killWorker: boolean): Promise<void> {
   t.match(s, { state: 'done', done: ITEMS, failed: 0 }, 'the batch finishes after the restart')
 
   const res = await client.call('GET', `/v1/batches/${id}/results`)
-  const lines = (res.body as string).split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as { index: number, status: number, transactionId: string })
-  t.same(lines.map((l) => l.index), Array.from({ length: ITEMS }, (_, i) => i), 'no item lost: one result each, in order')
+  const lines = (res.body as string).split('\n').filter((l) => l !== '')
+    .map((l) => JSON.parse(l) as { index: number, status: number, transactionId: string })
+  t.same(
+    lines.map((l) => l.index),
+    Array.from({ length: ITEMS }, (_, i) => i),
+    'no item lost: one result each, in order',
+  )
   t.ok(lines.every((l) => l.status === 200))
 
   let rows: Array<{ id: string }> = []
   const until = Date.now() + 30_000
   do {
     await sleep(200)
-    rows = await sql.query<{ id: string }>("SELECT id::text AS id FROM ndx_tx WHERE service = 'population' AND client = 'VN.VIETTEL'")
+    rows = await sql.query<{ id: string }>(ITEM_RECORDS)
   } while (rows.length < ITEMS && Date.now() < until)
   await sleep(1000)
-  rows = await sql.query<{ id: string }>("SELECT id::text AS id FROM ndx_tx WHERE service = 'population' AND client = 'VN.VIETTEL'")
+  rows = await sql.query<{ id: string }>(ITEM_RECORDS)
   t.equal(rows.length, ITEMS, `none run twice: exactly one record per item (found ${rows.length})`)
   const logged = new Set(rows.map((r) => r.id))
   t.ok(lines.every((l) => logged.has(l.transactionId)), 'each result names its record')
 }
 
-t.test('kill -9 the gateway (workers in process) mid-batch: the batch finishes after restart, each item once', (t) => scenario(t, false))
-t.test('kill -9 a separate batch worker mid-batch: another finishes the batch, each item once', (t) => scenario(t, true))
+t.test(
+  'kill -9 the gateway (workers in process) mid-batch: the batch finishes after restart, each item once',
+  (t) => scenario(t, false),
+)
+t.test(
+  'kill -9 a separate batch worker mid-batch: another finishes the batch, each item once',
+  (t) => scenario(t, true),
+)
