@@ -161,6 +161,7 @@ t.test('an over-size body is refused with 413 before anything is stored', async 
   t.match(res, { status: 413, body: { code: 'request.too_large' } })
   const keys = await gw.redis.keys(`${gw.prefix}batch:*`)
   t.same(keys, [], 'nothing stored')
+  t.match(gw.sink.records.at(-1), { status: 413, code: 'request.too_large', outcome: 'rejected' }, 'the refusal is recorded')
   t.match(
     await submit(gw.app, 'VN.VIETTEL', { ...VERIFY, items: await verifyItems(2) }),
     { status: 202 },
