@@ -16,8 +16,10 @@ import { AUDIT_EXPORT_ROUTE, auditExportHandler } from './builtins/audit-export.
 import { ADMIN_ROUTES, adminHandlers } from './builtins/admin.js'
 import { describeReload, type ReloadResult } from './builtins/reload.js'
 import { createHash } from 'node:crypto'
+import { BATCH_ROUTES, batchHandlers } from './builtins/batches.js'
+import type { BatchService } from './batch/service.js'
 import type { QuotaLimiter } from './access/quota.js'
-import { MemoryVerifyBudget, RedisVerifyBudget, type VerifyBudget } from './access/verify-budget.js'
+import { MemoryVerifyBudget, RedisVerifyBudget, verifyBudgetGate } from './access/verify-budget.js'
 import { GatewayError, problem, problemBody } from './errors.js'
 import { Metrics } from './ops/metrics.js'
 import { localCluster, RedisCluster, type Cluster } from './ops/cluster.js'
@@ -43,6 +45,8 @@ export interface AppOptions {
   readonly loggerInstance?: FastifyServerOptions['loggerInstance']
   /** Load shedding (503 gateway.unavailable): default 1000 ms of mean event-loop delay, 5000 requests in progress. */
   readonly shed?: { readonly maxEventLoopDelayMs?: number, readonly maxInflight?: number, readonly sampleMs?: number }
+  /** Batch lookups (needs Redis); without it, batch routes answer 503. */
+  readonly batches?: BatchService | null
 }
 
 /** The configuration currently serving, and how it is replaced. */
@@ -64,20 +68,25 @@ declare module 'fastify' {
     gateway: GatewayState
     metrics: Metrics
     cluster: Cluster
+    /** The failed-verification budget gate (CONTRACT §5 v1.1), shared with batch items run in this process. */
+    verifyBudget: NonNullable<RequestPathDeps['verifyBudget']>
   }
 }
 
 /** Routes the gateway serves itself, beside the configured operations. */
-export const BUILTIN_ROUTES: readonly BuiltinRoute[] = [NOTIFICATION_ROUTE, ...AUDIT_ROUTES, AUDIT_EXPORT_ROUTE, ...ADMIN_ROUTES]
+export const BUILTIN_ROUTES: readonly BuiltinRoute[] = [
+  NOTIFICATION_ROUTE, ...AUDIT_ROUTES, AUDIT_EXPORT_ROUTE, ...ADMIN_ROUTES, ...BATCH_ROUTES,
+]
 
 function builtinHandlers (
-  services: GatewayServices, state: GatewayState, cluster: Cluster,
+  services: GatewayServices, state: GatewayState, cluster: Cluster, batches: BatchService | null,
 ): Record<string, BuiltinHandler> {
   return {
     [NOTIFICATION_ROUTE.name]: notificationHandler(services.records),
     ...auditHandlers(services.log, () => state.pseudonymizer()),
     [AUDIT_EXPORT_ROUTE.name]: auditExportHandler(services.log, () => state.pseudonymizer()),
     ...adminHandlers({ reload: () => state.reload(), cluster: () => cluster, records: services.records }),
+    ...batchHandlers(batches),
   }
 }
 
@@ -112,25 +121,6 @@ function unidentifiedGate (limiter: QuotaLimiter, metrics: Metrics): NonNullable
     throw problem('quota.exceeded', `More than ${perMinute} unverifiable requests per minute from this address`, {
       headers: { 'retry-after': String(d.retryAfterSeconds) },
     })
-  }
-}
-
-/** The failed-verification budget (CONTRACT §5 v1.1), keyed by agency and the subject's pseudonym. */
-function verifyBudgetGate (
-  budget: VerifyBudget, pseudonymizer: Pseudonymizer, metrics: Metrics,
-): NonNullable<RequestPathDeps['verifyBudget']> {
-  return async (caller, subject, runtime) => {
-    const max = runtime.config.gateway.verify.maxFailedPerSubjectPerDay
-    const key = `${caller.agency.spec.id}:${pseudonymizer.of('key', subject)}`
-    const now = Date.now()
-    const d = await budget.take(key, max, now)
-    if (!d.allowed) {
-      metrics.verifyBudgetExhausted()
-      throw problem('quota.exceeded', `More than ${max} failed verifications of this subject today`, {
-        headers: { 'retry-after': String(d.retryAfterSeconds) },
-      })
-    }
-    return () => budget.refund(key, now)
   }
 }
 
@@ -287,6 +277,8 @@ export async function buildApp (opts: AppOptions): Promise<FastifyInstance> {
   app.decorate('gateway', state)
   app.decorate('metrics', metrics)
   app.decorate('cluster', cluster)
+  const verifyGate = verifyBudgetGate(verifyBudget, pseudonymizer, metrics)
+  app.decorate('verifyBudget', verifyGate)
   app.addHook('onClose', async () => { await runtime.close() })
   // Graceful shutdown: replies finished while closing ask the client to close their connection, so the
   // server is not kept open by keep-alive sockets after the last request in flight.
@@ -316,8 +308,9 @@ export async function buildApp (opts: AppOptions): Promise<FastifyInstance> {
     metrics,
     admit: quotaGate(services.quota),
     unidentified: unidentifiedGate(services.quota, metrics),
-    verifyBudget: verifyBudgetGate(verifyBudget, pseudonymizer, metrics),
-    builtins: builtinHandlers(services, state, cluster),
+    verifyBudget: verifyGate,
+    builtins: builtinHandlers(services, state, cluster, opts.batches ?? null),
+    batchBodyBytes: config.gateway.limits.batchBodyBytes,
   })
   await app.register(ops, {
     services,

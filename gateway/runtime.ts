@@ -28,7 +28,7 @@ export interface CompiledOperation {
 
 /** Built-in routes (audit, notifications, admin) register a handler id; the app maps ids to handlers. */
 export interface BuiltinRoute {
-  readonly method: 'GET' | 'POST'
+  readonly method: 'GET' | 'POST' | 'DELETE'
   /** Path template with `{param}`, below /v1. */
   readonly path: string
   readonly name: string

@@ -10,6 +10,7 @@ import type { Environment } from './env.js'
 import { loggerOptions } from './logger.js'
 import { createServices } from './services.js'
 import { demoAgencies } from './ops/demo-keys.js'
+import { createBatchService } from './batch/service.js'
 import type { FastifyInstance } from 'fastify'
 import type { GatewayConfig } from './config/types.js'
 
@@ -50,10 +51,23 @@ export async function startGateway (env: Environment, logger = createLogger(env)
     logger.error({ agencies: demoKeys }, msg)
   }
   const services = await createServices(env, config, logger)
+  const batches = env.redisUrl === null ? null : createBatchService(env.redisUrl, config)
   const app = await buildApp({
-    config, services, loggerInstance: logger, loadConfig: () => loadConfig(env.configDir, env.vars), shed: env.shed,
+    config, services, loggerInstance: logger, loadConfig: () => loadConfig(env.configDir, env.vars), shed: env.shed, batches,
   })
+  if (batches !== null && env.worker) {
+    batches.startWorkers({
+      current: () => app.gateway.current(),
+      records: services.records,
+      sink: services.sink,
+      pseudonymizer: app.gateway.pseudonymizer(),
+      metrics: app.metrics,
+      verifyBudget: app.verifyBudget,
+      logger,
+    })
+  }
   app.addHook('onClose', async () => {
+    await batches?.close()
     await services.close()
     await opts.onClose?.()
   })

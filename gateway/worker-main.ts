@@ -1,6 +1,7 @@
 /**
  * `npm run worker`: a transaction-log worker alone — drains the queue into PostgreSQL and signs checkpoints.
- * Run as many as needed; they serialize on the chain head, so the chain keeps one order.
+ * Run as many as needed; they serialize on the chain head, so the chain keeps one order. It runs batch
+ * items too (CONTRACT §10), at each registry's pace; their records go straight to the database.
  */
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -11,6 +12,7 @@ import { createLogger } from './server.js'
 import { loadCheckpointer, openDatabase } from './txlog/log.js'
 import { LogMaintenance, startLogWorker } from './txlog/worker.js'
 import { LogWriter } from './txlog/writer.js'
+import { startBatchWorkerProcess } from './batch/worker-process.js'
 
 const env = readEnvironment()
 const logger = createLogger(env)
@@ -34,11 +36,13 @@ try {
   }
   await beat()
   const beating = setInterval(() => { void beat() }, 5000)
+  const batches = startBatchWorkerProcess(env.redisUrl, config, writer, logger)
   closeWithGrace({ delay: 30_000, logger: { error: (m: unknown) => logger.error({ err: m }, 'closing') } }, async ({ signal, err }) => {
     if (err !== undefined) logger.error({ err }, 'fatal error; closing')
     else logger.info({ signal }, 'closing')
     clearInterval(beating)
     maintenance.close()
+    await batches.close()
     await worker.close()
     await sql.close()
   })

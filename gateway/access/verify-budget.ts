@@ -7,6 +7,10 @@
  * pseudonym, never the raw id.
  */
 import type { Redis } from 'ioredis'
+import { problem } from '../errors.js'
+import type { Caller } from '../auth/authenticate.js'
+import type { Pseudonymizer } from '../pseudonym.js'
+import type { Runtime } from '../runtime.js'
 
 export interface BudgetDecision {
   readonly allowed: boolean
@@ -111,5 +115,30 @@ export class RedisVerifyBudget implements VerifyBudget {
     } catch {
       this.#local.refundSync(key, now)
     }
+  }
+}
+
+/** What the request path and batch items call before a verification is answered; see `verifyBudgetGate`. */
+export type VerifyBudgetGate = (caller: Caller, subject: string, runtime: Runtime) => Promise<() => Promise<void>>
+
+/**
+ * The failed-verification budget (CONTRACT §5 v1.1), keyed by agency and the subject's pseudonym: takes a slot
+ * (or refuses with 429 quota.exceeded) and returns what gives it back when every claim matched.
+ */
+export function verifyBudgetGate (
+  budget: VerifyBudget, pseudonymizer: Pseudonymizer, metrics?: { verifyBudgetExhausted (): void },
+): VerifyBudgetGate {
+  return async (caller, subject, runtime) => {
+    const max = runtime.config.gateway.verify.maxFailedPerSubjectPerDay
+    const key = `${caller.agency.spec.id}:${pseudonymizer.of('key', subject)}`
+    const now = Date.now()
+    const d = await budget.take(key, max, now)
+    if (!d.allowed) {
+      metrics?.verifyBudgetExhausted()
+      throw problem('quota.exceeded', `More than ${max} failed verifications of this subject today`, {
+        headers: { 'retry-after': String(d.retryAfterSeconds) },
+      })
+    }
+    return () => budget.refund(key, now)
   }
 }

@@ -24,7 +24,7 @@ export interface RawService {
   description?: string
   personalData: boolean
   adapter?: string
-  upstream: { baseUrl: string, timeoutMs: number, connections: number, headers: Record<string, string> }
+  upstream: { baseUrl: string, timeoutMs: number, connections: number, maxRequestsPerSecond?: number, headers: Record<string, string> }
   operations: Record<string, RawOperation>
 }
 export interface RawAgency {
@@ -52,6 +52,7 @@ export function toGateway (raw: RawGateway): GatewaySpec {
     jwks: { ...raw.jwks },
     reuse: { ...raw.reuse },
     log: { ...raw.log },
+    batch: { ...raw.batch },
     redis: { ...raw.redis },
     replay: { ...raw.replay },
     verify: { ...raw.verify },

@@ -57,6 +57,8 @@ export interface UpstreamSpec {
   readonly baseUrl: string
   readonly timeoutMs: number
   readonly connections: number
+  /** Batch items per second this registry accepts, across every worker; undefined: not paced. */
+  readonly maxRequestsPerSecond?: number
   readonly headers: Readonly<Record<string, string>>
 }
 
@@ -97,7 +99,7 @@ export interface AgencySpec {
 export interface GatewaySpec {
   readonly id: string
   readonly maxClockSkewSeconds: number
-  readonly limits: { readonly bodyBytes: number, readonly tokenBytes: number, readonly upstreamResponseBytes: number }
+  readonly limits: { readonly bodyBytes: number, readonly tokenBytes: number, readonly upstreamResponseBytes: number, readonly batchBodyBytes: number }
   readonly secrets: {
     readonly pseudonymKey: string
     readonly cacheKeys: ReadonlyArray<{ readonly id: string, readonly key: string }>
@@ -113,6 +115,8 @@ export interface GatewaySpec {
     readonly batchMaxWaitMs: number
     readonly checkpointEverySeconds: number
   }
+  /** Batch lookups (CONTRACT §10). */
+  readonly batch: { readonly resultTtlHours: number, readonly maxItems: number, readonly window: number, readonly concurrency: number }
   readonly redis: { readonly keyPrefix: string, readonly commandTimeoutMs: number }
   /** While Redis is unreachable: guard replays in each instance (`local`) or refuse signed requests (503). */
   readonly replay: { readonly whenRedisDown: 'local' | 'refuse' }

@@ -9,6 +9,7 @@ import { PROBLEMS } from '../errors.js'
 import { projectPath } from '../paths.js'
 import type { BuiltinRoute, CompiledOperation, Runtime } from '../runtime.js'
 import { describeBuiltin } from './openapi-builtins.js'
+import { batchOpenApi } from '../builtins/batches.js'
 
 const VERSION = (JSON.parse(readFileSync(projectPath('package.json'), 'utf8')) as { version: string }).version
 
@@ -113,6 +114,15 @@ function operationPath (op: CompiledOperation): Record<string, unknown> {
 }
 
 function builtinPath (route: BuiltinRoute): Record<string, unknown> {
+  if (route.service === 'batches') {
+    const b = batchOpenApi(route, TXN_HEADER)
+    return {
+      operationId: route.name,
+      tags: [route.service],
+      ...b,
+      responses: { ...b.responses as object, ...problemResponses(COMMON_PROBLEMS) },
+    }
+  }
   const d = describeBuiltin(route)
   const status = d.status ?? 200
   return {

@@ -41,6 +41,8 @@ export interface RequestPathDeps {
    * (or refuses), and returns what gives it back when the claims all matched.
    */
   readonly verifyBudget?: (caller: Caller, subject: string, runtime: Runtime) => Promise<() => Promise<void>>
+  /** Body limit of `POST /v1/batches` (CONTRACT §10), beside the gateway's own for every other request. */
+  readonly batchBodyBytes?: number
 }
 
 export async function serveV1 (req: FastifyRequest, reply: FastifyReply, deps: RequestPathDeps): Promise<unknown> {
@@ -143,10 +145,53 @@ async function serveOperation (
   pathParams: Record<string, string>, query: Record<string, string>, deps: RequestPathDeps, txn: TransactionContext,
   runtime: Runtime,
 ): Promise<string> {
+  const call = {
+    pathParams, query, body: req.body, contentType: req.headers['content-type'], traceparent: req.headers.traceparent,
+  }
+  const { data, retrievedAt, stale } = await executeOperation(caller, op, call, deps, txn, runtime)
+  // reply (the record is written in onSend, before the bytes leave)
+  const meta = {
+    transactionId: txn.id,
+    service: op.service.service,
+    operation: op.spec.id,
+    source: txn.source ?? 'upstream',
+    retrievedAt,
+    stale,
+  }
+  reply.code(200).header('content-type', 'application/json; charset=utf-8').header('cache-control', 'no-store')
+  return op.serialize({ data, meta })
+}
+
+/** What a caller asks of one operation: a single call's request, or one item of a batch (CONTRACT §10). */
+export interface OperationCall {
+  readonly pathParams: Record<string, string>
+  readonly query: Record<string, string>
+  readonly body: unknown
+  readonly contentType: string | undefined
+  /** The caller's W3C trace context, continued to the registry. */
+  readonly traceparent?: string | string[] | undefined
+}
+
+/** The granted, filtered answer of one operation call, and where its records came from. */
+export interface OperationAnswer {
+  readonly data: Record<string, unknown>
+  readonly retrievedAt: string
+  readonly stale: boolean
+}
+
+/**
+ * authorize → reuse-or-fetch → filter for one call: the steps a single call and a batch item share, so both
+ * pass exactly the same checks. Fills `txn` (subject, source, fields, upstreamMs) for its record; throws a
+ * GatewayError for any refusal or failure.
+ */
+export async function executeOperation (
+  caller: Caller, op: CompiledOperation, call: OperationCall,
+  deps: Pick<RequestPathDeps, 'records' | 'metrics' | 'verifyBudget'>, txn: TransactionContext, runtime: Runtime,
+): Promise<OperationAnswer> {
   const { records, metrics } = deps
   // authorize: role, grant, purpose; then the input, then the fields asked for or claimed.
   const grant = authorizeOperation(caller, op)
-  const input = readInput(op, pathParams, query, req.body, req.headers['content-type'])
+  const input = readInput(op, call.pathParams, call.query, call.body, call.contentType)
   txn.subject = input.subject
   let fields: readonly string[] | null = null
   if (op.shape.fieldsApplyTo === 'response') fields = selectFields(op, grant, input.fields)
@@ -165,8 +210,8 @@ async function serveOperation (
       const started = performance.now()
       let result = 'ok'
       try {
-        const call = { transactionId: txn.id, traceparent: childTraceparent(req.headers.traceparent) }
-        const record = await withCallContext(call, () => op.adapter.load(key, signal))
+        const context = { transactionId: txn.id, traceparent: childTraceparent(call.traceparent) }
+        const record = await withCallContext(context, () => op.adapter.load(key, signal))
         if (record === null) result = 'not_found'
         return record
       } catch (err) {
@@ -202,22 +247,15 @@ async function serveOperation (
   // filter
   const data = fields === null ? answer : pick(answer, fields)
   txn.fields = fields === null ? Object.keys(input.body as object) : [...fields]
-
-  // reply (the record is written in onSend, before the bytes leave)
   txn.stale = used.some((r) => r.stale)
-  const meta = {
-    transactionId: txn.id,
-    service: op.service.service,
-    operation: op.spec.id,
-    source: txn.source ?? 'upstream',
+  return {
+    data,
     retrievedAt: toMinute(used.reduce(
       (oldest, r) => r.retrievedAt < oldest ? r.retrievedAt : oldest,
       first?.retrievedAt ?? new Date().toISOString(),
     )),
     stale: txn.stale,
   }
-  reply.code(200).header('content-type', 'application/json; charset=utf-8').header('cache-control', 'no-store')
-  return op.serialize({ data, meta })
 }
 
 /**

@@ -12,4 +12,5 @@ export default fp<RequestPathDeps>(async function v1 (app: FastifyInstance, deps
   const handler = async (req: Parameters<typeof serveV1>[0], reply: Parameters<typeof serveV1>[1]) => serveV1(req, reply, deps)
   app.route({ method: METHODS, url: '/v1', handler })
   app.route({ method: METHODS, url: '/v1/*', handler })
+  if (deps.batchBodyBytes !== undefined) app.route({ method: 'POST', url: '/v1/batches', bodyLimit: deps.batchBodyBytes, handler })
 }, { name: 'ndx-v1', dependencies: ['ndx-errors', 'ndx-body', 'ndx-transactions'] })

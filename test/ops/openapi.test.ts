@@ -30,6 +30,7 @@ t.test('the OpenAPI document validates and describes the configuration', async (
     '/v1/admin/instances', '/v1/admin/purge', '/v1/admin/reload',
     '/v1/audit/checkpoints', '/v1/audit/counts', '/v1/audit/export', '/v1/audit/integrity', '/v1/audit/keys',
     '/v1/audit/transactions', '/v1/audit/transactions/{id}',
+    '/v1/batches', '/v1/batches/{batchId}', '/v1/batches/{batchId}/results',
     '/v1/business-registry/enterprises/{enterpriseCode}',
     '/v1/civil-status/persons/{personalId}/events', '/v1/civil-status/persons/{personalId}/marital-status',
     '/v1/notifications',
