@@ -47,6 +47,8 @@ export interface AppOptions {
   readonly shed?: { readonly maxEventLoopDelayMs?: number, readonly maxInflight?: number, readonly sampleMs?: number }
   /** Batch lookups (needs Redis); without it, batch routes answer 503. */
   readonly batches?: BatchService | null
+  /** Fastify's trustProxy (see Environment.trustProxy); default false: X-Forwarded-For is ignored. */
+  readonly trustProxy?: number | string | false
 }
 
 /** The configuration currently serving, and how it is replaced. */
@@ -160,6 +162,11 @@ function clientErrorHandler (sink: () => TransactionSink, onLost: (err: unknown,
   }
 }
 
+/** A hop count becomes proxy-addr's "trust the first n hops" function (fastify's types omit the number form). */
+function trustedProxies (trust: number | string | false): string | boolean | ((addr: string, hop: number) => boolean) {
+  return typeof trust === 'number' ? (_addr, hop) => hop < trust : trust
+}
+
 export async function buildApp (opts: AppOptions): Promise<FastifyInstance> {
   const { config, services } = opts
   let lost = (_err: unknown, _txn: string): void => {}
@@ -199,6 +206,8 @@ export async function buildApp (opts: AppOptions): Promise<FastifyInstance> {
       })
     },
     routerOptions: { maxParamLength: 256 },
+    // Only then does req.ip come from X-Forwarded-For: otherwise any client could pick its own address.
+    trustProxy: trustedProxies(opts.trustProxy ?? false),
   })
 
   lost = (err, txn) => app.log.error({ err, txn }, 'transaction record could not be kept; reply withheld')

@@ -16,6 +16,12 @@ export interface Environment {
   readonly worker: boolean
   /** Load shedding: NDX_SHED_EVENT_LOOP_DELAY_MS (default 1000; 0 = off), NDX_SHED_MAX_INFLIGHT (default 5000). */
   readonly shed: { readonly maxEventLoopDelayMs: number, readonly maxInflight: number }
+  /**
+   * TRUST_PROXY: whose `X-Forwarded-For` names the client (the per-address bound of unverifiable requests keys
+   * on it). Unset: nobody's, the socket's peer is the client. A number: that many proxy hops in front (the
+   * compose load balancer is 1). Otherwise a comma-separated list of proxy addresses or CIDRs.
+   */
+  readonly trustProxy: number | string | false
   readonly vars: Readonly<Record<string, string | undefined>>
 }
 
@@ -48,8 +54,16 @@ export function readEnvironment (env: NodeJS.ProcessEnv = process.env): Environm
       maxEventLoopDelayMs: count(env.NDX_SHED_EVENT_LOOP_DELAY_MS, 1000, 'NDX_SHED_EVENT_LOOP_DELAY_MS'),
       maxInflight: count(env.NDX_SHED_MAX_INFLIGHT, 5000, 'NDX_SHED_MAX_INFLIGHT'),
     }),
+    trustProxy: trustProxy(blank(env.TRUST_PROXY)),
     vars: Object.freeze({ ...env }),
   })
+}
+
+function trustProxy (value: string | null): number | string | false {
+  if (value === null || value === 'false' || value === '0') return false
+  if (/^\d+$/.test(value)) return Number(value)
+  if (value === 'true') throw new Error('TRUST_PROXY must name the hops (e.g. 1) or the proxies\' addresses, not true')
+  return value
 }
 
 /** Simulator settings (CONTRACT §9). */

@@ -54,6 +54,7 @@ export async function startGateway (env: Environment, logger = createLogger(env)
   const batches = env.redisUrl === null ? null : createBatchService(env.redisUrl, config)
   const app = await buildApp({
     config, services, loggerInstance: logger, loadConfig: () => loadConfig(env.configDir, env.vars), shed: env.shed, batches,
+    trustProxy: env.trustProxy,
   })
   if (batches !== null && env.worker) {
     batches.startWorkers({
