@@ -4,14 +4,16 @@
  * log line holds personal data or a token.
  */
 import t from 'tap'
+import { appendFile } from 'node:fs/promises'
 import { connect } from 'node:net'
+import { join } from 'node:path'
 import { Writable } from 'node:stream'
 import { pino } from 'pino'
 import { buildApp } from '../../gateway/app.js'
 import { loggerOptions } from '../../gateway/logger.js'
 import { memoryServices } from '../../gateway/services.js'
 import { MemorySink } from '../../gateway/txlog/sink.js'
-import { demoConfig, demoSigner } from '../helpers/gateway.js'
+import { copyConfig, demoConfig, demoSigner } from '../helpers/gateway.js'
 import { buildCorpus, type HostileRequest } from './corpus.js'
 
 interface RawReply { status: number, headers: Record<string, string>, body: string }
@@ -44,7 +46,11 @@ function raw (port: number, req: HostileRequest): Promise<RawReply> {
 t.test('a corpus of hostile requests: no success, no 5xx, problem+json, process alive, clean logs', async (t) => {
   const lines: string[] = []
   const stream = new Writable({ write (chunk, _enc, cb) { lines.push(...String(chunk).split('\n').filter(Boolean)); cb() } })
-  const config = await demoConfig(t)
+  // The per-address bound on unverifiable requests would answer most of the corpus 429 before its own
+  // check ran: raised here so that every hostile request meets the check it was written for.
+  const dir = await copyConfig(t)
+  await appendFile(join(dir, 'gateway.yaml'), 'quota:\n  unauthenticatedPerMinute: 1000000\n')
+  const config = await demoConfig(t, {}, dir)
   const sink = new MemorySink()
   const services = memoryServices({ sink })
   const app = await buildApp({ config, services, loggerInstance: pino(loggerOptions('debug') as object, stream) })
@@ -85,6 +91,7 @@ t.test('a corpus of hostile requests: no success, no 5xx, problem+json, process 
   t.equal(statuses[200] ?? 0, 0)
   t.equal((await raw(port, { name: 'alive', method: 'GET', target: '/health/live', headers: [] })).status, 200, 'the process is alive')
   t.ok(sink.records.every((r) => r.status < 500), 'no record of a server error')
+  t.notOk(sink.records.some((r) => r.code === 'quota.exceeded' && r.client === null), 'no request was cut short by the per-address bound')
   // Every /v1 request is a record, those the HTTP parser refused included (CONTRACT §7 v1.1): exactly one each.
   const reached = hostile.filter((r) => r.target.startsWith('/v1')).length + setup.length
   t.equal(sink.records.length, reached, `${sink.records.length} transaction records for ${reached} /v1 requests`)
