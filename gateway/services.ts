@@ -91,6 +91,7 @@ export async function createServices (env: Environment, config: GatewayConfig, l
   const replayGuard = new RedisReplayGuard(redis, prefix, {
     disk: redisGuardDisk(join(env.dataDir, 'replay', 'redis')),
     onDegraded: (err) => logger.warn({ err: { message: (err as Error).message } }, 'replay guard: redis unavailable, remembering locally'),
+    onStateLost: (until) => logger.warn({ until: new Date(until).toISOString() }, 'replay guard: redis lost its jtis; guarding locally too'),
   })
   await replayGuard.start()
   const records = reuseReader(config, new RedisRecordStore(redis, prefix), logger)

@@ -142,6 +142,8 @@ export interface RedisGuardOptions {
   /** Without it, pairs guarded alone live only in memory (tests); the gateway always gives one. */
   readonly disk?: RedisGuardDisk
   readonly sweepMs?: number
+  /** Called when this instance finds that Redis lost its state, with the end of the window (ms) that follows. */
+  readonly onStateLost?: (until: number) => void
 }
 
 /**
@@ -162,6 +164,7 @@ export class RedisReplayGuard implements ReplayGuard {
   readonly #journalled: Map<string, number>
   readonly #disk: RedisGuardDisk | null
   readonly #onDegraded: (err: unknown) => void
+  readonly #onStateLost: (until: number) => void
   readonly #onReady = (): void => { void this.#recover() }
   readonly #timer: NodeJS.Timeout
   #flushing: Promise<void> | null = null
@@ -180,6 +183,7 @@ export class RedisReplayGuard implements ReplayGuard {
     this.#prefix = `${keyPrefix}jti:`
     this.#epochKey = `${keyPrefix}jti-epoch`
     this.#onDegraded = o.onDegraded ?? (() => {})
+    this.#onStateLost = o.onStateLost ?? (() => {})
     this.#disk = o.disk ?? null
     this.#epoch = this.#disk?.epoch ?? null
     this.#journalled = new Map(this.#disk?.entries)
@@ -262,7 +266,10 @@ export class RedisReplayGuard implements ReplayGuard {
           this.#disk?.saveEpoch(seen.epoch)
         }
         if (seen.lostAt !== null) this.#lossUntil = Math.max(this.#lossUntil, seen.lostAt + LOSS_WINDOW_SECONDS * 1000)
-        if (seen.changed) await this.#write([...this.#local.entries()])
+        if (seen.changed) {
+          this.#onStateLost(this.#lossUntil)
+          await this.#write([...this.#local.entries()])
+        }
         await this.#flush()
       } catch {
         // Redis went away again: the next 'ready' (or the next successful request) tries again.
