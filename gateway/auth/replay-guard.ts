@@ -10,7 +10,9 @@
  */
 import type { Redis } from 'ioredis'
 import { problem } from '../errors.js'
-import { observeEpoch } from './replay-epoch.js'
+import { observeEpoch, writePairs, type RedisGuardDisk } from './replay-recovery.js'
+
+export type { RedisGuardDisk } from './replay-recovery.js'
 
 /** The widest clock window any configuration may set (the schema's maximum `maxClockSkewSeconds`). */
 export const MAX_CLOCK_SKEW_SECONDS = 600
@@ -127,15 +129,6 @@ export class MemoryReplayGuard implements ReplayGuard {
   }
 }
 
-/** What a Redis guard keeps under DATA_DIR: the jtis it guarded alone, and the Redis generation it saw last. */
-export interface RedisGuardDisk {
-  readonly journal: ReplayJournal
-  /** Pairs journalled by an earlier run, still to be remembered: key → until (ms). */
-  readonly entries: ReadonlyMap<string, number>
-  readonly epoch: string | null
-  saveEpoch (epoch: string): void
-}
-
 export interface RedisGuardOptions {
   /** Called when Redis stops answering and the local memory decides alone (once per outage, not per request). */
   readonly onDegraded?: (err: unknown) => void
@@ -151,7 +144,6 @@ export interface RedisGuardOptions {
  * loss is out of every window: the largest retention (`iat` may be up to the skew ahead) plus the margin.
  */
 export const LOSS_WINDOW_SECONDS = 2 * MAX_CLOCK_SKEW_SECONDS + CLOCK_MARGIN_SECONDS
-const FLUSH_CHUNK = 1000
 
 export class RedisReplayGuard implements ReplayGuard {
   readonly #redis: Redis
@@ -261,16 +253,26 @@ export class RedisReplayGuard implements ReplayGuard {
     this.#recovering = (async () => {
       try {
         const seen = await observeEpoch(this.#redis, this.#epochKey, this.#epoch)
-        if (seen.epoch !== this.#epoch) {
-          this.#epoch = seen.epoch
-          this.#disk?.saveEpoch(seen.epoch)
-        }
-        if (seen.lostAt !== null) this.#lossUntil = Math.max(this.#lossUntil, seen.lostAt + LOSS_WINDOW_SECONDS * 1000)
+        const lossEnd = seen.lostAt === null ? 0 : seen.lostAt + LOSS_WINDOW_SECONDS * 1000
+        this.#lossUntil = Math.max(this.#lossUntil, lossEnd)
         if (seen.changed) {
           this.#onStateLost(this.#lossUntil)
-          await this.#write([...this.#local.entries()])
+          // Everything this instance remembers goes back to Redis, so the others refuse it too.
+          for (const [key, until] of this.#local.entries()) {
+            this.#pending.set(key, Math.max(this.#pending.get(key) ?? 0, until))
+          }
         }
+        if (seen.epoch !== this.#epoch) {
+          this.#epoch = seen.epoch
+          try {
+            this.#disk?.saveEpoch(seen.epoch)
+          } catch {
+            // Only a later restart's detection of a loss depends on it; the guarding here goes on.
+          }
+        }
+        // A flush started by a request may not have taken the pairs just added: a second round does.
         await this.#flush()
+        if (this.#pending.size > 0) await this.#flush()
       } catch {
         // Redis went away again: the next 'ready' (or the next successful request) tries again.
       } finally {
@@ -286,33 +288,13 @@ export class RedisReplayGuard implements ReplayGuard {
     if (this.#flushing !== null) return this.#flushing
     const entries = [...this.#pending]
     this.#pending.clear()
-    this.#flushing = this.#write(entries)
+    this.#flushing = writePairs(this.#redis, this.#prefix, entries)
       .catch((failed: unknown) => {
-        for (const [key, until] of Array.isArray(failed) ? failed as typeof entries : entries) this.#pending.set(key, until)
+        const again = Array.isArray(failed) ? failed as typeof entries : entries
+        for (const [key, until] of again) this.#pending.set(key, until)
       })
       .finally(() => { this.#flushing = null })
     return this.#flushing
-  }
-
-  /** SET NX with the remaining time; rejects with the pairs not written. */
-  async #write (entries: Array<[string, number]>): Promise<void> {
-    const failed: Array<[string, number]> = []
-    for (let i = 0; i < entries.length; i += FLUSH_CHUNK) {
-      const now = Date.now()
-      const chunk = entries.slice(i, i + FLUSH_CHUNK).filter(([, until]) => until > now)
-      const pipe = this.#redis.pipeline()
-      for (const [key, until] of chunk) pipe.set(this.#redisKey(key), '1', 'PX', until - now, 'NX')
-      const results = await pipe.exec().catch(() => null)
-      chunk.forEach((e, j) => { if (results === null || results[j]?.[0] != null) failed.push(e) })
-      if (results === null) failed.push(...entries.slice(i + FLUSH_CHUNK))
-      if (results === null) break
-    }
-    if (failed.length > 0) throw failed
-  }
-
-  #redisKey (key: string): string {
-    const at = key.indexOf('\0')
-    return `${this.#prefix}${key.slice(0, at)}:${key.slice(at + 1)}`
   }
 
   #sweep (now = Date.now()): void {
