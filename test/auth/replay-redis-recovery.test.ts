@@ -8,15 +8,18 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyInstance } from 'fastify'
+import { pino } from 'pino'
 import type { Redis } from 'ioredis'
 import { buildApp } from '../../gateway/app.js'
 import { RedisReplayGuard, type RedisGuardDisk } from '../../gateway/auth/replay-guard.js'
 import { redisGuardDisk } from '../../gateway/auth/replay-journal.js'
 import type { GatewayConfig } from '../../gateway/config/types.js'
 import { connectRedis, waitReady } from '../../gateway/redis.js'
-import { memoryServices } from '../../gateway/services.js'
+import { createServices, memoryServices, type GatewayServices } from '../../gateway/services.js'
+import { readEnvironment } from '../../gateway/env.js'
 import { signRequest } from '../../sdk/index.js'
 import { demoConfig, demoSigner } from '../helpers/gateway.js'
+import { freshDatabase } from '../helpers/postgres.js'
 import { privateRedis, type PrivateRedis } from '../helpers/redis-server.js'
 
 const TARGET = '/v1/business-registry/enterprises/2627349851'
@@ -189,4 +192,33 @@ t.test('a journal that cannot be written while Redis is down refuses with 503 ra
   await server.kill()
   await t.rejects(guard.remember('VN.A', 'jti-nospace-000000001', 60), { code: 'gateway.unavailable', status: 503 })
   t.equal(guard.pending, 0, 'nothing was accepted')
+})
+
+t.test('production services: a jti guarded alone is journalled under DATA_DIR and back in Redis before serving', async (t) => {
+  const server = await privateRedis(t)
+  const config = await demoConfig(t)
+  const dataDir = await tempDir(t)
+  const env = readEnvironment({ REDIS_URL: server.url, DATABASE_URL: await freshDatabase(t), DATA_DIR: dataDir })
+  const start = async (): Promise<{ app: FastifyInstance, services: GatewayServices }> => {
+    const services = await createServices(env, config, pino({ level: 'silent' }))
+    const app = await buildApp({ config, services, logger: false })
+    t.teardown(async () => { await app.close(); await services.close() })
+    await app.ready()
+    return { app, services }
+  }
+  const first = await start()
+  await server.kill()
+  const tok = await token()
+  t.same(await send(first.app, tok), { status: 200 }, 'Redis down: served, guarded alone')
+  const journal = await readFile(join(dataDir, 'replay', 'redis', 'jti.log'), 'utf8')
+  t.match(journal, /^\d+\tVN\.LOC\.DNG\t/, 'journalled under DATA_DIR/replay/redis')
+  // A crash, not a graceful close: its connection never comes back to write the jti (teardown closes it).
+  first.services.redis!.disconnect()
+
+  await server.start()
+  const second = await start()
+  const probe = await probeOf(t, server)
+  const key = jtiKey(tok).replace(PREFIX, config.gateway.redis.keyPrefix)
+  t.equal(await probe.exists(key), 1, 'written to Redis by the time the services are ready')
+  t.same(await send(second.app, tok), { status: 401, code: 'auth.replayed' }, 'the replay is refused')
 })
