@@ -194,7 +194,7 @@ t.test('a journal that cannot be written while Redis is down refuses with 503 ra
   t.equal(guard.pending, 0, 'nothing was accepted')
 })
 
-t.test('production services: a jti guarded alone is journalled under DATA_DIR and back in Redis before serving', async (t) => {
+t.test('production services: a jti guarded alone is journalled under DATA_DIR, in Redis before serving', async (t) => {
   const server = await privateRedis(t)
   const config = await demoConfig(t)
   const dataDir = await tempDir(t)
