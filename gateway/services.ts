@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import type { Redis } from 'ioredis'
 import type { Logger } from 'pino'
 import { MemoryReplayGuard, RedisReplayGuard, type ReplayGuard } from './auth/replay-guard.js'
-import { persistentReplayGuard } from './auth/replay-journal.js'
+import { persistentReplayGuard, redisGuardDisk } from './auth/replay-journal.js'
 import type { GatewayConfig } from './config/types.js'
 import type { Environment } from './env.js'
 import { connectRedis, waitReady } from './redis.js'
@@ -87,7 +87,13 @@ export async function createServices (env: Environment, config: GatewayConfig, l
   const redis = connectRedis({ url: env.redisUrl, commandTimeoutMs: config.gateway.redis.commandTimeoutMs, logger })
   if (!await waitReady(redis, 3000)) logger.warn('redis not ready at startup; serving degraded until it is')
   const prefix = config.gateway.redis.keyPrefix
-  const replayGuard = new RedisReplayGuard(redis, prefix, (err) => logger.warn({ err: { message: (err as Error).message } }, 'replay guard: redis unavailable, remembering locally'))
+  // jtis guarded alone while Redis was away are journalled under DATA_DIR and written to Redis before serving.
+  const replayGuard = new RedisReplayGuard(redis, prefix, {
+    disk: redisGuardDisk(join(env.dataDir, 'replay', 'redis')),
+    onDegraded: (err) => logger.warn({ err: { message: (err as Error).message } }, 'replay guard: redis unavailable, remembering locally'),
+    onStateLost: (until) => logger.warn({ until: new Date(until).toISOString() }, 'replay guard: redis lost its jtis; guarding locally too'),
+  })
+  await replayGuard.start()
   const records = reuseReader(config, new RedisRecordStore(redis, prefix), logger)
   const log = await openTransactionLog(env, config, logger, redis)
   logger.info({ prefix }, 'redis: replay guard and reuse store shared across instances')

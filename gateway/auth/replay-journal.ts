@@ -6,10 +6,10 @@
  * The file is rewritten from the live pairs when expired lines outnumber them (without blocking the event
  * loop), and read back at start.
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs'
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync, writeSync } from 'node:fs'
 import { open } from 'node:fs/promises'
 import { join } from 'node:path'
-import { MemoryReplayGuard, type ReplayJournal } from './replay-guard.js'
+import { MemoryReplayGuard, type RedisGuardDisk, type ReplayJournal } from './replay-guard.js'
 
 const FILE = 'jti.log'
 const TMP = 'jti.log.tmp'
@@ -137,4 +137,30 @@ function writeSnapshotSync (path: string, live: ReadonlyMap<string, number>): vo
 export function persistentReplayGuard (dir: string, sweepMs?: number): MemoryReplayGuard {
   const { journal, entries } = FileReplayJournal.open(dir)
   return new MemoryReplayGuard(sweepMs, journal, entries)
+}
+
+/**
+ * The Redis guard's memory on disk (`dir`, e.g. `DATA_DIR/replay/redis`): the jtis it guarded alone while
+ * Redis was away (same format as the standalone journal, written only then), and the Redis generation it
+ * saw last (`epoch`), so a restart still notices that Redis lost its state meanwhile.
+ */
+export function redisGuardDisk (dir: string): RedisGuardDisk {
+  const { journal, entries } = FileReplayJournal.open(dir)
+  const file = join(dir, 'epoch')
+  let epoch: string | null = null
+  try {
+    epoch = readFileSync(file, 'utf8').trim() || null
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+  }
+  return {
+    journal,
+    entries,
+    epoch,
+    saveEpoch (value: string): void {
+      // Rare (a new Redis generation): written whole, then swapped, so a crash leaves the old or the new.
+      writeFileSync(`${file}.tmp`, value, { mode: 0o600 })
+      renameSync(`${file}.tmp`, file)
+    },
+  }
 }
