@@ -3,7 +3,7 @@
  * address. A client cannot pick its own by sending X-Forwarded-For; behind the compose load balancer
  * (TRUST_PROXY=1) each client behind it still has its own count, not one shared by the balancer's address.
  */
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { appendFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { buildApp } from '../../gateway/app.js'
@@ -16,7 +16,7 @@ import { baseClaims, unsigned } from '../helpers/tokens.js'
 const TARGET = '/v1/business-registry/enterprises/2627349851'
 const FORGED = `${unsigned({ alg: 'ES256', kid: 'dng-2026-01', typ: 'ndx+jwt' }, baseClaims('VN.LOC.DNG', 'GET', TARGET))}x`
 
-async function gateway (t: Parameters<Parameters<typeof t.test>[1]>[0], trustProxy: number | false) {
+async function gateway (t: Test, trustProxy: number | false) {
   const sims = await sharedSimulators(t)
   const dir = await copyConfig(t)
   await appendFile(join(dir, 'gateway.yaml'), 'quota:\n  unauthenticatedPerMinute: 3\n')
