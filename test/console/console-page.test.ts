@@ -91,9 +91,12 @@ t.test('an auditor sees the totals, a chart, who looked at a person and the inte
   await page.fill('#person-form input[name="subject"]', PERSON)
   await page.click('#person-form button[type="submit"]')
   await page.waitForSelector('#person-summary')
-  t.match(await text(page, '#person-summary'), /3 attempts by 2 agencies: 2 served, 1 refused/)
+  // The unsigned attempt is found too (CONTRACT §7 v1.1: subjectRef whatever the outcome), never as an agency's.
+  t.match(await text(page, '#person-summary'),
+    /4 attempts by 2 agencies and 1 unidentified caller: 2 served, 2 refused/)
   const rows = await page.locator('#person-result tbody tr').allInnerTexts()
-  t.equal(rows.length, 3)
+  t.equal(rows.length, 4)
+  t.match(rows[3], /\(unidentified\)[\s\S]*rejected[\s\S]*401 · auth\.missing/u, 'the unsigned attempt')
   t.match(rows[1], /VN\.LOC\.DNG[\s\S]*population · citizen[\s\S]*public-service[\s\S]*denied[\s\S]*403 · access\.field/u,
     'the refused attempt')
   t.match(rows[2], /VN\.BHXH[\s\S]*social-insurance[\s\S]*fullName[\s\S]*ok/, 'a served one, with the fields it saw')
