@@ -20,6 +20,8 @@ import { LogWriter } from '../../gateway/txlog/writer.js'
 import { logDatabase } from '../helpers/postgres.js'
 import { record } from '../helpers/records.js'
 import { tempDir } from '../helpers/txlog.js'
+import { pino } from 'pino'
+import { LogMaintenance } from '../../gateway/txlog/worker.js'
 
 const EVERY = 5
 const SECOND = 1000
@@ -67,8 +69,15 @@ t.test('a rewritten chain is not re-signed by the gateway', async (t) => {
   // So does a restarted one (nothing in memory): records older than the interval, and no checkpoint.
   const restarted = await demoKey()
   await t.rejects(restarted.checkpoint(sql, { now: t0 + 17 * SECOND, everySeconds: EVERY }), TamperSuspected)
-  t.same(await sql.query('SELECT seq FROM ndx_checkpoints'), [], 'nothing signed')
   t.equal(tamperSuspected(), alarms + 2, 'each refusal counts (ndx_txlog_tamper_suspected)')
+  // The gateway's maintenance timer says so in an error line (and goes on running).
+  const lines: Array<{ level: number, msg: string, err?: { code?: string } }> = []
+  const logger = pino({ level: 'info' }, { write: (l: string) => { lines.push(JSON.parse(l)) } })
+  const maintenance = new LogMaintenance(sql, new LogWriter(sql), cp, { retentionDays: 400, checkpointEverySeconds: EVERY }, logger)
+  t.teardown(() => maintenance.close())
+  t.equal(await maintenance.checkpoint(), null)
+  t.match(lines, [{ level: 50, msg: 'transaction log: tamper suspected; not signed', err: { code: 'TXLOG_TAMPER_SUSPECTED' } }])
+  t.same(await sql.query('SELECT seq FROM ndx_checkpoints'), [], 'nothing signed')
 
   // Had a gateway signed it anyway (as before), the new chain of checkpoints starts after records that existed.
   const jws = await cp.sign(7, (await sql.query<{ hash: string }>('SELECT hash FROM ndx_chain_head'))[0]!.hash, null, t0 + 17 * SECOND)
