@@ -59,7 +59,8 @@ export class LogMaintenance {
   /** A refusal to sign is an alarm (`ndx_txlog_tamper_suspected` counts it), anything else a retry. */
   #failed (err: unknown, msg: string): void {
     if (err instanceof TamperSuspected) {
-      this.#logger?.error({ err: { code: err.code, message: err.message } }, 'transaction log: tamper suspected; not signed')
+      this.#logger?.error({ err: { code: err.code, message: err.message } },
+        'transaction log: tamper suspected; not signed')
     } else {
       this.#logger?.warn({ err }, msg)
     }
