@@ -4,6 +4,7 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import type { TransactionRecord } from '../txlog/record.js'
+import { tamperSuspected } from '../txlog/chain-verify.js'
 
 export type ReuseResult = 'hit' | 'miss' | 'stale' | 'bypass'
 
@@ -65,6 +66,7 @@ export class Metrics {
       new Gauge({ name: 'ndx_txlog_pending_records', help: 'Records waiting for their batch to be written', registers, collect () { this.set(last?.backlog ?? 0) } })
       // A counter in meaning (never decreases), read from the database so every worker's poison is counted.
       // Its own read: the gauges are collected concurrently, so `last` may still be the previous scrape's.
+      new Gauge({ name: 'ndx_txlog_tamper_suspected', help: 'Times this process refused to sign a checkpoint or retention trace over a chain that does not verify (alert on any)', registers, collect () { this.set(tamperSuspected()) } })
       new Gauge({ name: 'ndx_txlog_poisoned_total', help: 'Records the database refused, kept aside in ndx_tx_poisoned (alert on any)', registers, async collect () { const n = (await log()).poisoned; if (n != null) this.set(n) } })
     }
   }

@@ -8,6 +8,7 @@
  */
 import { readFile } from 'node:fs/promises'
 import { compactVerify, decodeProtectedHeader, exportJWK, importJWK, SignJWT, type CryptoKey, type JWK } from 'jose'
+import { lateMs, retainedFrom, TamperSuspected, verifySpan, type ChainPoint } from './chain-verify.js'
 import type { Sql } from './sql.js'
 
 export const CHECKPOINT_TYP = 'ndx-checkpoint+jwt'
@@ -92,6 +93,10 @@ export class Checkpointer {
   readonly publicJwk: JWK
   readonly #privateKey: CryptoKey
   readonly #gatewayId: string
+  /** Keys whose checkpoints this one may extend: its own and the earlier ones (rotation). */
+  #trusted: CheckpointKeys
+  /** The last checkpoint this process signed or verified: the database must still show it, or a later one. */
+  #lastSigned: ChainPoint | null = null
 
   private constructor (gatewayId: string, kid: string, alg: string, privateKey: CryptoKey, publicJwk: JWK) {
     this.#gatewayId = gatewayId
@@ -99,6 +104,18 @@ export class Checkpointer {
     this.alg = alg
     this.#privateKey = privateKey
     this.publicJwk = publicJwk
+    this.#trusted = new CheckpointKeys().add(publicJwk)
+  }
+
+  /** The keys it verifies checkpoints and traces with before extending them. */
+  get trusted (): CheckpointKeys {
+    return this.#trusted
+  }
+
+  /** Trusts the checkpoints of earlier keys too (`secrets.checkpointPublicKeys`), so a rotation extends them. */
+  trust (keys: CheckpointKeys): this {
+    for (const jwk of keys.jwks().keys) this.#trusted.add(jwk)
+    return this
   }
 
   static async fromFile (gatewayId: string, path: string): Promise<Checkpointer> {
@@ -126,23 +143,71 @@ export class Checkpointer {
   /**
    * Signs and stores a checkpoint of the current head, if it moved since the last one, linked to the last
    * one. One at a time across processes (an advisory lock), so the checkpoints keep one chain.
+   *
+   * It signs only a head that extends what it trusts: the last checkpoint must be the one this process
+   * signed last (or a later one signed with a trusted key: another instance), its signature must verify,
+   * and the records from it to the head must recompute. A first checkpoint is signed only while no record
+   * older than the interval allows is waiting for one (with `everySeconds`). Otherwise it rejects with
+   * `TamperSuspected`: an operator rewrote the chain, and the gateway must not sign the rewrite.
    */
-  async checkpoint (sql: Sql): Promise<{ seq: number, hash: string } | null> {
+  async checkpoint (
+    sql: Sql, opts: { now?: number, everySeconds?: number } = {},
+  ): Promise<{ seq: number, hash: string } | null> {
+    const now = opts.now ?? Date.now()
     return sql.transaction(async (tx) => {
       await tx.query('SELECT pg_advisory_xact_lock(7461627)')
       const [head] = await tx.query<{ seq: number, hash: string }>('SELECT seq, hash FROM ndx_chain_head')
-      if (head === undefined || head.seq === 0) return null
-      const [last] = await tx.query<{ seq: number, hash: string }>(
-        'SELECT seq, hash FROM ndx_checkpoints ORDER BY seq DESC LIMIT 1')
-      if (last !== undefined && last.seq >= head.seq) return null
-      const prev = last === undefined ? null : { seq: last.seq, hash: last.hash }
-      const jws = await this.sign(head.seq, head.hash, prev)
+      if (head === undefined || Number(head.seq) === 0) return null
+      const headSeq = Number(head.seq)
+      const [last] = await tx.query<{ seq: number, hash: string, jws: string }>(
+        'SELECT seq, hash, jws FROM ndx_checkpoints ORDER BY seq DESC LIMIT 1')
+      const anchor = await this.#anchor(tx, last === undefined ? null : { ...last, seq: Number(last.seq) }, now,
+        opts.everySeconds)
+      if (anchor.seq >= headSeq) return null
+      const end = await verifySpan(tx, anchor, headSeq)
+      if (end === null || end.hash !== head.hash) {
+        throw new TamperSuspected('checkpoint: the records since the last checkpoint do not recompute to the head')
+      }
+      const prev = last === undefined ? null : { seq: anchor.seq, hash: anchor.hash }
+      const jws = await this.sign(headSeq, head.hash, prev, now)
       await tx.query(
         `INSERT INTO ndx_checkpoints (seq, hash, time, jws, kid, prev_seq, prev_hash)
-         VALUES ($1, $2, now(), $3, $4, $5, $6)
-         ON CONFLICT (seq) DO NOTHING`, [head.seq, head.hash, jws, this.kid, prev?.seq ?? null, prev?.hash ?? null])
-      return head
+         VALUES ($1, $2, $3, $4, $5, $6, $7)
+         ON CONFLICT (seq) DO NOTHING`,
+        [headSeq, head.hash, new Date(now), jws, this.kid, prev?.seq ?? null, prev?.hash ?? null])
+      this.#lastSigned = { seq: headSeq, hash: head.hash }
+      return { seq: headSeq, hash: head.hash }
     })
+  }
+
+  /** The point the next checkpoint extends, checked; rejects when the database contradicts what it signed. */
+  async #anchor (
+    tx: Sql, last: { seq: number, hash: string, jws: string } | null, now: number, everySeconds?: number,
+  ): Promise<ChainPoint> {
+    const mine = this.#lastSigned
+    if (last === null) {
+      if (mine !== null) throw new TamperSuspected('checkpoint: the checkpoints this gateway signed are gone')
+      const from = await retainedFrom(tx, this.#trusted)
+      if (everySeconds !== undefined) {
+        const [oldest] = await tx.query<{ time: Date }>(
+          'SELECT time FROM ndx_tx WHERE seq > $1 ORDER BY seq LIMIT 1', [from.seq])
+        if (oldest !== undefined && new Date(oldest.time).getTime() < now - lateMs(everySeconds)) {
+          throw new TamperSuspected('checkpoint: records older than the interval and no checkpoint before them')
+        }
+      }
+      return from
+    }
+    if (mine !== null && (last.seq < mine.seq || (last.seq === mine.seq && last.hash !== mine.hash))) {
+      throw new TamperSuspected('checkpoint: the last checkpoint is not the one this gateway signed')
+    }
+    if (mine === null || last.seq !== mine.seq) {
+      const payload = await this.#trusted.verify<CheckpointPayload>(last.jws)
+      if (payload === null || payload.seq !== last.seq || payload.hash !== last.hash) {
+        throw new TamperSuspected('checkpoint: the last checkpoint does not verify')
+      }
+      this.#lastSigned = { seq: last.seq, hash: last.hash }
+    }
+    return { seq: last.seq, hash: last.hash }
   }
 }
 

@@ -7,13 +7,15 @@
  * - `checkpoint-invalid`: a checkpoint whose signature, hash or link to the previous checkpoint is wrong;
  * - `checkpoint-missing`: a checkpoint a later one links to is gone, or records written longer ago than
  *   the checkpoint interval (twice, plus a grace) are under no checkpoint — what a rewrite that deleted the
- *   later checkpoints leaves.
+ *   later checkpoints leaves — or the checkpoint chain starts (no previous checkpoint) after records that
+ *   existed before it: records it covers, not removed by retention, are older than its signing time by more
+ *   than the interval allows — what a rewrite that deleted every checkpoint and had a new chain signed leaves.
  * It proves the log is what the checkpoint key signed; it cannot catch whoever holds that key.
  */
 import { chainHash, GENESIS } from './chain.js'
 import type { CheckpointKeys, CheckpointPayload } from './checkpoints.js'
 import { toRecord, type Row } from './queries.js'
-import { RETENTION_TYP, type RemovedRange } from './retention.js'
+import { lateMs, prefixRanges, removedRanges, type RemovedRange } from './chain-verify.js'
 import type { Sql } from './sql.js'
 
 export type ProblemKind = 'edited' | 'deleted' | 'checkpoint-missing' | 'checkpoint-invalid'
@@ -62,22 +64,6 @@ class Findings {
   }
 }
 
-/** The ranges retention removed, from traces that verify (any trace, when no key signs them). */
-async function removedRanges (sql: Sql, keys: CheckpointKeys | null): Promise<RemovedRange[]> {
-  const rows = await sql.query<{ ranges: string, jws: string | null }>(
-    'SELECT ranges, jws FROM ndx_retention ORDER BY id')
-  const out: RemovedRange[] = []
-  for (const r of rows) {
-    if (keys === null) {
-      out.push(...JSON.parse(r.ranges) as RemovedRange[])
-      continue
-    }
-    const payload = r.jws === null ? null : await keys.verify<{ ranges: RemovedRange[] }>(r.jws, RETENTION_TYP)
-    if (payload !== null && Array.isArray(payload.ranges)) out.push(...payload.ranges)
-  }
-  return out.sort((a, b) => a.fromSeq - b.fromSeq)
-}
-
 /**
  * The parts of the gap [from, to] retention does not account for. Ranges are disjoint (each seq left in
  * one dropped partition). A gap fully accounted for must also end at the hash the record after links to
@@ -111,7 +97,8 @@ export async function checkIntegrity (sql: Sql, from: Date, to: Date, opts: Inte
   if (bounds?.lo == null || bounds.hi == null) return { checked: 0, ok: true, firstInvalid: null, problems: [] }
   const lo = Number(bounds.lo)
   const hi = Number(bounds.hi)
-  const removed = await removedRanges(sql, opts.keys)
+  // Only a prefix of the chain can have been removed by retention: a trace elsewhere accounts for nothing.
+  const removed = prefixRanges(await removedRanges(sql, opts.keys))
 
   // The predecessor of the first record: the one before it, else the last kept before it, else genesis.
   const [before] = await sql.query<{ seq: number, hash: string }>(
@@ -153,7 +140,10 @@ export async function checkIntegrity (sql: Sql, from: Date, to: Date, opts: Inte
   }
   await checkTail(sql, hi, prev, removed, found)
   const dueBefore = now - 2 * opts.checkpointEverySeconds * 1000 - GRACE_MS
-  if (opts.keys !== null) await checkCovered(sql, opts.keys, anchored, hi, dueBefore, found)
+  if (opts.keys !== null) {
+    await checkFirst(sql, opts.keys, removed, lo, hi, lateMs(opts.checkpointEverySeconds), found)
+    await checkCovered(sql, opts.keys, anchored, hi, dueBefore, found)
+  }
   return { checked, ok: found.problems.length === 0, firstInvalid: found.firstInvalid, problems: found.problems }
 }
 
@@ -231,4 +221,28 @@ async function checkCovered (
     'SELECT min(seq) AS lo, max(seq) AS hi FROM ndx_tx WHERE seq > $1 AND seq <= $2 AND time < $3',
     [covered, hi, new Date(dueBefore)])
   if (due?.lo != null && due.hi != null) found.add('checkpoint-missing', Number(due.lo), Number(due.hi))
+}
+
+/**
+ * The first checkpoint (one that names no previous checkpoint) must have been signed within the interval
+ * after the records it covers that retention did not remove: records older than that existed before the
+ * checkpoint chain began, so their checkpoints were deleted and a new chain was started over a rewrite.
+ */
+async function checkFirst (
+  sql: Sql, keys: CheckpointKeys, removed: readonly RemovedRange[], lo: number, hi: number, late: number,
+  found: Findings,
+): Promise<void> {
+  const [first] = await sql.query<CheckpointRow & { record_hash: string | null }>(
+    `SELECT c.seq, c.hash, c.jws, (SELECT t.hash FROM ndx_tx t WHERE t.seq = c.seq LIMIT 1) AS record_hash
+     FROM ndx_checkpoints c ORDER BY c.seq LIMIT 1`)
+  if (first === undefined) return
+  const payload = await validCheckpoint(keys, first, first.record_hash ?? undefined)
+  // Checkpoints signed before v1.1 carry no link, so none of them is known to start the chain.
+  if (payload === null || payload.prev !== null || typeof payload.iat !== 'number') return
+  const kept = removed.length === 0 ? 0 : removed[removed.length - 1]!.toSeq
+  const [early] = await sql.query<{ lo: number | null, hi: number | null }>(
+    `SELECT min(seq) AS lo, max(seq) AS hi FROM ndx_tx
+     WHERE seq > $1 AND seq >= $2 AND seq <= $3 AND seq <= $4 AND time < $5`,
+    [kept, lo, hi, Number(first.seq), new Date(payload.iat * 1000 - late)])
+  if (early?.lo != null && early.hi != null) found.add('checkpoint-missing', Number(early.lo), Number(early.hi))
 }

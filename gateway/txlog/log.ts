@@ -67,7 +67,11 @@ export async function loadCheckpointer (config: GatewayConfig, logger?: Logger):
     logger?.warn('no checkpointKeyFile: transaction-log checkpoints are not signed')
     return null
   }
-  return Checkpointer.fromFile(config.gateway.id, resolve(config.dir, file))
+  const checkpointer = await Checkpointer.fromFile(config.gateway.id, resolve(config.dir, file))
+  // A rotated key extends the chain of checkpoints signed with the earlier keys.
+  const keys = await loadCheckpointKeys(config, checkpointer)
+  if (keys !== null) checkpointer.trust(keys)
+  return checkpointer
 }
 
 /** The checkpoint keys an auditor verifies with: the current key's public half and `checkpointPublicKeys`. */

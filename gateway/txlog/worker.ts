@@ -7,6 +7,7 @@ import { Worker } from 'bullmq'
 import { Redis } from 'ioredis'
 import type { Logger } from 'pino'
 import type { Checkpointer } from './checkpoints.js'
+import { TamperSuspected } from './chain-verify.js'
 import { GroupCommit } from './group-commit.js'
 import type { TransactionRecord } from './record.js'
 import type { Sql } from './sql.js'
@@ -27,17 +28,19 @@ export class LogMaintenance {
   readonly #writer: LogWriter
   readonly #checkpointer: Checkpointer | null
   readonly #logger: Logger | undefined
+  readonly #everySeconds: number
 
   constructor (sql: Sql, writer: LogWriter, checkpointer: Checkpointer | null, opts: MaintenanceOptions, logger?: Logger) {
     this.#sql = sql
     this.#writer = writer
     this.#checkpointer = checkpointer
     this.#logger = logger
+    this.#everySeconds = opts.checkpointEverySeconds
     if (checkpointer !== null) this.#timers.push(setInterval(() => { void this.checkpoint() }, opts.checkpointEverySeconds * 1000).unref())
     const purge = (): void => {
       purgeExpired(this.#sql, this.#writer, this.#checkpointer, opts.retentionDays).then((dropped) => {
         if (dropped.length > 0) this.#logger?.info({ dropped }, 'transaction log: partitions past retention dropped')
-      }, (err: unknown) => this.#logger?.warn({ err }, 'transaction log: retention purge failed'))
+      }, (err: unknown) => this.#failed(err, 'transaction log: retention purge failed'))
     }
     purge()
     this.#timers.push(setInterval(purge, 3_600_000).unref())
@@ -46,10 +49,20 @@ export class LogMaintenance {
   async checkpoint (): Promise<{ seq: number, hash: string } | null> {
     if (this.#checkpointer === null) return null
     try {
-      return await this.#checkpointer.checkpoint(this.#sql)
+      return await this.#checkpointer.checkpoint(this.#sql, { everySeconds: this.#everySeconds })
     } catch (err) {
-      this.#logger?.warn({ err }, 'transaction log: checkpoint failed')
+      this.#failed(err, 'transaction log: checkpoint failed')
       return null
+    }
+  }
+
+  /** A refusal to sign is an alarm (`ndx_txlog_tamper_suspected` counts it), anything else a retry. */
+  #failed (err: unknown, msg: string): void {
+    if (err instanceof TamperSuspected) {
+      this.#logger?.error({ err: { code: err.code, message: err.message } },
+        'transaction log: tamper suspected; not signed')
+    } else {
+      this.#logger?.warn({ err }, msg)
     }
   }
 

@@ -40,7 +40,8 @@ async function checkpointedLog (t: Test, cp: Checkpointer, batches = 3): Promise
   const start = Date.now() - 10 * HOUR
   for (let b = 0; b < batches; b++) {
     await writer.write(Array.from({ length: 5 }, (_, i) => record({ at: new Date(start + b * HOUR + i * 1000) })))
-    await cp.checkpoint(sql)
+    // Signed when the records were written, as the running gateway does.
+    await cp.checkpoint(sql, { now: start + b * HOUR + 5000 })
   }
   return { sql, writer, start }
 }
@@ -123,8 +124,8 @@ t.test('retention leaves a signed trace: a purge is not a deletion, a forged tra
   const writer = new LogWriter(sql)
   const now = new Date('2026-03-01T12:00:00Z')
   await writer.write([record({ at: new Date('2026-01-02T10:00:00Z') }), record({ at: new Date('2026-01-02T11:00:00Z') })])
-  await writer.write([record({ at: new Date('2026-02-27T10:00:00Z') }), record({ at: new Date('2026-02-27T11:00:00Z') })])
-  await cp.checkpoint(sql)
+  await writer.write([record({ at: new Date('2026-02-27T10:59:59Z') }), record({ at: new Date('2026-02-27T11:00:00Z') })])
+  await cp.checkpoint(sql, { now: Date.parse('2026-02-27T11:00:05Z') })
   t.same(await purge(sql, writer, cp, 30, now), ['ndx_tx_20260102'])
   const result = await check(sql, keys, { now: now.getTime() })
   t.same(result, { checked: 2, ok: true, firstInvalid: null, problems: [] }, 'the oldest records are gone, by retention')
@@ -150,8 +151,9 @@ t.test('rotating the checkpoint key keeps earlier checkpoints verifiable, and on
   const { sql, writer } = await checkpointedLog(t, old, 2)
   // Rotation: a new checkpointKeyFile, the old public key listed in checkpointPublicKeys.
   const rotated = await Checkpointer.fromFile('ndx-gateway', second.privateFile)
-  await writer.write([record({ at: new Date(Date.now() - 5 * HOUR) })])
-  await rotated.checkpoint(sql)
+  const at = Date.now() - 5 * HOUR
+  await writer.write([record({ at: new Date(at) })])
+  await rotated.trust(await CheckpointKeys.fromFiles([first.publicFile])).checkpoint(sql, { now: at + 1000 })
   const kids = await sql.query<{ kid: string }>('SELECT kid FROM ndx_checkpoints ORDER BY seq')
   t.same(kids.map((k) => k.kid), ['checkpoint-2026-01', 'checkpoint-2026-01', 'checkpoint-2026-07'], 'checkpoints name their key')
   const both = await CheckpointKeys.fromFiles([first.publicFile], rotated.publicJwk)
