@@ -21,12 +21,16 @@ import { parseArgs } from 'node:util'
 import { projectPath } from '../gateway/paths.js'
 import { NdxClient, signerFromFile, type GatewayReply } from '../sdk/index.js'
 
-const USAGE = `usage:
-  ndx batch submit <items.ndjson> --iss <agency> --service <s> --operation <o> --purpose <p> [--wait] [--out <file>]
+const USAGE = `usage: ndx batch submit|status|results|cancel …
+  ndx batch submit <items.ndjson> --iss <agency> --service <s> --operation <o> --purpose <p>
+                   [--wait] [--out <file>]   (resumes the batch named in <out>.batch.json if there is one)
   ndx batch status <batchId> --iss <agency>
   ndx batch results <batchId> --iss <agency> [--out <file>]
   ndx batch cancel <batchId> --iss <agency>
-common: [--key <private JWK file>] [--url <gateway url>] (NDX_URL); without --key the demo key is used (DEMO ONLY)`
+common: [--key <private JWK file>] [--url <gateway url>] (NDX_URL); without --key the demo key is used
+        (DEMO ONLY)
+Exit: 0 done, 1 refused by the gateway, 2 usage (arguments, item file, key file), 3 the gateway could not be
+reached.`
 
 export interface BatchIo {
   out (text: string): void
