@@ -5,6 +5,9 @@
 import t from 'tap'
 import { execFile } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
+import { cp, mkdtemp, rm, symlink } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { pathToFileURL } from 'node:url'
 import { projectPath } from '../../gateway/paths.js'
@@ -25,13 +28,22 @@ t.test('sdk/package.json is publishable: name, version, exports with types, file
 })
 
 t.test('the package builds, and its exports resolve to the client, the signer and their types', async (t) => {
-  await run(process.execPath, [projectPath('node_modules', 'typescript', 'bin', 'tsc'), '-p', projectPath('sdk', 'tsconfig.json')], { cwd: projectPath('sdk') })
-  const pkg = JSON.parse(readFileSync(projectPath('sdk', 'package.json'), 'utf8')) as { exports: { '.': { types: string, import: string } } }
-  const types = projectPath('sdk', pkg.exports['.'].types)
+  // Built outside the project (a copy of what `npm pack` would ship): the build is not this suite's source,
+  // and coverage counts every file of the project a test process loads.
+  const out = await mkdtemp(join(tmpdir(), 'ndx-sdk-'))
+  t.teardown(() => rm(out, { recursive: true, force: true }))
+  await run(process.execPath, [
+    projectPath('node_modules', 'typescript', 'bin', 'tsc'), '-p', projectPath('sdk', 'tsconfig.json'), '--outDir', join(out, 'dist'),
+  ], { cwd: projectPath('sdk') })
+  await cp(projectPath('sdk', 'package.json'), join(out, 'package.json'))
+  // Its dependencies, as an install would provide them (the versions are checked equal to the gateway's).
+  await symlink(projectPath('node_modules'), join(out, 'node_modules'), 'dir')
+  const pkg = JSON.parse(readFileSync(join(out, 'package.json'), 'utf8')) as { exports: { '.': { types: string, import: string } } }
+  const types = join(out, pkg.exports['.'].types)
   t.ok(existsSync(types), 'the types entry exists')
   t.match(readFileSync(types, 'utf8'), /NdxClient[\s\S]*signRequest[\s\S]*SigningAlgorithm/)
   // Imported in a plain node process (no coverage hooks): the built files are not this suite's sources.
-  const url = pathToFileURL(projectPath('sdk', pkg.exports['.'].import)).href
+  const url = pathToFileURL(join(out, pkg.exports['.'].import)).href
   const probe = `const m = await import(${JSON.stringify(url)}); console.log(JSON.stringify({ names: Object.keys(m), empty: m.bodyHash() }))`
   const { stdout } = await run(process.execPath, ['--input-type=module', '-e', probe], { env: { PATH: process.env.PATH ?? '' } })
   const { names, empty } = JSON.parse(stdout) as { names: string[], empty: string }
