@@ -175,7 +175,7 @@ export async function buildApp (opts: AppOptions): Promise<FastifyInstance> {
       const body = JSON.stringify(problemBody(gerr, txn.id))
       // Recorded here: the hook must not record it a second time if it ever runs.
       req.txn = undefined
-      if (!replying(req.raw)) return
+      if (replying(req.raw) !== true) return
       const send = (status: number, text: string): void => {
         void r.code(status).type('application/problem+json; charset=utf-8').header('cache-control', 'no-store')
           .send(text)

@@ -16,7 +16,7 @@ import type { Pseudonymizer } from '../pseudonym.js'
 import { isV1, requestLine, toRecord, unparsedRecord } from '../plugins/transactions.js'
 import type { TransactionRecord } from '../txlog/record.js'
 import type { TransactionSink } from '../txlog/sink.js'
-import { headOf, takeInFlight } from './socket-heads.js'
+import { headOf, inAnsweredBody, takeInFlight } from './socket-heads.js'
 
 export interface ClientErrorDeps {
   readonly sink: () => TransactionSink
@@ -79,7 +79,14 @@ export function clientErrorHandler (deps: ClientErrorDeps) {
   return (err: ParserError, socket: Socket): void => {
     if (err.code === 'ECONNRESET' || socket.destroyed) return
     const st = headOf(socket)
-    const flight = takeInFlight(st)
+    if (st !== undefined) {
+      if (st.answered) return
+      st.answered = true
+    }
+    // A body still owed after its request was answered (and recorded): the client has its reply already,
+    // and another one now would read as the reply to a next request. The connection is just closed.
+    if (st !== undefined && err.code === 'ERR_HTTP_REQUEST_TIMEOUT' && inAnsweredBody(st)) return void socket.destroy()
+    const flight = takeInFlight(socket, st)
     const gerr = problem('request.invalid', detailOf(err, flight !== null))
     if (flight !== null) {
       const { raw, id, txn } = flight

@@ -27,6 +27,9 @@ export class SocketHead {
   txn: TransactionContext | null = null
   /** A request a parser error or timeout was charged to: its own reply must not record it again. */
   refused: IncomingMessage | null = null
+  closed: Promise<void> | null = null
+  /** Answered on the raw socket already: the parser reports its error again for every segment that follows. */
+  answered = false
   // The parser's current message when the last segment was read: a change means a head completed or a
   // message ended within the segment, so where the next head starts in it is unknown.
   seen: IncomingMessage | null = null
@@ -48,21 +51,30 @@ export function headOf (socket: Socket | null | undefined): SocketHead | undefin
 }
 
 function observe (st: SocketHead, parser: NodeParser): void {
+  // Node may drop its reference to a finished message between segments: only a message it is parsing counts.
   const inc = parser.incoming
-  const complete = inc !== null && inc.complete
-  if (inc !== st.seen || complete !== st.seenComplete) {
-    st.seen = inc
-    st.seenComplete = complete
-    st.prefix = null
-    return
+  if (inc !== null) {
+    const complete = inc.complete
+    if (inc !== st.seen || complete !== st.seenComplete) {
+      st.seen = inc
+      st.seenComplete = complete
+      st.prefix = null
+      return
+    }
+    // Inside a body: nothing to keep.
+    if (!complete) return
   }
-  // Inside a body: nothing to keep. Inside a head (no message yet, or the last one ended): keep its start.
-  if (inc !== null && !complete) return
+  // Inside a head (none parsed yet, or the last message ended): keep its start.
   const kept = st.prefix?.length ?? 0
   if (kept >= HEAD_PREFIX_BYTES) return
   const chunk = parser.getCurrentBuffer()
   const take = chunk.subarray(0, HEAD_PREFIX_BYTES - kept)
   st.prefix = st.prefix === null ? Buffer.from(take) : Buffer.concat([st.prefix, take])
+}
+
+/** Whether the connection is inside the body of a request whose reply has already started. */
+export function inAnsweredBody (st: SocketHead): boolean {
+  return st.seen !== null && !st.seenComplete && st.request !== st.seen
 }
 
 /**
@@ -109,22 +121,26 @@ export function opened (raw: IncomingMessage, txn: TransactionContext): void {
 
 /**
  * The request's reply is starting (its record is being written): a later parser error on the connection is
- * another request's. Returns false when the request was already charged with a parser error or timeout, and
- * so recorded: its reply must not record it again.
+ * another request's. Returns true, or, when the request was already charged with a parser error or timeout
+ * (and so recorded, and answered on the raw socket), a promise of the connection's end: its reply must not
+ * record it again, and must not be written before that answer.
  */
-export function replying (raw: IncomingMessage): boolean {
+export function replying (raw: IncomingMessage): true | Promise<void> {
   const st = headOf(raw.socket)
   if (st === undefined) return true
-  if (st.refused === raw) return false
+  if (st.refused === raw && st.closed !== null) return st.closed
   if (st.request === raw) st.request = null
   return true
 }
 
 /** Takes the request in flight on a connection (if any) for a parser error or timeout to be charged to. */
-export function takeInFlight (st: SocketHead | undefined): { raw: IncomingMessage, id: string, txn: TransactionContext | null } | null {
+export function takeInFlight (
+  socket: Socket, st: SocketHead | undefined,
+): { raw: IncomingMessage, id: string, txn: TransactionContext | null } | null {
   if (st === undefined || st.request === null) return null
   const raw = st.request
   st.request = null
   st.refused = raw
+  st.closed = new Promise((resolve) => socket.once('close', () => resolve()))
   return { raw, id: st.id, txn: st.txn }
 }

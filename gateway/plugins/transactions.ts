@@ -130,7 +130,12 @@ export default fp<TransactionsOptions>(async function transactions (app: Fastify
 
   app.addHook('onSend', async (req: FastifyRequest, reply: FastifyReply, payload: unknown) => {
     // Charged with a parser error or timeout on its connection: recorded then, and this reply never arrives.
-    if (!replying(req.raw)) req.txn = undefined
+    const refused = replying(req.raw)
+    if (refused !== true) {
+      req.txn = undefined
+      await refused
+      return payload
+    }
     const txn = req.txn
     if (txn === undefined) return payload
     // Bytes received, never the declared Content-Length: a client must not choose a record's values.
