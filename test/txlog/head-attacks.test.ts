@@ -55,10 +55,9 @@ function talk (port: number, parts: Array<string | Buffer>, opts: { gapMs?: numb
   })
 }
 
-async function gateway (t: Test, requestTimeoutMs = 30_000): Promise<{ port: number, sink: MemorySink }> {
+async function gateway (t: Test, requestTimeoutMs = 30_000, sink = new MemorySink()): Promise<{ port: number, sink: MemorySink }> {
   const base = await demoConfig(t)
   const config: GatewayConfig = { ...base, gateway: { ...base.gateway, limits: { ...base.gateway.limits, requestTimeoutMs } } }
-  const sink = new MemorySink()
   const services = memoryServices({ sink })
   const app = await buildApp({ config, services, logger: false })
   t.teardown(async () => { await app.close(); await services.close() })
@@ -114,6 +113,7 @@ t.test('on a kept-alive connection, a split oversize head after a served request
     'GET /v1/audit/counts HTTP/1.1\r\nhost: gw\r\n\r\n', `GET ${CITIZEN} HTTP/1.1\r\n`, `host: gw\r\n${pad(40_000)}\r\n`,
   ], { gapMs: 300 })
   t.same(heard.statuses, [401, 400], 'the first served, the second refused')
+  t.equal(heard.ids.length, 2, 'each reply carries its own transaction id')
   t.same(sink.records.slice(before).map((r) => [r.id, r.status]), heard.ids.map((id, i) => [id, heard.statuses[i]]),
     'one record each, each with the status its client got')
 })
@@ -190,4 +190,22 @@ t.test('a false Content-Length cannot hold a socket and its record forever', asy
     'content-length: 100\r\n\r\n'], { waitMs: 5000 })
   t.ok(Date.now() - started < 4000, 'the connection is closed by the timeout, not held')
   oneRecord(t, served, sink, before, 'a GET with a false Content-Length')
+})
+
+t.test('a refused head whose record cannot be kept is answered 503, never 400 unrecorded', async (t) => {
+  class RefusingSink extends MemorySink {
+    override async append (): Promise<void> { throw new Error('log down') }
+  }
+  const { port, sink } = await gateway(t, 400, new RefusingSink())
+  for (const [name, parts] of [
+    ['a split oversize head', [`GET ${CITIZEN} HTTP/1.1\r\n`, pad(40_000)]],
+    ['a broken chunked body', ['POST /v1/notifications HTTP/1.1\r\nhost: gw\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n']],
+    ['CONNECT', [`CONNECT ${CITIZEN} HTTP/1.1\r\nhost: gw\r\n\r\n`]],
+  ] as Array<[string, string[]]>) {
+    const heard = await talk(port, parts)
+    t.same(heard.statuses, [503], `${name}: 503`)
+    t.equal(heard.ids.length, 1, `${name}: with its transaction id`)
+    t.match(heard.text, /gateway\.unavailable/)
+  }
+  t.equal(sink.records.length, 0)
 })
