@@ -8,7 +8,7 @@
  * client gets this reply for (its reply never comes), so the error is charged to it and its reply will not
  * record it again. Otherwise the head being read is judged from its first bytes (see socket-heads.ts).
  */
-import type { IncomingMessage } from 'node:http'
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import { problem, problemBody, type GatewayError } from '../errors.js'
 import { transactionId } from '../ids.js'
@@ -35,22 +35,40 @@ function unrecordable (): GatewayError {
   return problem('gateway.unavailable', 'The gateway cannot record transactions now; try again shortly')
 }
 
+/**
+ * Runs `fn` once the reply Node is writing on the connection (an earlier request's, already recorded) is
+ * finished, so the raw reply never lands inside it; not for the reply of the request charged with the error,
+ * which waits for the connection to close (Node's own 400 looks at the same `_httpMessage`).
+ */
+function whenIdle (socket: Socket, fn: () => void, charged: IncomingMessage | null = null): void {
+  const res = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage
+  if (res == null || res.writableFinished || res.destroyed || res.req === charged) return fn()
+  let ran = false
+  const once = (): void => { if (!ran) { ran = true; fn() } }
+  res.once('finish', once)
+  res.once('close', once)
+}
+
 /** Writes a problem reply on the raw socket and closes it: what follows on the connection cannot be trusted. */
-function sendRaw (socket: Socket, gerr: GatewayError, id: string | null, extra = ''): void {
+function sendRaw (socket: Socket, gerr: GatewayError, id: string | null, charged: IncomingMessage | null = null): void {
+  whenIdle(socket, () => writeRaw(socket, gerr, id), charged)
+}
+
+function writeRaw (socket: Socket, gerr: GatewayError, id: string | null): void {
   if (!socket.writable) return void socket.destroy()
   const text = JSON.stringify(problemBody(gerr, id))
   const txn = id === null ? '' : `X-Transaction-Id: ${id}\r\n`
   const retry = gerr.status === 503 ? 'Retry-After: 1\r\n' : ''
   socket.end(`HTTP/1.1 ${STATUS_LINES[gerr.status] ?? String(gerr.status)}\r\n` +
     'Content-Type: application/problem+json; charset=utf-8\r\nCache-Control: no-store\r\n' +
-    `Content-Length: ${Buffer.byteLength(text)}\r\n${txn}${retry}${extra}Connection: close\r\n\r\n${text}`)
+    `Content-Length: ${Buffer.byteLength(text)}\r\n${txn}${retry}Connection: close\r\n\r\n${text}`)
   socket.destroySoon()
 }
 
 /** Keeps the record (built from the reply's size), then replies; a record that cannot be kept means a 503. */
 function recordThenSend (
   deps: ClientErrorDeps, socket: Socket, gerr: GatewayError, id: string,
-  record: (responseBytes: number) => TransactionRecord, extra = '',
+  record: (responseBytes: number) => TransactionRecord, charged: IncomingMessage | null = null,
 ): void {
   const bytes = Buffer.byteLength(JSON.stringify(problemBody(gerr, id)))
   let r: TransactionRecord
@@ -58,11 +76,11 @@ function recordThenSend (
     r = record(bytes)
   } catch (err) {
     deps.onLost(err, id)
-    return sendRaw(socket, unrecordable(), id)
+    return sendRaw(socket, unrecordable(), id, charged)
   }
-  deps.sink().append(r).then(() => sendRaw(socket, gerr, id, extra), (err: unknown) => {
+  deps.sink().append(r).then(() => sendRaw(socket, gerr, id, charged), (err: unknown) => {
     deps.onLost(err, id)
-    sendRaw(socket, unrecordable(), id)
+    sendRaw(socket, unrecordable(), id, charged)
   })
 }
 
@@ -85,20 +103,23 @@ export function clientErrorHandler (deps: ClientErrorDeps) {
     }
     // A body still owed after its request was answered (and recorded): the client has its reply already,
     // and another one now would read as the reply to a next request. The connection is just closed.
-    if (st !== undefined && err.code === 'ERR_HTTP_REQUEST_TIMEOUT' && inAnsweredBody(st)) return void socket.destroy()
+    if (st !== undefined && err.code === 'ERR_HTTP_REQUEST_TIMEOUT' && inAnsweredBody(st)) {
+      return whenIdle(socket, () => socket.destroy())
+    }
     const flight = takeInFlight(socket, st)
     const gerr = problem('request.invalid', detailOf(err, flight !== null))
     if (flight !== null) {
       const { raw, id, txn } = flight
       if (txn !== null) {
         txn.code = gerr.code
-        return recordThenSend(deps, socket, gerr, id, (bytes) => toRecord(txn, gerr.status, bytes, deps.pseudonymizer()))
+        const record = (bytes: number): TransactionRecord => toRecord(txn, gerr.status, bytes, deps.pseudonymizer())
+        return recordThenSend(deps, socket, gerr, id, record, raw)
       }
       // Dispatched, its transaction not yet opened (a hook still pending): charged as it was seen.
-      if (!isV1(raw.url ?? '')) return sendRaw(socket, gerr, null)
+      if (!isV1(raw.url ?? '')) return sendRaw(socket, gerr, null, raw)
       const started = performance.now()
       return recordThenSend(deps, socket, gerr, id,
-        (bytes) => unparsedRecord(id, raw.method ?? 'GET', gerr.status, gerr.code, bytes, started))
+        (bytes) => unparsedRecord(id, raw.method ?? 'GET', gerr.status, gerr.code, bytes, started), raw)
     }
     // The head being read: its first bytes if they were kept, else what the parser error carries.
     const raw = Buffer.isBuffer(err.rawPacket) ? err.rawPacket : undefined
@@ -106,7 +127,8 @@ export function clientErrorHandler (deps: ClientErrorDeps) {
     if (line === null || !line.v1) return sendRaw(socket, gerr, null)
     const id = transactionId()
     const started = performance.now()
-    recordThenSend(deps, socket, gerr, id, (bytes) => unparsedRecord(id, line.method, gerr.status, gerr.code, bytes, started))
+    recordThenSend(deps, socket, gerr, id,
+      (bytes) => unparsedRecord(id, line.method, gerr.status, gerr.code, bytes, started))
   }
 }
 
@@ -121,6 +143,7 @@ export function connectHandler (deps: ClientErrorDeps) {
     if (!isV1(req.url ?? '')) return sendRaw(socket, gerr, null)
     const id = transactionId()
     const started = performance.now()
-    recordThenSend(deps, socket, gerr, id, (bytes) => unparsedRecord(id, 'CONNECT', gerr.status, gerr.code, bytes, started))
+    recordThenSend(deps, socket, gerr, id,
+      (bytes) => unparsedRecord(id, 'CONNECT', gerr.status, gerr.code, bytes, started))
   }
 }

@@ -24,7 +24,9 @@ interface Heard { statuses: number[], ids: string[], text: string }
  * Writes each part in its own segment (`gapMs` apart, Nagle off), then keeps the connection open until the
  * server closes it or `waitMs` pass; returns every status line and transaction id heard.
  */
-function talk (port: number, parts: Array<string | Buffer>, opts: { gapMs?: number, waitMs?: number } = {}): Promise<Heard> {
+function talk (
+  port: number, parts: Array<string | Buffer>, opts: { gapMs?: number, waitMs?: number } = {},
+): Promise<Heard> {
   return new Promise((resolve) => {
     const socket = connect(port, '127.0.0.1')
     socket.setNoDelay(true)
@@ -55,9 +57,12 @@ function talk (port: number, parts: Array<string | Buffer>, opts: { gapMs?: numb
   })
 }
 
-async function gateway (t: Test, requestTimeoutMs = 30_000, sink = new MemorySink()): Promise<{ port: number, sink: MemorySink }> {
+async function gateway (
+  t: Test, requestTimeoutMs = 30_000, sink = new MemorySink(),
+): Promise<{ port: number, sink: MemorySink }> {
   const base = await demoConfig(t)
-  const config: GatewayConfig = { ...base, gateway: { ...base.gateway, limits: { ...base.gateway.limits, requestTimeoutMs } } }
+  const limits = { ...base.gateway.limits, requestTimeoutMs }
+  const config: GatewayConfig = { ...base, gateway: { ...base.gateway, limits } }
   const services = memoryServices({ sink })
   const app = await buildApp({ config, services, logger: false })
   t.teardown(async () => { await app.close(); await services.close() })
@@ -66,7 +71,9 @@ async function gateway (t: Test, requestTimeoutMs = 30_000, sink = new MemorySin
 }
 
 /** The one reply heard carries one id, and that id has exactly one record, the only one added. */
-function oneRecord (t: Test, heard: Heard, sink: MemorySink, before: number, name: string): TransactionRecord | undefined {
+function oneRecord (
+  t: Test, heard: Heard, sink: MemorySink, before: number, name: string,
+): TransactionRecord | undefined {
   t.same(heard.statuses.length, 1, `${name}: one reply (${heard.statuses.join(', ')})`)
   t.equal(heard.ids.length, 1, `${name}: one transaction id`)
   const added = sink.records.slice(before)
@@ -84,7 +91,8 @@ t.test('heads split over segments and refused by the parser are recorded once', 
     ['the request line alone, then a 40 KB header', [`GET ${CITIZEN} HTTP/1.1\r\n`, `host: gw\r\n${pad(40_000)}\r\n`]],
     ['a 70 KB request line', [`GET ${CITIZEN}?q=${'a'.repeat(70_000)} HTTP/1.1\r\nhost: gw\r\n\r\n`]],
     ['a 70 KB request line, absolute-form, in pieces', ['GET http://gw/v1/audit/co', `unts?q=${'a'.repeat(70_000)}`]],
-    ['a percent-encoded prefix, then a 40 KB header', ['GET /%76%31/audit/counts HTTP/1.1\r\nhost: gw\r\n', pad(40_000)]],
+    ['a percent-encoded prefix, then a 40 KB header',
+      ['GET /%76%31/audit/counts HTTP/1.1\r\nhost: gw\r\n', pad(40_000)]],
     ['a lowercase method', [`get ${CITIZEN} HTTP/1.1\r\nhost: gw\r\n\r\n`]],
     ['a tab in the target', [`GET ${CITIZEN}\tx HTTP/1.1\r\nhost: gw\r\n\r\n`]],
   ]
@@ -110,7 +118,9 @@ t.test('on a kept-alive connection, a split oversize head after a served request
   const { port, sink } = await gateway(t)
   const before = sink.records.length
   const heard = await talk(port, [
-    'GET /v1/audit/counts HTTP/1.1\r\nhost: gw\r\n\r\n', `GET ${CITIZEN} HTTP/1.1\r\n`, `host: gw\r\n${pad(40_000)}\r\n`,
+    'GET /v1/audit/counts HTTP/1.1\r\nhost: gw\r\n\r\n',
+    `GET ${CITIZEN} HTTP/1.1\r\n`,
+    `host: gw\r\n${pad(40_000)}\r\n`,
   ], { gapMs: 300 })
   t.same(heard.statuses, [401, 400], 'the first served, the second refused')
   t.equal(heard.ids.length, 2, 'each reply carries its own transaction id')
@@ -141,7 +151,8 @@ t.test('CONNECT to a /v1 target is answered 405 and recorded, elsewhere answered
   const { port, sink } = await gateway(t)
   const before = sink.records.length
   const heard = await talk(port, [`CONNECT ${CITIZEN} HTTP/1.1\r\nhost: gw\r\n\r\n`])
-  t.match(oneRecord(t, heard, sink, before, 'CONNECT'), { status: 405, code: 'route.method', method: 'CONNECT', route: null })
+  t.match(oneRecord(t, heard, sink, before, 'CONNECT'),
+    { status: 405, code: 'route.method', method: 'CONNECT', route: null })
   const other = await talk(port, ['CONNECT gw.example:443 HTTP/1.1\r\nhost: gw.example:443\r\n\r\n'])
   t.same([other.statuses, other.ids], [[405], []])
   t.equal(sink.records.length, before + 1)
@@ -160,7 +171,8 @@ t.test('a chunked body with a bad chunk size makes one record, not two', async (
 t.test('a pipelined malformed request: the client gets one 400, and the records say so', async (t) => {
   const { port, sink } = await gateway(t)
   const before = sink.records.length
-  const heard = await talk(port, ['GET /v1/audit/counts HTTP/1.1\r\nhost: gw\r\n\r\nGET /v1/audit/counts HTTP/9.9.9\r\n\r\n'])
+  const heard = await talk(port,
+    ['GET /v1/audit/counts HTTP/1.1\r\nhost: gw\r\n\r\nGET /v1/audit/counts HTTP/9.9.9\r\n\r\n'])
   t.match(oneRecord(t, heard, sink, before, 'pipelined'), { status: 400, code: 'request.invalid', method: 'GET' })
   await sleep(200)
   t.equal(sink.records.length, before + 1, 'the first request, never answered, adds no record of its own')
@@ -170,7 +182,8 @@ t.test('a false Content-Length cannot hold a socket and its record forever', asy
   const { port, sink } = await gateway(t, 400)
   const signer = await demoSigner('VN.LOC.DNG')
   const body = '{"subject":"0300'
-  const post = await signRequest(signer, { method: 'POST', target: '/v1/notifications', purpose: 'public-service', body })
+  const post = await signRequest(signer,
+    { method: 'POST', target: '/v1/notifications', purpose: 'public-service', body })
   let before = sink.records.length
   let started = Date.now()
   const heard = await talk(port, ['POST /v1/notifications HTTP/1.1\r\nhost: gw\r\ncontent-type: application/json\r\n' +
@@ -199,7 +212,8 @@ t.test('a refused head whose record cannot be kept is answered 503, never 400 un
   const { port, sink } = await gateway(t, 400, new RefusingSink())
   for (const [name, parts] of [
     ['a split oversize head', [`GET ${CITIZEN} HTTP/1.1\r\n`, pad(40_000)]],
-    ['a broken chunked body', ['POST /v1/notifications HTTP/1.1\r\nhost: gw\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n']],
+    ['a broken chunked body',
+      ['POST /v1/notifications HTTP/1.1\r\nhost: gw\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n']],
     ['CONNECT', [`CONNECT ${CITIZEN} HTTP/1.1\r\nhost: gw\r\n\r\n`]],
   ] as Array<[string, string[]]>) {
     const heard = await talk(port, parts)
