@@ -90,10 +90,11 @@ function watch (socket: Headed): void {
   st.seen = parser.incoming
   st.seenComplete = parser.incoming?.complete === true
   socket[kHead] = st
-  const original = parser[key] as (...args: unknown[]) => unknown
-  parser[key] = (...args: unknown[]): unknown => {
+  // Node calls it with one argument (the parse result); no rest array, it runs for every segment read.
+  const original = parser[key] as (ret: unknown) => unknown
+  parser[key] = (ret: unknown): unknown => {
     observe(st, parser)
-    return original(...args)
+    return original(ret)
   }
 }
 
