@@ -29,9 +29,9 @@ import ops from './plugins/ops.js'
 import body from './plugins/body.js'
 import errors, { sendProblem } from './plugins/errors.js'
 import shed from './plugins/shed.js'
-import transactions, {
-  isV1, openTransaction, requestLine, toRecord as recordOf, unparsedRecord,
-} from './plugins/transactions.js'
+import transactions, { isV1, openTransaction, toRecord as recordOf } from './plugins/transactions.js'
+import { clientErrorHandler, connectHandler } from './http/client-errors.js'
+import { dispatched, replying, watchHeads } from './http/socket-heads.js'
 import type { TransactionSink } from './txlog/sink.js'
 import v1 from './plugins/v1.js'
 
@@ -126,40 +126,21 @@ function unidentifiedGate (limiter: QuotaLimiter, metrics: Metrics): NonNullable
   }
 }
 
-/**
- * Requests Node's HTTP parser cannot read (bytes that are not HTTP, headers over the limit) never reach the
- * app: they get a problem+json 400 here. One whose request line names a /v1 target is still a transaction
- * (CONTRACT §7 v1.1): it gets an id and a record of what can be known (method, status, code), kept before
- * the reply is written, like any other.
- */
+/** The reply when a record cannot be kept: nothing is served unrecorded. */
 function unrecordable (): ReturnType<typeof problem> {
   return problem('gateway.unavailable', 'The gateway cannot record transactions now; try again shortly')
 }
 
-function clientErrorHandler (sink: () => TransactionSink, onLost: (err: unknown, txn: string) => void) {
-  return (err: Error & { code?: string, rawPacket?: unknown }, socket: import('node:net').Socket): void => {
-    if (err.code === 'ECONNRESET' || socket.destroyed) return
-    const detail = err.code === 'HPE_HEADER_OVERFLOW'
-      ? 'The request headers are too large'
-      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'The request was not received in time' : 'The request is not valid HTTP'
-    const line = requestLine(Buffer.isBuffer(err.rawPacket) ? err.rawPacket : undefined)
-    const id = line !== null && isV1(line.target) ? transactionId() : null
-    const body = JSON.stringify(problemBody(problem('request.invalid', detail), id))
-    const send = (status: string, text: string, txn: string | null): void => {
-      if (!socket.writable) return void socket.destroy()
-      const txnHeader = txn === null ? '' : `X-Transaction-Id: ${txn}\r\n`
-      const type = 'Content-Type: application/problem+json; charset=utf-8'
-      socket.end(`HTTP/1.1 ${status}\r\n${type}\r\nContent-Length: ${Buffer.byteLength(text)}\r\n${txnHeader}Connection: close\r\n\r\n${text}`)
-      socket.destroySoon()
-    }
-    if (id === null || line === null) return send('400 Bad Request', body, null)
-    const started = performance.now()
-    const record = unparsedRecord(id, line.method, 400, 'request.invalid', Buffer.byteLength(body), started)
-    sink().append(record).then(() => send('400 Bad Request', body, id), (e: unknown) => {
-      onLost(e, id)
-      send('503 Service Unavailable', JSON.stringify(problemBody(unrecordable(), id)), id)
-    })
-  }
+/**
+ * Node's HTTP server settings: its timeouts bound how long a head or body may take (a client that stops
+ * mid-request is answered 400 and recorded by http/client-errors.ts, instead of holding the socket), and
+ * its bare, unrecorded 400 for a missing Host is left to the transaction plugin.
+ */
+function httpOptions (limits: GatewayConfig['gateway']['limits']): import('node:http').ServerOptions {
+  const ms = limits.requestTimeoutMs
+  // Node checks its timeouts on this interval (30 s by default): a quarter of the limit keeps overshoot small.
+  const checkEvery = Math.max(50, Math.min(30_000, Math.floor(ms / 4)))
+  return { requireHostHeader: false, headersTimeout: Math.min(60_000, ms), connectionsCheckingInterval: checkEvery }
 }
 
 /** A hop count becomes proxy-addr's "trust the first n hops" function (fastify's types omit the number form). */
@@ -170,6 +151,9 @@ function trustedProxies (trust: number | string | false): string | boolean | ((a
 export async function buildApp (opts: AppOptions): Promise<FastifyInstance> {
   const { config, services } = opts
   let lost = (_err: unknown, _txn: string): void => {}
+  const clientErrorDeps = {
+    sink: () => services.sink, pseudonymizer: () => pseudonymizer, onLost: (err: unknown, txn: string) => lost(err, txn),
+  }
   const app = Fastify({
     ...(opts.loggerInstance === undefined ? { logger: opts.logger ?? loggerOptions('info') } : { loggerInstance: opts.loggerInstance }),
     // Fastify's own request lines carry the raw URL (personal ids); the transaction plugin logs instead.
@@ -178,8 +162,11 @@ export async function buildApp (opts: AppOptions): Promise<FastifyInstance> {
     exposeHeadRoutes: false,
     // Off: fastify's own reply is plain JSON and unrecorded; plugins/shed.ts refuses with problem+json.
     return503OnClosing: false,
-    genReqId: () => transactionId(),
-    clientErrorHandler: clientErrorHandler(() => services.sink, (err, txn) => lost(err, txn)),
+    // The id is noted on the connection: a parser error or timeout there before the reply is this request's.
+    genReqId: (raw) => dispatched(raw, transactionId()),
+    requestTimeout: config.gateway.limits.requestTimeoutMs,
+    http: httpOptions(config.gateway.limits),
+    clientErrorHandler: clientErrorHandler(clientErrorDeps),
     // A target the router cannot decode (bad percent-encoding) fails before the hooks run and outside the
     // error handler (no onSend either): it is opened as a transaction here, refused like any invalid
     // request, and its record kept before the reply goes, as onSend would.
@@ -195,6 +182,7 @@ export async function buildApp (opts: AppOptions): Promise<FastifyInstance> {
       const body = JSON.stringify(problemBody(gerr, txn.id))
       // Recorded here: the hook must not record it a second time if it ever runs.
       req.txn = undefined
+      if (replying(req.raw) !== true) return
       const send = (status: number, text: string): void => {
         void r.code(status).type('application/problem+json; charset=utf-8').header('cache-control', 'no-store')
           .send(text)
@@ -211,6 +199,8 @@ export async function buildApp (opts: AppOptions): Promise<FastifyInstance> {
   })
 
   lost = (err, txn) => app.log.error({ err, txn }, 'transaction record could not be kept; reply withheld')
+  watchHeads(app.server)
+  app.server.on('connect', connectHandler(clientErrorDeps))
   const onJwksError = (err: unknown, agency: string): void => app.log.warn({ err, agency }, 'JWKS fetch failed; keeping known keys')
   let runtime = new Runtime(config, { builtins: BUILTIN_ROUTES, onJwksError })
   // The pseudonym key is read once: changing it would split the log's pseudonyms (restart to rotate).

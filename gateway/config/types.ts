@@ -99,7 +99,12 @@ export interface AgencySpec {
 export interface GatewaySpec {
   readonly id: string
   readonly maxClockSkewSeconds: number
-  readonly limits: { readonly bodyBytes: number, readonly tokenBytes: number, readonly upstreamResponseBytes: number, readonly batchBodyBytes: number }
+  readonly limits: {
+    readonly bodyBytes: number, readonly tokenBytes: number, readonly upstreamResponseBytes: number
+    readonly batchBodyBytes: number
+    /** Time to receive a whole request (head and body); a client slower than this gets 400 request.invalid. */
+    readonly requestTimeoutMs: number
+  }
   readonly secrets: {
     readonly pseudonymKey: string
     readonly cacheKeys: ReadonlyArray<{ readonly id: string, readonly key: string }>

@@ -10,6 +10,7 @@ import type { Pseudonymizer } from '../pseudonym.js'
 import { newTransaction, type TransactionContext } from '../pipeline/transaction.js'
 import { outcomeOf, type TransactionRecord } from '../txlog/record.js'
 import type { TransactionSink } from '../txlog/sink.js'
+import { opened, replying } from '../http/socket-heads.js'
 
 export interface TransactionsOptions {
   readonly sink: () => TransactionSink
@@ -74,12 +75,21 @@ export function toRecord (txn: TransactionContext, status: number, responseBytes
   }
 }
 
-/** The method and target of a request line at the start of `raw` (what a parser error leaves), or null. */
-export function requestLine (raw: Buffer | undefined): { method: string, target: string } | null {
+const REQUEST_LINE = /^(?:\r?\n){0,2}([!#$%&'*+.^_`|~0-9A-Za-z-]{1,16}) (\S{1,2048})([ \t\r\n]?)/
+
+/**
+ * The method of the request line at the start of `raw` (a head's first bytes, or what a parser error left)
+ * and whether its target is in the /v1 space, or null. Only the method and the first token of the target
+ * are read: the rest of the line may be what broke the parse. The target may be cut short (only the
+ * head's start is kept): an unterminated one counts as /v1 only if it does without its last character, so
+ * `/v1` cut off before `x` is not taken for /v1.
+ */
+export function requestLine (raw: Buffer | undefined): { method: string, v1: boolean } | null {
   if (raw === undefined) return null
-  // Only the method and the first token of the target: the rest of the line may be what broke the parse.
-  const m = /^([A-Z]{1,16}) (\S{1,8192})[ \r\n]/.exec(raw.subarray(0, 8300).toString('latin1'))
-  return m === null ? null : { method: m[1] as string, target: m[2] as string }
+  const m = REQUEST_LINE.exec(raw.subarray(0, 2100).toString('latin1'))
+  if (m === null) return null
+  const target = m[2] as string
+  return { method: m[1] as string, v1: m[3] === '' ? isV1(target.slice(0, -1)) : isV1(target) }
 }
 
 /** The record of a request refused before it was parsed: only what the gateway saw is known. */
@@ -99,6 +109,7 @@ export function unparsedRecord (
 export function openTransaction (req: FastifyRequest, reply: FastifyReply): void {
   const txn = newTransaction(req.id, req.method)
   req.txn = txn
+  opened(req.raw, txn)
   reply.header('x-transaction-id', txn.id)
 }
 
@@ -106,14 +117,25 @@ export default fp<TransactionsOptions>(async function transactions (app: Fastify
   app.decorateRequest('txn', undefined)
 
   // Callback-style hooks on the hot path: no promise per request where nothing is awaited.
-  app.addHook('onRequest', (req: FastifyRequest, reply: FastifyReply, done: () => void) => {
+  app.addHook('onRequest', (req: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void) => {
     // Whatever the spelling, a request the router sends to /v1 is a transaction.
     const v1 = isV1Path(req.url) || req.routeOptions.url?.startsWith('/v1') === true || isV1(req.url)
     if (v1) openTransaction(req, reply)
+    // Node's own refusal of this is an unrecorded bare 400 (requireHostHeader is off in app.ts for that).
+    if (req.raw.headers.host === undefined && req.raw.httpVersionMajor === 1 && req.raw.httpVersionMinor === 1) {
+      return done(problem('request.invalid', 'An HTTP/1.1 request must carry a Host header'))
+    }
     done()
   })
 
   app.addHook('onSend', async (req: FastifyRequest, reply: FastifyReply, payload: unknown) => {
+    // Charged with a parser error or timeout on its connection: recorded then, and this reply never arrives.
+    const refused = replying(req.raw)
+    if (refused !== true) {
+      req.txn = undefined
+      await refused
+      return payload
+    }
     const txn = req.txn
     if (txn === undefined) return payload
     // Bytes received, never the declared Content-Length: a client must not choose a record's values.
