@@ -12,6 +12,7 @@ import { RedisRecordStore } from '../reuse/redis-store.js'
 import { Runtime } from '../runtime.js'
 import { reuseReader } from '../services.js'
 import { DirectSink } from '../txlog/sinks.js'
+import { reportPoisoned } from '../txlog/worker.js'
 import type { LogWriter } from '../txlog/writer.js'
 import { createBatchService } from './service.js'
 
@@ -22,7 +23,7 @@ export function startBatchWorkerProcess (
   const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1, commandTimeout: config.gateway.redis.commandTimeoutMs })
   redis.on('error', () => {})
   const records = reuseReader(config, new RedisRecordStore(redis, config.gateway.redis.keyPrefix), logger)
-  const sink = new DirectSink(writer, config.gateway.log)
+  const sink = new DirectSink(writer, config.gateway.log, (result) => reportPoisoned(result, logger))
   const batches = createBatchService(redisUrl, config)
   const pseudonymizer = new Pseudonymizer(config.gateway.secrets.pseudonymKey)
   const verifyBudget = verifyBudgetGate(new RedisVerifyBudget(redis, config.gateway.redis.keyPrefix), pseudonymizer)

@@ -17,14 +17,45 @@ export interface BatchOptions {
   readonly batchMaxWaitMs: number
 }
 
+/**
+ * The default report of a DirectSink given no logger: one JSON error line (pino's shape, level 50) per record
+ * the database refused, so an operator sees it. Records hold no personal data (CONTRACT §7).
+ */
+export function reportPoisonToStderr (
+  result: IsolatedWrite, out: { write (line: string): unknown } = process.stderr,
+): void {
+  for (const p of result.poisoned) {
+    out.write(JSON.stringify({
+      level: 50,
+      time: Date.now(),
+      txn: p.id,
+      reason: p.error,
+      ...(p.kept ? {} : { record: p.record }),
+      msg: p.kept
+        ? 'transaction log: record refused by the database; kept aside in ndx_tx_poisoned'
+        : 'transaction log: record refused by the database and not kept aside',
+    }) + '\n')
+  }
+}
+
 export class DirectSink implements TransactionSink {
   readonly #commit: GroupCommit<TransactionRecord>
 
-  constructor (writer: LogWriter, opts: BatchOptions, onWritten?: (result: IsolatedWrite) => void) {
+  /**
+   * `onWritten` hears what each batch came to (records kept aside as poison); without it, poison is still
+   * reported, as an error line on stderr (`reportPoisonToStderr`), never dropped silently.
+   */
+  constructor (
+    writer: LogWriter, opts: BatchOptions, onWritten: (result: IsolatedWrite) => void = reportPoisonToStderr,
+  ) {
     // A batch the database refuses is written record by record and poison kept aside: one request's record
-    // never turns the replies of the others into 503.
-    this.#commit = new GroupCommit(async (records) => { onWritten?.(await writer.writeIsolated(records)) },
-      { maxItems: opts.batchMaxRecords, maxWaitMs: opts.batchMaxWaitMs, concurrency: 1 })
+    // never turns the replies of the others into 503. The write is awaited on its own statement: written as
+    // `onWritten?.(await writer.writeIsolated(…))`, an absent callback short-circuits the call and its
+    // arguments, so the records were never written at all.
+    this.#commit = new GroupCommit(async (records) => {
+      const result = await writer.writeIsolated(records)
+      onWritten(result)
+    }, { maxItems: opts.batchMaxRecords, maxWaitMs: opts.batchMaxWaitMs, concurrency: 1 })
   }
 
   append (record: TransactionRecord): Promise<void> {
