@@ -3,6 +3,7 @@
  * bad value is named as invalid (not "required"), exit codes tell a refusal (1) from usage (2) from an
  * unreachable gateway (3), NDX_* environment variables, keys found where keygen puts them, --json.
  */
+import { readFileSync } from 'node:fs'
 import t, { type Test } from 'tap'
 import { execFile } from 'node:child_process'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
@@ -14,6 +15,11 @@ import { COMMANDS, external, runCli } from '../../cli/ndx.js'
 import { loadConfig } from '../../gateway/config/load-config.js'
 import { projectPath } from '../../gateway/paths.js'
 import { buildTestGateway, copyConfig, sharedSimulators } from '../helpers/gateway.js'
+
+/** The line of `checkpointKeyFile` in the demo gateway.yaml (so the test follows edits above it). */
+const KEY_FILE_LINE = readFileSync(projectPath('config', 'gateway.yaml'), 'utf8').split('\n')
+  .findIndex((l) => l.trimStart().startsWith('checkpointKeyFile:')) + 1
+
 
 async function cli (args: string[], env: Record<string, string | undefined> = {}): Promise<{ code: number, out: string, err: string }> {
   let out = ''
@@ -131,10 +137,10 @@ t.test('config check: one stream, --json, and the same verdict as the gateway fo
   const res = await cli(['config', 'check', dir])
   t.equal(res.code, 1)
   t.equal(res.err, '')
-  t.match(res.out, /^refused: .* 1 issue\(s\)\n {2}gateway\.yaml:17 \/secrets\/checkpointKeyFile: file not found: .*gateway-checkpoint\.private\.jwk\.json\n$/)
+  t.match(res.out, new RegExp(`^refused: .* 1 issue\\(s\\)\\n {2}gateway\\.yaml:${KEY_FILE_LINE} /secrets/checkpointKeyFile: file not found: .*gateway-checkpoint\\.private\\.jwk\\.json\\n$`))
   const json = await cli(['config', 'check', '--json'], { CONFIG_DIR: dir })
   t.equal(json.code, 1)
-  t.match(JSON.parse(json.out), { ok: false, dir, issues: [{ file: 'gateway.yaml', line: 17, path: '/secrets/checkpointKeyFile', reason: /file not found/ }] })
+  t.match(JSON.parse(json.out), { ok: false, dir, issues: [{ file: 'gateway.yaml', line: KEY_FILE_LINE, path: '/secrets/checkpointKeyFile', reason: /file not found/ }] })
   const fixed = await cli(['config', 'check', '--json', dir], { NDX_CHECKPOINT_KEY_FILE: projectPath('demo', 'keys', 'gateway-checkpoint.private.jwk.json') })
   t.match(JSON.parse(fixed.out), { ok: true, agencies: 8, services: 3, operations: 5, issues: [] })
   t.equal(fixed.code, 0)

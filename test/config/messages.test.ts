@@ -3,6 +3,8 @@
  * is expected, "did you mean", no cascades, cross-file checks even in a file with schema errors, files the
  * config names checked as the gateway reads them, and `type: map` with its `values`.
  */
+import { readFileSync } from 'node:fs'
+import { projectPath } from '../../gateway/paths.js'
 import t, { type Test } from 'tap'
 import { readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -14,6 +16,11 @@ import { readEnvironment } from '../../gateway/env.js'
 import { startGateway } from '../../gateway/server.js'
 import { copyConfig } from '../helpers/gateway.js'
 import { tempDir } from '../helpers/txlog.js'
+
+/** The line of `checkpointKeyFile` in the demo gateway.yaml (so the test follows edits above it). */
+const KEY_FILE_LINE = readFileSync(projectPath('config', 'gateway.yaml'), 'utf8').split('\n')
+  .findIndex((l) => l.trimStart().startsWith('checkpointKeyFile:')) + 1
+
 
 async function refused (t: Test, dir: string, env: Record<string, string> = {}): Promise<ConfigIssue[]> {
   try {
@@ -90,7 +97,7 @@ t.test('a config directory copied elsewhere is refused naming the missing key fi
   const issues = await refused(t, dir)
   t.same(issues, [{
     file: 'gateway.yaml',
-    line: 17,
+    line: KEY_FILE_LINE,
     path: '/secrets/checkpointKeyFile',
     reason: `file not found: ${join(dir, '..', 'demo', 'keys', 'gateway-checkpoint.private.jwk.json')}`,
   }])
@@ -108,7 +115,7 @@ t.test('the gateway started on a copied directory refuses it with the same confi
   await t.rejects(startGateway(readEnvironment({ CONFIG_DIR: dir, DATA_DIR: await tempDir(t), PORT: '0' }), logger),
     { name: 'ConfigError', issues: [{ file: 'gateway.yaml', path: '/secrets/checkpointKeyFile', reason: /^file not found: / }] })
   const fatal = lines.map((l) => JSON.parse(l) as { msg: string, issues?: unknown[] }).find((l) => l.msg === 'configuration refused')
-  t.match(fatal?.issues, [{ file: 'gateway.yaml', line: 17, path: '/secrets/checkpointKeyFile' }], 'the log names the file and line')
+  t.match(fatal?.issues, [{ file: 'gateway.yaml', line: KEY_FILE_LINE, path: '/secrets/checkpointKeyFile' }], 'the log names the file and line')
   t.notMatch(lines.join(''), /ENOENT/, 'no ENOENT stack')
 })
 
