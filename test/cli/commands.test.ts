@@ -31,7 +31,11 @@ async function cli (args: string[], env: Record<string, string | undefined> = {}
 /** The CLI as its own process (`cli/main.ts` under tsx), for commands that write to stdout themselves. */
 async function cliProcess (args: string[]): Promise<{ code: number, out: string, err: string }> {
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, ['--import', 'tsx', projectPath('cli', 'main.ts'), ...args], { timeout: 60_000 },
+    // Without the coverage hook: a tsx-compiled copy of the sources would be merged into the suite's
+    // coverage as if it were the same code, and skew its function counts.
+    const env = { ...process.env }
+    delete env.NODE_V8_COVERAGE
+    execFile(process.execPath, ['--import', 'tsx', projectPath('cli', 'main.ts'), ...args], { timeout: 60_000, env },
       (error, out, err) => {
         if (error !== null && typeof error.code !== 'number') reject(error)
         else resolve({ code: error === null ? 0 : error.code as number, out, err })
