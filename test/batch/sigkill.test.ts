@@ -18,6 +18,7 @@ import { freshDatabase } from '../helpers/postgres.js'
 import { REDIS_URL, testRedis } from '../helpers/redis.js'
 import { CHECKPOINT_ENV, tempDir } from '../helpers/txlog.js'
 import { batchConfigDir, VERIFY, verifyItems } from './helpers.js'
+import { childEnv } from '../helpers/child-env.js'
 
 const ITEMS = 160
 const ITEM_RECORDS = "SELECT id::text AS id FROM ndx_tx WHERE service = 'population' AND client = 'VN.VIETTEL'"
@@ -26,7 +27,7 @@ function start (
   t: Test, entry: 'main.ts' | 'worker-main.ts', env: Record<string, string>, ready: RegExp,
 ): Promise<{ child: ChildProcess, match: string }> {
   const child = spawn(process.execPath, ['--import', 'tsx', projectPath('gateway', entry)], {
-    cwd: projectPath(), env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'],
+    cwd: projectPath(), env: childEnv(env), stdio: ['ignore', 'pipe', 'inherit'],
   })
   t.teardown(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL') })
   let out = ''

@@ -14,6 +14,7 @@ import { decodeJwt } from 'jose'
 import { COMMANDS, external, runCli } from '../../cli/ndx.js'
 import { loadConfig } from '../../gateway/config/load-config.js'
 import { projectPath } from '../../gateway/paths.js'
+import { childEnv } from '../helpers/child-env.js'
 import { buildTestGateway, copyConfig, sharedSimulators } from '../helpers/gateway.js'
 
 /** The line of `checkpointKeyFile` in the demo gateway.yaml (so the test follows edits above it). */
@@ -31,11 +32,7 @@ async function cli (args: string[], env: Record<string, string | undefined> = {}
 /** The CLI as its own process (`cli/main.ts` under tsx), for commands that write to stdout themselves. */
 async function cliProcess (args: string[]): Promise<{ code: number, out: string, err: string }> {
   return new Promise((resolve, reject) => {
-    // Without the coverage hook: a tsx-compiled copy of the sources would be merged into the suite's
-    // coverage as if it were the same code, and skew its function counts.
-    const env = { ...process.env }
-    delete env.NODE_V8_COVERAGE
-    execFile(process.execPath, ['--import', 'tsx', projectPath('cli', 'main.ts'), ...args], { timeout: 60_000, env },
+    execFile(process.execPath, ['--import', 'tsx', projectPath('cli', 'main.ts'), ...args], { timeout: 60_000, env: childEnv() },
       (error, out, err) => {
         if (error !== null && typeof error.code !== 'number') reject(error)
         else resolve({ code: error === null ? 0 : error.code as number, out, err })

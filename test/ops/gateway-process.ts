@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import type { Test } from 'tap'
 import { projectPath } from '../../gateway/paths.js'
+import { childEnv } from '../helpers/child-env.js'
 
 export interface GatewayProcess {
   readonly child: ChildProcess
@@ -18,7 +19,7 @@ export interface GatewayProcess {
 export async function startGatewayProcess (t: Test, env: Record<string, string>): Promise<GatewayProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', projectPath('gateway', 'main.ts')], {
     cwd: projectPath(),
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
+    env: childEnv({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env }),
     stdio: ['ignore', 'pipe', 'inherit'],
   })
   const logs: Array<Record<string, unknown>> = []

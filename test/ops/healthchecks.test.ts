@@ -13,6 +13,7 @@ import { buildTestGateway } from '../helpers/gateway.js'
 import { freshDatabase } from '../helpers/postgres.js'
 import { REDIS_URL, testRedis } from '../helpers/redis.js'
 import { CHECKPOINT_ENV, configWithPrefix, tempDir } from '../helpers/txlog.js'
+import { childEnv } from '../helpers/child-env.js'
 
 function healthcheck (what: string, env: Record<string, string>): Promise<number> {
   return new Promise((resolve) => {
@@ -48,7 +49,7 @@ t.test('a real log worker process keeps its healthcheck green', async (t) => {
   const dataDir = await tempDir(t)
   const worker = spawn(process.execPath, ['--import', 'tsx', projectPath('gateway', 'worker-main.ts')], {
     cwd: projectPath(),
-    env: { ...process.env, ...CHECKPOINT_ENV, CONFIG_DIR: dir, REDIS_URL, DATABASE_URL: await freshDatabase(t), DATA_DIR: dataDir, LOG_LEVEL: 'warn' },
+    env: childEnv({ ...CHECKPOINT_ENV, CONFIG_DIR: dir, REDIS_URL, DATABASE_URL: await freshDatabase(t), DATA_DIR: dataDir, LOG_LEVEL: 'warn' }),
     stdio: ['ignore', 'inherit', 'inherit'],
   })
   const exited = once(worker, 'exit') as Promise<[number | null]>

@@ -16,6 +16,7 @@ import { demoSigner, sharedSimulators } from '../helpers/gateway.js'
 import { freshDatabase } from '../helpers/postgres.js'
 import { REDIS_URL, testRedis } from '../helpers/redis.js'
 import { CHECKPOINT_ENV, configWithPrefix, duplicateCount, tempDir, waitLogged } from '../helpers/txlog.js'
+import { childEnv } from '../helpers/child-env.js'
 
 t.test('SIGKILL under load: every served transaction is in the log afterwards', async (t) => {
   const sims = await sharedSimulators(t)
@@ -24,7 +25,7 @@ t.test('SIGKILL under load: every served transaction is in the log afterwards', 
   const databaseUrl = await freshDatabase(t)
   const child = spawn(process.execPath, ['--import', 'tsx', projectPath('gateway', 'main.ts')], {
     cwd: projectPath(),
-    env: { ...process.env, ...sims.env, ...CHECKPOINT_ENV, CONFIG_DIR: dir, PORT: '0', REDIS_URL, DATABASE_URL: databaseUrl, DATA_DIR: await tempDir(t), NDX_WORKER: 'false', LOG_LEVEL: 'info' },
+    env: childEnv({ ...sims.env, ...CHECKPOINT_ENV, CONFIG_DIR: dir, PORT: '0', REDIS_URL, DATABASE_URL: databaseUrl, DATA_DIR: await tempDir(t), NDX_WORKER: 'false', LOG_LEVEL: 'info' }),
     stdio: ['ignore', 'pipe', 'inherit'],
   })
   t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
