@@ -15,7 +15,6 @@ import { AUDIT_ROUTES, auditHandlers } from './builtins/audit.js'
 import { AUDIT_EXPORT_ROUTE, auditExportHandler } from './builtins/audit-export.js'
 import { ADMIN_ROUTES, adminHandlers } from './builtins/admin.js'
 import { describeReload, type ReloadResult } from './builtins/reload.js'
-import { createHash } from 'node:crypto'
 import { BATCH_ROUTES, batchHandlers } from './builtins/batches.js'
 import type { BatchService } from './batch/service.js'
 import type { QuotaLimiter } from './access/quota.js'
@@ -112,11 +111,14 @@ const UNIDENTIFIED: ReadonlySet<string> = new Set([
  * one count across instances): past it they are answered 429 instead. Runs only on refusals, so requests
  * that verify never pay for it. The address is hashed for its key name.
  */
-function unidentifiedGate (limiter: QuotaLimiter, metrics: Metrics): NonNullable<RequestPathDeps['unidentified']> {
+function unidentifiedGate (
+  limiter: QuotaLimiter, metrics: Metrics, pseudonymizer: Pseudonymizer,
+): NonNullable<RequestPathDeps['unidentified']> {
   return async (req, err, runtime) => {
     if (!(err instanceof GatewayError) || !UNIDENTIFIED.has(err.code)) return
     const perMinute = runtime.config.gateway.quota.unauthenticatedPerMinute
-    const address = createHash('sha256').update(req.ip ?? '').digest('base64url').slice(0, 22)
+    // Keyed like every other pseudonym: a bare hash of an IPv4 address is reversed by trying all 2^32.
+    const address = pseudonymizer.of('key', req.ip ?? '')
     const d = await limiter.take(`anon:${address}`, perMinute)
     if (d.allowed) return
     metrics.unauthenticatedRefused()
@@ -306,7 +308,7 @@ export async function buildApp (opts: AppOptions): Promise<FastifyInstance> {
     records: services.records,
     metrics,
     admit: quotaGate(services.quota),
-    unidentified: unidentifiedGate(services.quota, metrics),
+    unidentified: unidentifiedGate(services.quota, metrics, pseudonymizer),
     verifyBudget: verifyGate,
     builtins: builtinHandlers(services, state, cluster, opts.batches ?? null),
     batchBodyBytes: config.gateway.limits.batchBodyBytes,

@@ -124,6 +124,10 @@ export class ItemRunner {
       if (op === undefined) throw problem('route.not_found', 'The operation is no longer served')
       const agency = runtime.agencies.get(meta.client)
       if (agency === undefined) throw problem('access.denied', 'The agency is no longer configured')
+      // A key removed from the agency since the batch was submitted signs nothing more: its items stop too.
+      if (await agency.findKey(meta.keyId) === undefined) {
+        throw problem('auth.unknown_key', 'The key that signed this batch is no longer the agency\'s')
+      }
       const caller: Caller = { agency, kid: meta.keyId, purpose: meta.purpose, onBehalfOf: meta.onBehalfOf }
       const answer = await executeOperation(caller, op, itemCall(op, item), this.#deps, txn, runtime)
       line = { index, status: 200, data: answer.data, transactionId: txn.id }

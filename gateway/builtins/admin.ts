@@ -70,7 +70,7 @@ export function adminHandlers (deps: AdminDeps): Record<string, BuiltinHandler> 
       const issues = checkPurge(req.body)
       if (issues.length > 0) throw problem('request.invalid', 'The purge does not match its schema', { errors: issues })
       const { service, subject } = req.body as { service: string, subject?: string }
-      if (runtime.config.services[service] === undefined) {
+      if (!Object.hasOwn(runtime.config.services, service)) {
         const errors = [{ in: 'body' as const, name: 'service', reason: 'is not a configured service' }]
         throw problem('request.invalid', 'No such service', { errors })
       }

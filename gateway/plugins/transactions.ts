@@ -143,14 +143,16 @@ export default fp<TransactionsOptions>(async function transactions (app: Fastify
     const record = toRecord(txn, reply.statusCode, payloadBytes(payload), opts.pseudonymizer())
     try {
       await opts.sink().append(record)
-      opts.onRecord?.(record)
-      return payload
     } catch (err) {
       req.log.error({ err, txn: txn.id }, 'transaction record could not be kept; reply withheld')
       txn.code = 'gateway.unavailable'
       reply.code(503).type('application/problem+json; charset=utf-8').header('cache-control', 'no-store').header('retry-after', '1')
       return JSON.stringify(problemBody(problem('gateway.unavailable', 'The gateway cannot record transactions now; try again shortly'), txn.id))
     }
+    // After the record is kept, not inside its try: a metrics failure must not turn a recorded reply into an
+    // unrecorded 503.
+    try { opts.onRecord?.(record) } catch (err) { req.log.warn({ err, txn: txn.id }, 'metrics for a record failed') }
+    return payload
   })
 
   app.addHook('onResponse', (req: FastifyRequest, reply: FastifyReply, done: () => void) => {

@@ -126,8 +126,10 @@ export class LogWriter {
         [printable(String(r.id), 64), record, error])
       return { written: 0, poisoned: [{ id: r.id, error, kept: true }] }
     } catch {
-      // Not even kept aside: the error line (records hold no personal data) is the last copy.
-      return { written: 0, poisoned: [{ id: r.id, error, kept: false, record }] }
+      // Not even kept aside (the database went away between the two statements, or refuses this table too):
+      // the batch fails as a whole, so a reply waits for its record (503) and a queued job is retried,
+      // rather than the record surviving only as an error line.
+      throw err
     }
   }
 

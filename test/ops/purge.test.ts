@@ -27,6 +27,9 @@ t.test('POST /v1/admin/purge drops a service\'s kept records, or one subject\'s'
   t.equal(source(await get('096179024395')), 'upstream')
   const media = await signedInject(app, 'VN.NDXP.OPS', 'POST', '/v1/admin/purge', { body: 'service=population', headers: { 'content-type': 'text/plain' } })
   t.equal(json(media).code, 'request.media_type')
+  // A prototype name is no configured service (a plain-object lookup would find Object's constructor).
+  const proto = await signedInject(app, 'VN.NDXP.OPS', 'POST', '/v1/admin/purge', { body: { service: 'constructor' } })
+  t.same([proto.statusCode, json(proto).code], [400, 'request.invalid'], '"constructor" is not a service')
 })
 
 t.test('a record kept under one mapping version is never read under another', async (t) => {

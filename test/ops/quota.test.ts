@@ -2,6 +2,7 @@
  * Quotas: per-agency requests per minute, one count across instances through Redis, 429 with Retry-After.
  */
 import t from 'tap'
+import { createHash } from 'node:crypto'
 import { appendFile, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -91,6 +92,9 @@ t.test('forged tokens from one address are bounded across two instances; verifie
   }
   t.equal(await counted(), 5, 'one count in Redis for the address (its key holds a hash, not the address)')
   t.notOk((await redis.keys(`${prefix}*127.0.0.1*`)).length, 'no raw address in key names')
+  // Nor a bare hash of it, which anyone reverses by hashing all 2^32 IPv4 addresses: a keyed pseudonym.
+  const bare = createHash('sha256').update('127.0.0.1').digest('base64url').slice(0, 22)
+  t.notOk((await redis.keys(`${prefix}*${bare}*`)).length, 'no unkeyed hash of the address either')
 
   for (const gw of [a, b, a]) t.equal((await verified(gw)).statusCode, 200, 'a verified request from there is served')
   t.equal(await counted(), 5, 'and not counted')

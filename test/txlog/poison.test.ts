@@ -52,6 +52,15 @@ for (const kind of ['postgres', 'pglite'] as const) {
   })
 }
 
+t.test('a refused record that cannot be set aside fails its batch instead of being dropped', async (t) => {
+  const sql = await logDatabase(t, 'postgres')
+  const writer = new LogWriter(sql)
+  await sql.exec('DROP TABLE ndx_tx_poisoned')
+  const good = record()
+  await t.rejects(writer.writeIsolated([good, poison()]), 'the caller sees a failure: a reply waits (503), a job is retried')
+  t.equal(await loggedCount(sql, [good.id]), 1, 'the good record of the batch was still written')
+})
+
 t.test('a database outage is not poison: the batch fails whole and nothing is set aside', async (t) => {
   const sql = new PgSql('postgres://postgres@127.0.0.1:1/none')
   t.teardown(() => sql.close())
