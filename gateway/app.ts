@@ -31,7 +31,6 @@ import shed from './plugins/shed.js'
 import transactions, { isV1, openTransaction, toRecord as recordOf } from './plugins/transactions.js'
 import { clientErrorHandler, connectHandler } from './http/client-errors.js'
 import { dispatched, replying, watchHeads } from './http/socket-heads.js'
-import type { TransactionSink } from './txlog/sink.js'
 import v1 from './plugins/v1.js'
 
 export interface AppOptions {

@@ -4,18 +4,12 @@
  * Without Redis there is none, and batch routes answer `503 gateway.unavailable` (batches must survive
  * a crash of the process that accepted them, which only a shared store gives).
  */
-import type { VerifyBudgetGate } from '../access/verify-budget.js'
 import { Redis } from 'ioredis'
 import type { GatewayConfig } from '../config/types.js'
 import type { Logger } from 'pino'
-import type { Metrics } from '../ops/metrics.js'
-import type { Pseudonymizer } from '../pseudonym.js'
 import { RecordCipher } from '../reuse/cipher.js'
-import type { RecordReader } from '../reuse/reader.js'
-import type { Runtime } from '../runtime.js'
-import type { TransactionSink } from '../txlog/sink.js'
 import { BatchQueues, startBatchWorkers, type BatchWorkers } from './queues.js'
-import { ItemRunner } from './run-item.js'
+import { ItemRunner, type ItemRunnerDeps } from './run-item.js'
 import { BatchStore } from './store.js'
 
 export interface BatchService {
@@ -26,14 +20,8 @@ export interface BatchService {
   close (): Promise<void>
 }
 
-export interface BatchWorkerDeps {
-  readonly current: () => Runtime
-  readonly records: RecordReader
-  readonly sink: TransactionSink
-  readonly pseudonymizer: Pseudonymizer
-  readonly metrics?: Metrics
-  /** The failed-verification budget gate (CONTRACT §5 v1.1), as single calls spend it. */
-  readonly verifyBudget?: VerifyBudgetGate
+/** What batch workers need: an item runner's dependencies (their store is the service's own), and a logger. */
+export interface BatchWorkerDeps extends Omit<ItemRunnerDeps, 'store'> {
   readonly logger?: Logger
 }
 
