@@ -2,23 +2,13 @@
  * CONTRACT §2: configuration files are validated against their schemas and each other; any issue refuses
  * the whole directory, and every issue names file, path and reason.
  */
-import t, { type Test } from 'tap'
+import t from 'tap'
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { ConfigError, loadConfig } from '../../gateway/config/load-config.js'
-import type { ConfigIssue } from '../../gateway/config/types.js'
+import { loadConfig } from '../../gateway/config/load-config.js'
+import { refused } from '../helpers/config.js'
 import { copyConfig, DEMO_CONFIG } from '../helpers/gateway.js'
 
-async function refused (t: Test, dir: string, env: Record<string, string> = {}): Promise<ConfigIssue[]> {
-  try {
-    await loadConfig(dir, env)
-  } catch (err) {
-    t.ok(err instanceof ConfigError, 'refused with a ConfigError')
-    return [...(err as ConfigError).issues]
-  }
-  t.fail('the directory was accepted')
-  return []
-}
 
 async function edit (dir: string, file: string, fn: (text: string) => string): Promise<void> {
   await writeFile(join(dir, file), fn(await readFile(join(dir, file), 'utf8')))

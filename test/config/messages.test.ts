@@ -5,15 +5,16 @@
  */
 import { readFileSync } from 'node:fs'
 import { projectPath } from '../../gateway/paths.js'
-import t, { type Test } from 'tap'
+import t from 'tap'
 import { readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { ConfigError, formatIssue, loadConfig } from '../../gateway/config/load-config.js'
+import { formatIssue, loadConfig } from '../../gateway/config/load-config.js'
 import type { ConfigIssue } from '../../gateway/config/types.js'
 import { Writable } from 'node:stream'
 import { pino } from 'pino'
 import { readEnvironment } from '../../gateway/env.js'
 import { startGateway } from '../../gateway/server.js'
+import { refused } from '../helpers/config.js'
 import { copyConfig } from '../helpers/gateway.js'
 import { tempDir } from '../helpers/txlog.js'
 
@@ -22,16 +23,6 @@ const KEY_FILE_LINE = readFileSync(projectPath('config', 'gateway.yaml'), 'utf8'
   .findIndex((l) => l.trimStart().startsWith('checkpointKeyFile:')) + 1
 
 
-async function refused (t: Test, dir: string, env: Record<string, string> = {}): Promise<ConfigIssue[]> {
-  try {
-    await loadConfig(dir, env)
-  } catch (err) {
-    t.ok(err instanceof ConfigError, 'refused with a ConfigError')
-    return [...(err as ConfigError).issues]
-  }
-  t.fail('the directory was accepted')
-  return []
-}
 
 const AGENCY = (grant: string, extra = ''): string => `id: VN.NEW
 name: New agency

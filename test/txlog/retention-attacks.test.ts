@@ -5,7 +5,7 @@
  * of live records accounts for nothing; and purges of the oldest days, one after another, raise no alarm.
  * Real PostgreSQL.
  */
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { projectPath } from '../../gateway/paths.js'
 import { TamperSuspected, tamperSuspected } from '../../gateway/txlog/chain-verify.js'
 import { CheckpointKeys, Checkpointer } from '../../gateway/txlog/checkpoints.js'
@@ -22,7 +22,8 @@ const check = (sql: Sql, keys: CheckpointKeys, now = Date.now()) =>
   checkIntegrity(sql, ALL.from, ALL.to, { keys, checkpointEverySeconds: 60, now })
 const VICTIM = [10, 11, 12, 17]
 
-t.test('records moved into an old partition are not purged by retention', async (t) => {
+/** 20 records a minute old, four of them the victim's (seq 10–12 and 17), under one checkpoint. */
+async function victimLog (t: Test) {
   const sql = await logDatabase(t, 'postgres')
   const writer = new LogWriter(sql)
   const cp = await demoKey()
@@ -31,6 +32,11 @@ t.test('records moved into an old partition are not purged by retention', async 
   await writer.write(Array.from({ length: 20 }, (_, i) =>
     record({ at: new Date(t0 + i * 100), subjectRef: VICTIM.includes(i + 1) ? 'victim' : `p${i}` })))
   await cp.checkpoint(sql, { now: t0 + 5000 })
+  return { sql, writer, cp, keys, t0 }
+}
+
+t.test('records moved into an old partition are not purged by retention', async (t) => {
+  const { sql, writer, cp, keys, t0 } = await victimLog(t)
   // The operator makes an old day's partition and moves the victim's records into it.
   await sql.exec("CREATE TABLE ndx_tx_20200101 PARTITION OF ndx_tx FOR VALUES FROM ('2020-01-01') TO ('2020-01-02')")
   await sql.query("UPDATE ndx_tx SET time = '2020-01-01' WHERE subject_ref = 'victim'")
@@ -49,14 +55,7 @@ t.test('records moved into an old partition are not purged by retention', async 
 })
 
 t.test('a signed trace in the middle of live records accounts for nothing', async (t) => {
-  const sql = await logDatabase(t, 'postgres')
-  const writer = new LogWriter(sql)
-  const cp = await demoKey()
-  const keys = await CheckpointKeys.fromFiles([], cp.publicJwk)
-  const t0 = Date.now() - 60_000
-  await writer.write(Array.from({ length: 20 }, (_, i) =>
-    record({ at: new Date(t0 + i * 100), subjectRef: VICTIM.includes(i + 1) ? 'victim' : `p${i}` })))
-  await cp.checkpoint(sql, { now: t0 + 5000 })
+  const { sql, cp, keys } = await victimLog(t)
   // What the gateway signed before this fix: the victim's records removed, a trace naming them.
   const gone = await sql.query<{ seq: string, hash: string }>("DELETE FROM ndx_tx WHERE subject_ref = 'victim' RETURNING seq, hash")
   const hashOf = (seq: number) => gone.find((g) => Number(g.seq) === seq)!.hash
