@@ -57,7 +57,11 @@ export async function serveV1 (req: FastifyRequest, reply: FastifyReply, deps: R
     if (match !== null) describe(txn, match)
     // A refused attempt on a person is recorded against that person, whatever refuses it (CONTRACT §7 v1.1):
     // a replayed, expired or over-quota token included, so the subject is known before any check runs.
-    if (match?.target.kind === 'operation') txn.subject = namedSubject(match.target.op, match.params, lenientQuery(queryString))
+    // The query is read once, here; a malformed one is refused in its turn, after the token (below).
+    let query: Record<string, string>
+    let badQuery: unknown = null
+    try { query = parseQuery(queryString) } catch (err) { query = parseQuery(''); badQuery = err }
+    if (match?.target.kind === 'operation') txn.subject = namedSubject(match.target.op, match.params, query)
 
     const gw = runtime.config.gateway
     let caller: Caller
@@ -87,7 +91,7 @@ export async function serveV1 (req: FastifyRequest, reply: FastifyReply, deps: R
 
     if (match === null) throw noRoute(runtime, req.method, path)
     if (deps.admit !== undefined) await deps.admit(caller, txn)
-    const query = parseQuery(queryString)
+    if (badQuery !== null) throw badQuery
     if (match.target.kind === 'builtin') {
       const handler = deps.builtins[match.target.route.name]
       if (handler === undefined) throw problem('route.not_found', 'No operation is served at this path with this method')
@@ -113,12 +117,6 @@ function countHeader (raw: string[], name: string): number {
   let n = 0
   for (let i = 0; i < raw.length; i += 2) if ((raw[i] as string).length === name.length && (raw[i] as string).toLowerCase() === name) n++
   return n
-}
-
-/** The query as far as it parses; a malformed one is refused later, in its turn, as `request.invalid`. */
-function lenientQuery (queryString: string): Record<string, string> {
-  if (queryString === '') return {}
-  try { return parseQuery(queryString) } catch { return {} }
 }
 
 /** The subject the request names (path or query), before it is validated; only ever recorded pseudonymised. */
