@@ -45,6 +45,8 @@ export interface TransactionLog {
   readonly keys: CheckpointKeys | null
   readonly checkpointEverySeconds: number
   readonly maintenance: LogMaintenance | null
+  /** Resolves once this process's log worker (if it runs one) takes batches. */
+  ready (): Promise<void>
   /** Null when healthy, else why not. */
   problem (): Promise<string | null>
   stats (): Promise<LogStats>
@@ -133,6 +135,7 @@ export async function openTransactionLog (env: Environment, config: GatewayConfi
     keys,
     checkpointEverySeconds: config.gateway.log.checkpointEverySeconds,
     maintenance,
+    ready: async () => { await worker?.ready() },
     async problem () {
       try {
         await sql.query('SELECT 1')

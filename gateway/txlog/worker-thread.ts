@@ -23,12 +23,16 @@ interface ThreadData {
 
 /** The one message the thread takes; it answers by exiting. */
 type ToThread = { type: 'close' }
+/** The one message the thread sends: its worker is taking batches. */
+type FromThread = { type: 'ready' }
 
 const RESTART_DELAY_MS = 1000
 const CLOSE_TIMEOUT_MS = 30_000
 
 /** The same lifecycle as an in-process worker, for `TransactionLog`. */
 export interface LogWorkerHandle {
+  /** Resolves once a worker takes batches (a thread loads its code first: seconds under a TypeScript loader). */
+  ready (): Promise<void>
   close (): Promise<void>
 }
 
@@ -39,10 +43,13 @@ export function startLogWorkerThread (data: ThreadData, logger: Logger): LogWork
   let thread: Worker | null = null
   let closing = false
   let restartTimer: NodeJS.Timeout | null = null
+  let markReady = (): void => {}
+  const ready = new Promise<void>((resolve) => { markReady = resolve })
 
   const start = (): void => {
     const t = new Worker(entry, { workerData: data, name: 'ndx-log-worker' })
     thread = t
+    t.on('message', (msg: FromThread) => { if (msg.type === 'ready') markReady() })
     t.on('error', (err) => logger.error({ err }, 'transaction log worker thread failed'))
     t.on('exit', (code) => {
       if (thread === t) thread = null
@@ -55,6 +62,7 @@ export function startLogWorkerThread (data: ThreadData, logger: Logger): LogWork
   start()
 
   return {
+    ready: () => ready,
     async close () {
       closing = true
       if (restartTimer !== null) clearTimeout(restartTimer)
@@ -75,6 +83,7 @@ function runThread (data: ThreadData): void {
   const sql = new PgSql(data.databaseUrl)
   const writer = new LogWriter(sql)
   let worker: LogWorker | null = startLogWorker(data.redisUrl, data.bullPrefix, writer, logger)
+  worker.worker.waitUntilReady().then(() => { parentPort?.postMessage({ type: 'ready' } satisfies FromThread) }, () => {})
   parentPort?.on('message', (msg: ToThread) => {
     if (msg.type !== 'close' || worker === null) return
     const w = worker

@@ -73,6 +73,7 @@ export class LogMaintenance {
 
 export interface LogWorker {
   readonly worker: Worker
+  ready (): Promise<void>
   close (): Promise<void>
 }
 
@@ -108,6 +109,7 @@ export function startLogWorker (redisUrl: string, bullPrefix: string, writer: Lo
   worker.on('error', (err) => logger?.warn({ err: { message: err.message } }, 'transaction log worker: redis error'))
   return {
     worker,
+    ready: async () => { await worker.waitUntilReady() },
     async close () {
       await worker.close()
       connection.disconnect()

@@ -58,6 +58,9 @@ export async function queueGateway (t: Test, opts: { redisUrl: string, prefix: s
   await waitReady(redis, 2000)
   t.teardown(() => { redis.disconnect() })
   const log = await openTransactionLog(env, config, pino({ level: 'silent' }), redis)
+  // The 2 s visibility promise holds from when a worker runs; under tap's TypeScript loader its thread
+  // takes seconds to load its code.
+  await log.ready()
   const gw = await buildTestGateway(t, { config, services: memoryServices({ log, redis }) })
   return { ...gw, log, databaseUrl, dataDir }
 }

@@ -40,7 +40,8 @@ t.test('exports to a file: progress lines off a terminal, a bar on one, no .part
   const dir = await tempDir(t)
   const file = join(dir, 'audit.csv')
   let clock = 0
-  const slow = (): number => (clock += 1500) // every reading 1.5 s later: progress lines are due
+  // Every reading 2.5 s later: a progress line is due at the first update, however the reply is chunked.
+  const slow = (): number => (clock += 2500)
   const res = await run(['--url', url, '--iss', 'VN.TTCP', '--client', 'VN.LOC.DNG', '--out', file], false, slow)
   t.equal(res.code, 0, res.err)
   const rows = (await readFile(file, 'utf8')).trimEnd().split('\r\n')
