@@ -2,8 +2,8 @@
  * The national business registration database (CONTRACT §5, §9): `GET /api/doanh-nghiep?maSo=<code>`,
  * answering `{ tongSo, ketQua: [...] }` (tongSo 0 when unknown).
  */
-import { problem } from '../gateway/errors.js'
-import type { OperationSpec, ServiceSpec } from '../gateway/config/types.js'
+import { problem } from '../core/errors.js'
+import type { OperationSpec, ServiceSpec } from '../core/config-types.js'
 import type { Adapter, AdapterDeps, CanonicalRecord, CodedAdapterDefinition, OperationInput, OperationShape, RecordGetter, RecordKey } from './contract.js'
 import { dmyToIso, mapValue } from './mapping.js'
 import { canonicalSchema, fieldNames } from './schemas.js'

@@ -4,8 +4,8 @@
  * widower, from the spouse's death registration, which sits among the spouse's events).
  */
 import { XMLParser, XMLValidator } from 'fast-xml-parser'
-import { problem } from '../gateway/errors.js'
-import type { OperationSpec, ServiceSpec } from '../gateway/config/types.js'
+import { problem } from '../core/errors.js'
+import type { OperationSpec, ServiceSpec } from '../core/config-types.js'
 import type { Adapter, AdapterDeps, CanonicalRecord, CodedAdapterDefinition, OperationInput, OperationShape, RecordGetter, RecordKey } from './contract.js'
 import { dmyToIso, mapValue } from './mapping.js'
 import { canonicalSchema, fieldNames } from './schemas.js'

@@ -11,7 +11,7 @@
  * Lifecycle: built from the service's config file by `createAdapter`, closed with `close()` when its
  * configuration is replaced or the gateway stops.
  */
-import type { OperationSpec, ServiceSpec } from '../gateway/config/types.js'
+import type { OperationSpec, ServiceSpec } from '../core/config-types.js'
 
 export type CanonicalRecord = Record<string, unknown>
 export type JsonSchema = Record<string, unknown>

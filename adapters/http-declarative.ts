@@ -3,7 +3,7 @@
  * The file says where each operation's record lives upstream and how its fields map to canonical ones.
  */
 import { createHash } from 'node:crypto'
-import type { FieldMapping, OperationSpec, ServiceSpec } from '../gateway/config/types.js'
+import type { FieldMapping, OperationSpec, ServiceSpec } from '../core/config-types.js'
 import type { Adapter, AdapterDeps, CanonicalRecord, JsonSchema, OperationInput, OperationShape, RecordGetter, RecordKey } from './contract.js'
 import { mapRecord, pointerGet } from './mapping.js'
 import { parseJsonReply, unexpectedStatus, Upstream } from './upstream.js'

@@ -1,7 +1,7 @@
 /**
  * The adapter catalog: coded adapters by name, and the one function that builds any service's adapter.
  */
-import type { OperationSpec, ServiceSpec } from '../gateway/config/types.js'
+import type { OperationSpec, ServiceSpec } from '../core/config-types.js'
 import { businessRegistry } from './business-registry.js'
 import { civilStatus } from './civil-status.js'
 import type { Adapter, AdapterDeps, CodedAdapterDefinition, OperationShape } from './contract.js'

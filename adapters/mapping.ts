@@ -2,8 +2,8 @@
  * Reading native records: JSON pointers and the value types of declarative mappings (CONTRACT §2).
  * Every conversion failure is `upstream.bad_response`: the registry sent something the contract does not allow.
  */
-import { problem } from '../gateway/errors.js'
-import type { FieldMapping } from '../gateway/config/types.js'
+import { problem } from '../core/errors.js'
+import type { FieldMapping } from '../core/config-types.js'
 
 /** RFC 6901 JSON pointer lookup; a missing member yields undefined. */
 export function pointerGet (doc: unknown, pointer: string): unknown {

@@ -2,8 +2,8 @@
  * The national population database (CONTRACT §5, §9): REST/JSON, `GET /api/v1/cong-dan/{soDinhDanh}`.
  * Two operations read one record: `citizen` discloses granted fields, `verify` only booleans.
  */
-import { problem } from '../gateway/errors.js'
-import type { OperationSpec, ServiceSpec } from '../gateway/config/types.js'
+import { problem } from '../core/errors.js'
+import type { OperationSpec, ServiceSpec } from '../core/config-types.js'
 import type { Adapter, AdapterDeps, CanonicalRecord, CodedAdapterDefinition, JsonSchema, OperationInput, OperationShape, RecordGetter, RecordKey } from './contract.js'
 import { dmyToIso, mapValue, pointerGet } from './mapping.js'
 import { canonicalSchema, fieldNames } from './schemas.js'

@@ -3,7 +3,7 @@
  * `$ref`s to the person reference are inlined so each schema stands alone (serializers, OpenAPI).
  */
 import { readFileSync } from 'node:fs'
-import { projectPath } from '../gateway/paths.js'
+import { projectPath } from '../core/paths.js'
 import type { JsonSchema } from './contract.js'
 
 function read (name: string): JsonSchema {

@@ -5,8 +5,8 @@
  */
 import { createHash } from 'node:crypto'
 import { Pool } from 'undici'
-import { GatewayError, problem } from '../gateway/errors.js'
-import type { UpstreamSpec } from '../gateway/config/types.js'
+import { GatewayError, problem } from '../core/errors.js'
+import type { UpstreamSpec } from '../core/config-types.js'
 import { callHeaders } from './call-context.js'
 
 export interface UpstreamRequest {

@@ -17,7 +17,7 @@ import { join } from 'node:path'
 import { loadavg } from 'node:os'
 import { setTimeout as sleep } from 'node:timers/promises'
 import pg from 'pg'
-import { projectPath } from '../gateway/paths.js'
+import { projectPath } from '../core/paths.js'
 import { NdxClient, signerFromFile } from '../sdk/index.js'
 import { startSimulators } from '../simulators/index.js'
 import { registryData } from '../simulators/data.js'
@@ -76,7 +76,7 @@ async function main (): Promise<void> {
 
   const sims = await startSimulators({ ports: { population: 0, civilStatus: 0, businessRegistry: 0 } })
   const port = await freePort()
-  const gateway = await startProcess('dist/gateway/main.js', {
+  const gateway = await startProcess('dist/gateway/main/gateway.js', {
     ...sims.env, PORT: String(port), CONFIG_DIR: configDir, REDIS_URL, DATABASE_URL: dbUrl.toString(),
     DATA_DIR: join(WORK, 'data'),
     LOG_LEVEL: 'warn', NDX_CHECKPOINT_KEY_FILE: projectPath('demo', 'keys', 'gateway-checkpoint.private.jwk.json'),

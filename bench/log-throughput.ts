@@ -4,7 +4,7 @@
  */
 import { Queue } from 'bullmq'
 import { Redis } from 'ioredis'
-import { transactionId } from '../gateway/ids.js'
+import { transactionId } from '../core/ids.js'
 import type { TransactionRecord } from '../gateway/txlog/record.js'
 import { migrate } from '../gateway/txlog/schema.js'
 import { QueueSink } from '../gateway/txlog/sinks.js'

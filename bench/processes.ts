@@ -5,7 +5,7 @@
 import { fork, spawn, type ChildProcess } from 'node:child_process'
 import { readFileSync, readdirSync } from 'node:fs'
 import { createServer } from 'node:net'
-import { projectPath } from '../gateway/paths.js'
+import { projectPath } from '../core/paths.js'
 import type { LoadPlan, LoadResult } from './load.js'
 
 export async function freePort (): Promise<number> {

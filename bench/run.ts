@@ -16,7 +16,7 @@ import { cp, mkdir, readFile, rm, writeFile, appendFile } from 'node:fs/promises
 import { join } from 'node:path'
 import pg from 'pg'
 import type { ChildProcess } from 'node:child_process'
-import { projectPath } from '../gateway/paths.js'
+import { projectPath } from '../core/paths.js'
 import { PgSql } from '../gateway/txlog/sql.js'
 import { migrate } from '../gateway/txlog/schema.js'
 import { NdxClient, signerFromFile, type PrivateKeyFile } from '../sdk/index.js'
@@ -89,7 +89,7 @@ async function main (): Promise<void> {
     const simEnv = { POPULATION_URL: `http://127.0.0.1:${simPorts[0]}`, CIVIL_STATUS_URL: `http://127.0.0.1:${simPorts[1]}`, BUSINESS_REGISTRY_URL: `http://127.0.0.1:${simPorts[2]}` }
 
     const gwPort = await freePort()
-    const gateway = await startProcess('dist/gateway/main.js', {
+    const gateway = await startProcess('dist/gateway/main/gateway.js', {
       ...simEnv, PORT: String(gwPort), CONFIG_DIR: configDir, REDIS_URL, DATABASE_URL: dbUrl(database), DATA_DIR: join(WORK, 'data'),
       LOG_LEVEL: 'warn', NDX_CHECKPOINT_KEY_FILE: projectPath('demo', 'keys', 'gateway-checkpoint.private.jwk.json'),
     }, `http://127.0.0.1:${gwPort}/health/ready`, GATEWAY_NODE_ARGS)
@@ -207,7 +207,7 @@ async function drainedCount (url: string, expected: number): Promise<{ count: nu
 async function countsLatency (simEnv: Record<string, string>, configDir: string, databaseUrl: string, rows: number): Promise<NonNullable<BenchReport['sections']['counts']>> {
   const port = await freePort()
   const url = `http://127.0.0.1:${port}`
-  const gw = await startProcess('dist/gateway/main.js', { ...simEnv, PORT: String(port), CONFIG_DIR: configDir, DATABASE_URL: databaseUrl, REDIS_URL: '', DATA_DIR: join(WORK, 'data-counts'), LOG_LEVEL: 'warn', NDX_CHECKPOINT_KEY_FILE: projectPath('demo', 'keys', 'gateway-checkpoint.private.jwk.json') }, `${url}/health/live`)
+  const gw = await startProcess('dist/gateway/main/gateway.js', { ...simEnv, PORT: String(port), CONFIG_DIR: configDir, DATABASE_URL: databaseUrl, REDIS_URL: '', DATA_DIR: join(WORK, 'data-counts'), LOG_LEVEL: 'warn', NDX_CHECKPOINT_KEY_FILE: projectPath('demo', 'keys', 'gateway-checkpoint.private.jwk.json') }, `${url}/health/live`)
   try {
     const auditor = new NdxClient({ baseUrl: url, signer: await signerFromFile('VN.TTCP', projectPath('demo', 'keys', 'VN.TTCP.private.jwk.json')) })
     const today = new Date(new Date().toISOString().slice(0, 10) + 'T00:00:00Z')

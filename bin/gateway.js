@@ -2,4 +2,4 @@
 // npm run gateway: the gateway alone.
 import { ensureBuilt } from './ensure-built.js'
 await ensureBuilt()
-await import('../dist/gateway/main.js')
+await import('../dist/gateway/main/gateway.js')

@@ -2,4 +2,4 @@
 // npm run worker: a transaction-log worker alone (needs REDIS_URL and DATABASE_URL).
 import { ensureBuilt } from './ensure-built.js'
 await ensureBuilt()
-await import('../dist/gateway/worker-main.js')
+await import('../dist/gateway/main/worker.js')

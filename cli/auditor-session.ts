@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { request, type Dispatcher } from 'undici'
-import { projectPath } from '../gateway/paths.js'
+import { projectPath } from '../core/paths.js'
 import { signerFromJwk, signRequest, type PrivateKeyFile, type Signer } from '../sdk/index.js'
 
 export const EXIT = { ok: 0, refused: 1, usage: 2, transport: 3 } as const

@@ -18,7 +18,7 @@ import { existsSync } from 'node:fs'
 import { readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
-import { projectPath } from '../gateway/paths.js'
+import { projectPath } from '../core/paths.js'
 import { NdxClient, signerFromFile, type GatewayReply } from '../sdk/index.js'
 
 const USAGE = `usage: ndx batch submit|status|results|cancel …

@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { parseArgs, type ParseArgsConfig } from 'node:util'
-import { projectPath } from '../gateway/paths.js'
+import { projectPath } from '../core/paths.js'
 
 export interface CliIo {
   /** Standard output: the data a command produces (token, reply body, report). */

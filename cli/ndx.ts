@@ -4,7 +4,7 @@
  * unreachable gateway (3) (see EXIT in common.ts).
  */
 import { readFileSync } from 'node:fs'
-import { projectPath } from '../gateway/paths.js'
+import { projectPath } from '../core/paths.js'
 import { call } from './call.js'
 import { checkpointVerify } from './checkpoint.js'
 import type { Command } from './command.js'

@@ -17,7 +17,7 @@ import type { AddressInfo } from 'node:net'
 import { dirname, join } from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import type { Dispatcher } from 'undici'
-import { projectPath } from '../gateway/paths.js'
+import { projectPath } from '../core/paths.js'
 import type { Signer } from '../sdk/index.js'
 import { signedGet, transportReason } from '../cli/auditor-session.js'
 

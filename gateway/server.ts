@@ -6,13 +6,13 @@ import closeWithGrace from 'close-with-grace'
 import { pino, type Logger } from 'pino'
 import { buildApp } from './app.js'
 import { ConfigError, loadConfig } from './config/load-config.js'
-import type { Environment } from './env.js'
-import { loggerOptions } from './logger.js'
+import type { Environment } from './config/env.js'
+import { loggerOptions } from './ops/logger.js'
 import { createServices } from './services.js'
 import { demoAgencies } from './ops/demo-keys.js'
 import { createBatchService } from './batch/service.js'
 import type { FastifyInstance } from 'fastify'
-import type { GatewayConfig } from './config/types.js'
+import type { GatewayConfig } from '../core/config-types.js'
 
 export interface RunningGateway {
   readonly app: FastifyInstance

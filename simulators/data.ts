@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs'
 import { gunzipSync } from 'node:zlib'
-import { projectPath } from '../gateway/paths.js'
+import { projectPath } from '../core/paths.js'
 
 export type NativeRecord = Record<string, unknown>
 

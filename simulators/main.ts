@@ -1,5 +1,5 @@
 /** `npm run simulators`: the three registry simulators alone (ports 4101-4103 by default). */
-import { readSimulatorEnvironment } from '../gateway/env.js'
+import { readSimulatorEnvironment } from './env.js'
 import { startSimulators } from './index.js'
 
 const settings = readSimulatorEnvironment()

@@ -3,10 +3,10 @@
  * fields. Every check here runs before any record is read or reused, so an agency without the grant never
  * learns whether a record exists or is kept.
  */
-import { problem } from '../errors.js'
-import type { Grant, Role } from '../config/types.js'
+import { problem } from '../../core/errors.js'
+import type { Grant, Role } from '../../core/config-types.js'
 import type { Caller } from '../auth/authenticate.js'
-import type { CompiledOperation } from '../runtime.js'
+import type { CompiledOperation } from '../runtime/runtime.js'
 
 export function requireRole (caller: Caller, role: Role): void {
   if (!caller.agency.hasRole(role)) throw problem('access.role', `This call needs the ${role} role`)

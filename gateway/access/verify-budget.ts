@@ -7,10 +7,10 @@
  * pseudonym, never the raw id.
  */
 import type { Redis } from 'ioredis'
-import { problem } from '../errors.js'
+import { problem } from '../../core/errors.js'
 import type { Caller } from '../auth/authenticate.js'
-import type { Pseudonymizer } from '../pseudonym.js'
-import type { Runtime } from '../runtime.js'
+import type { Pseudonymizer } from '../../core/pseudonym.js'
+import type { Runtime } from '../runtime/runtime.js'
 
 export interface BudgetDecision {
   readonly allowed: boolean

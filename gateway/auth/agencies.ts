@@ -2,7 +2,7 @@
  * The agencies of one configuration, with their verification keys ready: keys from the agency file,
  * imported once, and keys from `jwksUrl`, cached (caches carry over a reload when the URL is unchanged).
  */
-import type { AgencySpec, GatewayConfig } from '../config/types.js'
+import type { AgencySpec, GatewayConfig } from '../../core/config-types.js'
 import { JwksCache } from './jwks.js'
 import { VerificationKey } from './keys.js'
 

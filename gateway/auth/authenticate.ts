@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto'
 import { compactVerify } from 'jose'
-import { problem } from '../errors.js'
+import { problem } from '../../core/errors.js'
 import type { AgencyDirectory, AgencyEntry } from './agencies.js'
 import { ALLOWED_ALGORITHMS } from './keys.js'
 import { retentionSeconds, type GuardedBy, type ReplayGuard } from './replay-guard.js'

@@ -9,7 +9,7 @@
  * guards alone (`local`) or refuses (503) by the `replay.whenRedisDown` setting.
  */
 import type { Redis } from 'ioredis'
-import { problem } from '../errors.js'
+import { problem } from '../../core/errors.js'
 import { observeEpoch, writePairs, type RedisGuardDisk } from './replay-recovery.js'
 
 export type { RedisGuardDisk } from './replay-recovery.js'

@@ -3,10 +3,10 @@
  * (service, operation, purpose, items) is checked when the batch is submitted and refused as a whole; each
  * item is checked only when it runs, so a bad item becomes that item's `problem` and the batch goes on.
  */
-import { problem, type ProblemBody } from '../errors.js'
-import type { CompiledOperation } from '../runtime.js'
+import { problem, type ProblemBody } from '../../core/errors.js'
+import type { CompiledOperation } from '../runtime/runtime.js'
 import type { OperationCall } from '../pipeline/request-path.js'
-import { compileBodyCheck } from '../validation.js'
+import { compileBodyCheck } from '../runtime/validation.js'
 
 export interface BatchSubmission {
   readonly service: string

@@ -20,7 +20,7 @@
 import { Queue, Worker, type Job } from 'bullmq'
 import { Redis } from 'ioredis'
 import type { Logger } from 'pino'
-import type { ServiceSpec } from '../config/types.js'
+import type { ServiceSpec } from '../../core/config-types.js'
 import type { ItemRunner } from './run-item.js'
 
 export interface ItemJob {

@@ -5,7 +5,7 @@
  * a crash of the process that accepted them, which only a shared store gives).
  */
 import { Redis } from 'ioredis'
-import type { GatewayConfig } from '../config/types.js'
+import type { GatewayConfig } from '../../core/config-types.js'
 import type { Logger } from 'pino'
 import { RecordCipher } from '../reuse/cipher.js'
 import { BatchQueues, startBatchWorkers, type BatchWorkers } from './queues.js'

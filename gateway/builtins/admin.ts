@@ -6,12 +6,12 @@
  * - `GET /v1/admin/instances` lists the instances of the platform: each one's config digest and last reload.
  * - `POST /v1/admin/purge` drops the kept records of a service, or of one subject of it, on every instance.
  */
-import { problem } from '../errors.js'
+import { problem } from '../../core/errors.js'
 import { requireRole } from '../access/access.js'
 import { ConfigError } from '../config/load-config.js'
 import { isJsonUtf8 } from '../pipeline/input.js'
-import { compileBodyCheck } from '../validation.js'
-import type { BuiltinRoute } from '../runtime.js'
+import { compileBodyCheck } from '../runtime/validation.js'
+import type { BuiltinRoute } from '../runtime/runtime.js'
 import type { BuiltinHandler } from '../pipeline/request-path.js'
 import type { Cluster } from '../ops/cluster.js'
 import type { RecordReader } from '../reuse/reader.js'

@@ -9,8 +9,8 @@
  * is still a clean `503` problem rather than a truncated `200`.
  */
 import { Readable } from 'node:stream'
-import type { Pseudonymizer } from '../pseudonym.js'
-import type { BuiltinRoute } from '../runtime.js'
+import type { Pseudonymizer } from '../../core/pseudonym.js'
+import type { BuiltinRoute } from '../runtime/runtime.js'
 import type { BuiltinHandler } from '../pipeline/request-path.js'
 import type { TransactionLog } from '../txlog/log.js'
 import type { TransactionRecord } from '../txlog/record.js'

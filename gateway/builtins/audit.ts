@@ -4,9 +4,9 @@
  * A `subject` is pseudonymised with the same keyed HMAC as the log, answering "who looked at this person"
  * without the log holding the id.
  */
-import { GatewayError, problem } from '../errors.js'
-import type { Pseudonymizer } from '../pseudonym.js'
-import type { BuiltinRoute } from '../runtime.js'
+import { GatewayError, problem } from '../../core/errors.js'
+import type { Pseudonymizer } from '../../core/pseudonym.js'
+import type { BuiltinRoute } from '../runtime/runtime.js'
 import type { BuiltinHandler } from '../pipeline/request-path.js'
 import { checkIntegrity } from '../txlog/integrity.js'
 import type { TransactionLog } from '../txlog/log.js'

@@ -9,10 +9,10 @@
  */
 import { randomUUID } from 'node:crypto'
 import { Readable } from 'node:stream'
-import { problem } from '../errors.js'
+import { problem } from '../../core/errors.js'
 import { authorizeOperation } from '../access/access.js'
 import { isJsonUtf8 } from '../pipeline/input.js'
-import type { BuiltinRoute } from '../runtime.js'
+import type { BuiltinRoute } from '../runtime/runtime.js'
 import type { BuiltinHandler } from '../pipeline/request-path.js'
 import { checkSubmission, SUBMISSION_SCHEMA, type BatchSubmission } from '../batch/items.js'
 import type { BatchService } from '../batch/service.js'

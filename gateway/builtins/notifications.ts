@@ -2,11 +2,11 @@
  * `POST /v1/notifications` (CONTRACT §6): a source agency tells the gateway that a subject changed in one
  * of its registries; every kept record of that subject in that service is dropped, on every instance.
  */
-import { problem } from '../errors.js'
+import { problem } from '../../core/errors.js'
 import { requireRole } from '../access/access.js'
-import { compileBodyCheck } from '../validation.js'
+import { compileBodyCheck } from '../runtime/validation.js'
 import { isJsonUtf8 } from '../pipeline/input.js'
-import type { BuiltinRoute } from '../runtime.js'
+import type { BuiltinRoute } from '../runtime/runtime.js'
 import type { BuiltinHandler } from '../pipeline/request-path.js'
 import type { RecordReader } from '../reuse/reader.js'
 

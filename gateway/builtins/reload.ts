@@ -2,7 +2,7 @@
  * What a reload changes, and what it cannot: settings read once at startup (secrets, limits, Redis, log,
  * reuse) take effect only after a restart, and the reload says which of them differ.
  */
-import type { GatewayConfig } from '../config/types.js'
+import type { GatewayConfig } from '../../core/config-types.js'
 
 export interface ReloadResult {
   readonly applied: true

@@ -4,13 +4,9 @@
  */
 import { CODED_ADAPTERS, operationShape } from '../../adapters/index.js'
 import { publicKeyProblem } from '../auth/keys.js'
-import type { AgencySpec, IssueSink, ServiceSpec } from './types.js'
+import { decodeKey, type AgencySpec, type IssueSink, type ServiceSpec } from '../../core/config-types.js'
 import { suggestion } from './did-you-mean.js'
 import { placeholders, type RawGateway } from './normalize.js'
-
-export function decodeKey (text: string): Buffer {
-  return Buffer.from(text.replace(/-/g, '+').replace(/_/g, '/'), 'base64')
-}
 
 export function checkGateway (raw: RawGateway, file: string, issues: IssueSink): void {
   const ids = new Set<string>()

@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import { importJWK, type JWK } from 'jose'
-import type { IssueSink } from './types.js'
+import type { IssueSink } from '../../core/config-types.js'
 
 /** Resolves a file named in the configuration: relative names are relative to the configuration directory. */
 export function configFilePath (dir: string, name: string): string {

@@ -2,7 +2,7 @@
  * Turns validated raw files (defaults applied by the schemas) into the typed specs the gateway uses.
  */
 import type { JWK } from 'jose'
-import type { AgencySpec, FieldMapping, FieldType, GatewaySpec, Grant, OperationSpec, ParamSpec, Role, ServiceSpec } from './types.js'
+import type { AgencySpec, FieldMapping, FieldType, GatewaySpec, Grant, OperationSpec, ParamSpec, Role, ServiceSpec } from '../../core/config-types.js'
 
 export type RawGateway = GatewaySpec
 

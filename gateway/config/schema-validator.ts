@@ -8,7 +8,7 @@
  */
 import { readFileSync } from 'node:fs'
 import { Ajv, type ErrorObject } from 'ajv'
-import { projectPath } from '../paths.js'
+import { projectPath } from '../../core/paths.js'
 import { suggestion } from './did-you-mean.js'
 
 // verbose: errors carry their schema and data, which the messages below need (the oneOf branches, known names).

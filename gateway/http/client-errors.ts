@@ -10,9 +10,9 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
-import { problem, problemBody, type GatewayError } from '../errors.js'
-import { transactionId } from '../ids.js'
-import type { Pseudonymizer } from '../pseudonym.js'
+import { problem, problemBody, type GatewayError } from '../../core/errors.js'
+import { transactionId } from '../../core/ids.js'
+import type { Pseudonymizer } from '../../core/pseudonym.js'
 import { isV1, requestLine, toRecord, unparsedRecord } from '../plugins/transactions.js'
 import type { TransactionRecord } from '../txlog/record.js'
 import type { TransactionSink } from '../txlog/sink.js'

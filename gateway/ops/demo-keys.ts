@@ -5,7 +5,7 @@
  * test/ops/demo-keys.test.ts keeps this list equal to demo/keys.
  */
 import { calculateJwkThumbprint } from 'jose'
-import type { GatewayConfig } from '../config/types.js'
+import type { GatewayConfig } from '../../core/config-types.js'
 
 export const DEMO_KEY_THUMBPRINTS: ReadonlySet<string> = new Set([
   'hgIXqo5LkY0BCgTRpMw4ETNHCrWXlE1LxH6tp02lero', // VN.BCA.C06

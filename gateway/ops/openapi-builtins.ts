@@ -7,7 +7,7 @@ import type { JsonSchema } from '../../adapters/contract.js'
 import { PURGE_SCHEMA } from '../builtins/admin.js'
 import { NOTIFICATION_SCHEMA } from '../builtins/notifications.js'
 import { GROUP_KEYS } from '../txlog/queries.js'
-import type { BuiltinRoute } from '../runtime.js'
+import type { BuiltinRoute } from '../runtime/runtime.js'
 
 const nullable = (type: string, extra: JsonSchema = {}): JsonSchema => ({ type: [type, 'null'], ...extra })
 const TIME = { type: 'string', format: 'date-time' }

@@ -5,9 +5,9 @@
  */
 import { readFileSync } from 'node:fs'
 import type { JsonSchema } from '../../adapters/contract.js'
-import { PROBLEMS } from '../errors.js'
-import { projectPath } from '../paths.js'
-import type { BuiltinRoute, CompiledOperation, Runtime } from '../runtime.js'
+import { PROBLEMS } from '../../core/errors.js'
+import { projectPath } from '../../core/paths.js'
+import type { BuiltinRoute, CompiledOperation, Runtime } from '../runtime/runtime.js'
 import { describeBuiltin } from './openapi-builtins.js'
 import { batchOpenApi } from '../builtins/batches.js'
 

@@ -2,8 +2,8 @@
  * Reading what the caller sent for an operation: path params (from the router), the query string (parsed
  * here, strictly: unknown or repeated names are refused), and the JSON body.
  */
-import { problem, type ValidationIssue } from '../errors.js'
-import type { CompiledOperation } from '../runtime.js'
+import { problem, type ValidationIssue } from '../../core/errors.js'
+import type { CompiledOperation } from '../runtime/runtime.js'
 import type { OperationInput } from '../../adapters/contract.js'
 
 export interface ParsedInput extends OperationInput {

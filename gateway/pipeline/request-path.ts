@@ -15,11 +15,11 @@ import { childTraceparent, withCallContext } from '../../adapters/call-context.j
 import { authenticate, type Caller } from '../auth/authenticate.js'
 import type { ReplayGuard } from '../auth/replay-guard.js'
 import { authorizeOperation, checkClaims, pick, selectFields } from '../access/access.js'
-import { GatewayError, problem } from '../errors.js'
+import { GatewayError, problem } from '../../core/errors.js'
 import type { Metrics } from '../ops/metrics.js'
 import type { RecordReader } from '../reuse/reader.js'
 import { recordVersion } from '../reuse/record-version.js'
-import type { CompiledOperation, Runtime, RouteMatch } from '../runtime.js'
+import type { CompiledOperation, Runtime, RouteMatch } from '../runtime/runtime.js'
 import { parseQuery, readInput, splitTarget } from './input.js'
 import type { TransactionContext } from './transaction.js'
 

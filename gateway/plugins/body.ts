@@ -6,7 +6,7 @@
 import fp from 'fastify-plugin'
 import sjson from 'secure-json-parse'
 import type { FastifyInstance } from 'fastify'
-import { problem } from '../errors.js'
+import { problem } from '../../core/errors.js'
 
 export default fp(async function body (app: FastifyInstance) {
   app.decorateRequest('rawBody', undefined)

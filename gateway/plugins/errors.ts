@@ -5,7 +5,7 @@
  */
 import fp from 'fastify-plugin'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { GatewayError, problem, problemBody } from '../errors.js'
+import { GatewayError, problem, problemBody } from '../../core/errors.js'
 
 function toGatewayError (err: FastifyError | Error): GatewayError {
   if (err instanceof GatewayError) return err

@@ -10,7 +10,7 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { problem } from '../errors.js'
+import { problem } from '../../core/errors.js'
 import { sendProblem } from './errors.js'
 
 export interface ShedOptions {

@@ -5,8 +5,8 @@
  */
 import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { problem, problemBody } from '../errors.js'
-import type { Pseudonymizer } from '../pseudonym.js'
+import { problem, problemBody } from '../../core/errors.js'
+import type { Pseudonymizer } from '../../core/pseudonym.js'
 import { newTransaction, type TransactionContext } from '../pipeline/transaction.js'
 import { outcomeOf, type TransactionRecord } from '../txlog/record.js'
 import type { TransactionSink } from '../txlog/sink.js'

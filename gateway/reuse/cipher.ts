@@ -6,7 +6,7 @@
  * Layout: 0x01 | keyIdLength | keyId | iv (12) | tag (16) | ciphertext
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto'
-import { decodeKey } from '../config/cross-checks.js'
+import { decodeKey } from '../../core/config-types.js'
 
 export class RecordCipher {
   readonly #current: { id: Buffer, key: Buffer }

@@ -9,8 +9,8 @@
  */
 import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
-import type { ServiceSpec } from '../config/types.js'
-import { projectPath } from '../paths.js'
+import type { ServiceSpec } from '../../core/config-types.js'
+import { projectPath } from '../../core/paths.js'
 
 /** The release of this code base: coded adapters' mappings change only with it. */
 export const GATEWAY_VERSION: string =

@@ -11,8 +11,8 @@
  * and reuse resumes by itself when the store is back.
  */
 import type { CanonicalRecord, LoadedRecord, RecordKey } from '../../adapters/contract.js'
-import { GatewayError, problem, type ProblemCode } from '../errors.js'
-import type { Pseudonymizer } from '../pseudonym.js'
+import { GatewayError, problem, type ProblemCode } from '../../core/errors.js'
+import type { Pseudonymizer } from '../../core/pseudonym.js'
 import type { Loader, ReadPolicy, RecordReader } from './reader.js'
 import type { RecordCipher } from './cipher.js'
 import { indexOf as indexOfKey, type RecordStore, type StoreEvent } from './store.js'

@@ -2,9 +2,9 @@
  * The auditor API's filters (CONTRACT §7), in one place for every call that reads the log (listings, counts,
  * export): parsing a query into a `LogFilter` a caller may use, and turning it into SQL.
  */
-import { problem, type ValidationIssue } from '../errors.js'
+import { problem, type ValidationIssue } from '../../core/errors.js'
 import type { Caller } from '../auth/authenticate.js'
-import type { Pseudonymizer } from '../pseudonym.js'
+import type { Pseudonymizer } from '../../core/pseudonym.js'
 import type { Outcome } from './record.js'
 
 export interface LogFilter {

@@ -7,7 +7,7 @@ import { appendFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { loadConfig } from '../../gateway/config/load-config.js'
 import { MemoryVerifyBudget, RedisVerifyBudget } from '../../gateway/access/verify-budget.js'
-import { connectRedis, waitReady } from '../../gateway/redis.js'
+import { connectRedis, waitReady } from '../../gateway/ops/redis.js'
 import { memoryServices } from '../../gateway/services.js'
 import {
   buildTestGateway, copyConfig, json, sharedSimulators, signedInject, type TestGateway,

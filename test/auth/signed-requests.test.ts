@@ -5,7 +5,7 @@ import t, { type Test } from 'tap'
 import { importJWK, type CryptoKey } from 'jose'
 import { readFileSync } from 'node:fs'
 import type { FastifyInstance } from 'fastify'
-import { projectPath } from '../../gateway/paths.js'
+import { projectPath } from '../../core/paths.js'
 import { baseClaims, sign, strangerKey, unsigned } from '../helpers/tokens.js'
 import { buildTestGateway, json } from '../helpers/gateway.js'
 

@@ -5,7 +5,7 @@
  */
 import t from 'tap'
 import { buildTestGateway, json, signedInject } from '../helpers/gateway.js'
-import { Pseudonymizer } from '../../gateway/pseudonym.js'
+import { Pseudonymizer } from '../../core/pseudonym.js'
 import { batchGateway, results, status, submit, VERIFY, verifyItems, waitFor } from './helpers.js'
 
 const finished = (s: Record<string, unknown>): boolean => s.state === 'done' || s.state === 'cancelled'

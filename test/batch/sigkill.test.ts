@@ -8,7 +8,7 @@ import t, { type Test } from 'tap'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { projectPath } from '../../gateway/paths.js'
+import { projectPath } from '../../core/paths.js'
 import { PgSql } from '../../gateway/txlog/sql.js'
 import { startLogWorker } from '../../gateway/txlog/worker.js'
 import { LogWriter } from '../../gateway/txlog/writer.js'
@@ -24,9 +24,9 @@ const ITEMS = 160
 const ITEM_RECORDS = "SELECT id::text AS id FROM ndx_tx WHERE service = 'population' AND client = 'VN.VIETTEL'"
 
 function start (
-  t: Test, entry: 'main.ts' | 'worker-main.ts', env: Record<string, string>, ready: RegExp,
+  t: Test, entry: 'gateway.ts' | 'worker.ts', env: Record<string, string>, ready: RegExp,
 ): Promise<{ child: ChildProcess, match: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', projectPath('gateway', entry)], {
+  const child = spawn(process.execPath, ['--import', 'tsx', projectPath('gateway', 'main', entry)], {
     cwd: projectPath(), env: childEnv(env), stdio: ['ignore', 'pipe', 'inherit'],
   })
   t.teardown(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL') })
@@ -61,8 +61,8 @@ async function scenario (t: Test, killWorker: boolean): Promise<void> {
     const logWorker = startLogWorker(REDIS_URL, `${prefix}bull`, new LogWriter(sql))
     t.teardown(() => logWorker.close())
   }
-  let gateway = await start(t, 'main.ts', env, listening)
-  let worker = killWorker ? await start(t, 'worker-main.ts', env, workerReady) : null
+  let gateway = await start(t, 'gateway.ts', env, listening)
+  let worker = killWorker ? await start(t, 'worker.ts', env, workerReady) : null
   let client = new NdxClient({ baseUrl: gateway.match, signer: await demoSigner('VN.VIETTEL') })
 
   const items = await verifyItems(ITEMS, 2000)
@@ -79,9 +79,9 @@ async function scenario (t: Test, killWorker: boolean): Promise<void> {
   await once(victim, 'exit')
   t.ok(before.done < ITEMS - 40, `killed mid-batch (${before.done} of ${ITEMS} done)`)
 
-  if (killWorker) worker = await start(t, 'worker-main.ts', env, workerReady)
+  if (killWorker) worker = await start(t, 'worker.ts', env, workerReady)
   else {
-    gateway = await start(t, 'main.ts', env, listening)
+    gateway = await start(t, 'gateway.ts', env, listening)
     client = new NdxClient({ baseUrl: gateway.match, signer: await demoSigner('VN.VIETTEL') })
   }
   const end = Date.now() + 90_000

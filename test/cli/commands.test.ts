@@ -13,7 +13,7 @@ import { parse, stringify } from 'yaml'
 import { decodeJwt } from 'jose'
 import { COMMANDS, external, runCli } from '../../cli/ndx.js'
 import { loadConfig } from '../../gateway/config/load-config.js'
-import { projectPath } from '../../gateway/paths.js'
+import { projectPath } from '../../core/paths.js'
 import { childEnv } from '../helpers/child-env.js'
 import { buildTestGateway, copyConfig, sharedSimulators } from '../helpers/gateway.js'
 

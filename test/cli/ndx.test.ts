@@ -87,7 +87,7 @@ t.test('usage', async (t) => {
 
 t.test('checkpoint verify: offline, with the gateway\'s public key alone', async (t) => {
   const { Checkpointer } = await import('../../gateway/txlog/checkpoints.js')
-  const { projectPath } = await import('../../gateway/paths.js')
+  const { projectPath } = await import('../../core/paths.js')
   const cp = await Checkpointer.fromFile('ndx-gateway', projectPath('demo', 'keys', 'gateway-checkpoint.private.jwk.json'))
   const dir = await mkdtemp(join(tmpdir(), 'ndx-cp-'))
   t.teardown(() => rm(dir, { recursive: true, force: true }))

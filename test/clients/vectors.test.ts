@@ -13,7 +13,7 @@ import { authenticate } from '../../gateway/auth/authenticate.js'
 import { AgencyDirectory } from '../../gateway/auth/agencies.js'
 import { MemoryReplayGuard } from '../../gateway/auth/replay-guard.js'
 import { loadConfig } from '../../gateway/config/load-config.js'
-import { projectPath } from '../../gateway/paths.js'
+import { projectPath } from '../../core/paths.js'
 import { bodyHash, signerFromJwk, signRequest, type PrivateKeyFile } from '../../sdk/index.js'
 import { copyConfig } from '../helpers/gateway.js'
 

@@ -4,15 +4,15 @@
  * config names checked as the gateway reads them, and `type: map` with its `values`.
  */
 import { readFileSync } from 'node:fs'
-import { projectPath } from '../../gateway/paths.js'
+import { projectPath } from '../../core/paths.js'
 import t from 'tap'
 import { readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { formatIssue, loadConfig } from '../../gateway/config/load-config.js'
-import type { ConfigIssue } from '../../gateway/config/types.js'
+import type { ConfigIssue } from '../../core/config-types.js'
 import { Writable } from 'node:stream'
 import { pino } from 'pino'
-import { readEnvironment } from '../../gateway/env.js'
+import { readEnvironment } from '../../gateway/config/env.js'
 import { startGateway } from '../../gateway/server.js'
 import { refused } from '../helpers/config.js'
 import { copyConfig } from '../helpers/gateway.js'
@@ -158,7 +158,7 @@ t.test('every config file names its JSON Schema for editors (yaml-language-serve
   const { readdir } = await import('node:fs/promises')
   const { existsSync } = await import('node:fs')
   const { dirname, resolve } = await import('node:path')
-  const { projectPath } = await import('../../gateway/paths.js')
+  const { projectPath } = await import('../../core/paths.js')
   const files = ['gateway.yaml', ...(await readdir(projectPath('config', 'agencies'))).map((f) => `agencies/${f}`), ...(await readdir(projectPath('config', 'adapters'))).map((f) => `adapters/${f}`)]
   t.ok(files.length >= 12)
   for (const file of files) {

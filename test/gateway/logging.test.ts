@@ -6,7 +6,7 @@ import t from 'tap'
 import { Writable } from 'node:stream'
 import { pino } from 'pino'
 import { buildApp } from '../../gateway/app.js'
-import { loggerOptions } from '../../gateway/logger.js'
+import { loggerOptions } from '../../gateway/ops/logger.js'
 import { memoryServices } from '../../gateway/services.js'
 import { demoConfig, sharedSimulators, signedInject } from '../helpers/gateway.js'
 

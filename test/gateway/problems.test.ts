@@ -5,9 +5,9 @@
 import t from 'tap'
 import { readFileSync } from 'node:fs'
 import { Ajv } from 'ajv'
-import { projectPath } from '../../gateway/paths.js'
+import { projectPath } from '../../core/paths.js'
 import { memoryServices } from '../../gateway/services.js'
-import { PROBLEMS } from '../../gateway/errors.js'
+import { PROBLEMS } from '../../core/errors.js'
 import { buildTestGateway, json, signedInject } from '../helpers/gateway.js'
 
 const validateProblem = new Ajv({ strict: false }).compile(JSON.parse(readFileSync(projectPath('schemas', 'problem.schema.json'), 'utf8')) as object)

@@ -1,5 +1,5 @@
 /** Transaction records made to order, for log tests. */
-import { transactionId } from '../../gateway/ids.js'
+import { transactionId } from '../../core/ids.js'
 import { outcomeOf, type TransactionRecord } from '../../gateway/txlog/record.js'
 
 export function record (over: Partial<TransactionRecord> & { at?: Date } = {}): TransactionRecord {

@@ -8,9 +8,9 @@ import { join } from 'node:path'
 import type { Test } from 'tap'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { pino } from 'pino'
-import type { GatewayConfig } from '../../gateway/config/types.js'
-import { readEnvironment } from '../../gateway/env.js'
-import { projectPath } from '../../gateway/paths.js'
+import type { GatewayConfig } from '../../core/config-types.js'
+import { readEnvironment } from '../../gateway/config/env.js'
+import { projectPath } from '../../core/paths.js'
 import { memoryServices } from '../../gateway/services.js'
 import { openTransactionLog, type TransactionLog } from '../../gateway/txlog/log.js'
 import type { Sql } from '../../gateway/txlog/sql.js'
@@ -49,7 +49,7 @@ export async function configWithPrefix (t: Test, prefix: string, env: Record<str
 
 /** A gateway in production shape: Redis (queue, reuse, replay) and PostgreSQL, the worker in process. */
 export async function queueGateway (t: Test, opts: { redisUrl: string, prefix: string, databaseUrl?: string, worker?: boolean }): Promise<LogGateway & { dataDir: string }> {
-  const { connectRedis, waitReady } = await import('../../gateway/redis.js')
+  const { connectRedis, waitReady } = await import('../../gateway/ops/redis.js')
   const { config } = await configWithPrefix(t, opts.prefix)
   const databaseUrl = opts.databaseUrl ?? await freshDatabase(t)
   const dataDir = await tempDir(t)

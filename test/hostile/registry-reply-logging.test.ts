@@ -10,7 +10,7 @@ import { createServer as createTcpServer } from 'node:net'
 import { Writable } from 'node:stream'
 import { pino } from 'pino'
 import { buildApp } from '../../gateway/app.js'
-import { loggerOptions } from '../../gateway/logger.js'
+import { loggerOptions } from '../../gateway/ops/logger.js'
 import { memoryServices } from '../../gateway/services.js'
 import { demoConfig, json, signedInject } from '../helpers/gateway.js'
 

@@ -1,11 +1,11 @@
 /**
- * Real gateway processes for the platform tests: `gateway/main.ts` run by Node (through tsx), as
+ * Real gateway processes for the platform tests: `gateway/main/gateway.ts` run by Node (through tsx), as
  * `npm run gateway` runs it, with its own environment; its JSON log lines are kept for assertions.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import type { Test } from 'tap'
-import { projectPath } from '../../gateway/paths.js'
+import { projectPath } from '../../core/paths.js'
 import { childEnv } from '../helpers/child-env.js'
 
 export interface GatewayProcess {
@@ -17,7 +17,7 @@ export interface GatewayProcess {
 }
 
 export async function startGatewayProcess (t: Test, env: Record<string, string>): Promise<GatewayProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', projectPath('gateway', 'main.ts')], {
+  const child = spawn(process.execPath, ['--import', 'tsx', projectPath('gateway', 'main', 'gateway.ts')], {
     cwd: projectPath(),
     env: childEnv({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env }),
     stdio: ['ignore', 'pipe', 'inherit'],

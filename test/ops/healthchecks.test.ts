@@ -8,7 +8,7 @@ import { once } from 'node:events'
 import { utimes, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { projectPath } from '../../gateway/paths.js'
+import { projectPath } from '../../core/paths.js'
 import { buildTestGateway } from '../helpers/gateway.js'
 import { freshDatabase } from '../helpers/postgres.js'
 import { REDIS_URL, testRedis } from '../helpers/redis.js'
@@ -47,7 +47,7 @@ t.test('a real log worker process keeps its healthcheck green', async (t) => {
   const { prefix } = await testRedis(t)
   const { dir } = await configWithPrefix(t, prefix)
   const dataDir = await tempDir(t)
-  const worker = spawn(process.execPath, ['--import', 'tsx', projectPath('gateway', 'worker-main.ts')], {
+  const worker = spawn(process.execPath, ['--import', 'tsx', projectPath('gateway', 'main', 'worker.ts')], {
     cwd: projectPath(),
     env: childEnv({ ...CHECKPOINT_ENV, CONFIG_DIR: dir, REDIS_URL, DATABASE_URL: await freshDatabase(t), DATA_DIR: dataDir, LOG_LEVEL: 'warn' }),
     stdio: ['ignore', 'inherit', 'inherit'],

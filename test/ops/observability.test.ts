@@ -8,7 +8,7 @@ import type { IncomingHttpHeaders } from 'node:http'
 import { parse } from 'yaml'
 import { childTraceparent, parseTraceparent } from '../../adapters/call-context.js'
 import { Metrics } from '../../gateway/ops/metrics.js'
-import { projectPath } from '../../gateway/paths.js'
+import { projectPath } from '../../core/paths.js'
 import { buildTestGateway, copyConfig, demoConfig, signedInject } from '../helpers/gateway.js'
 import { addLandRegistry, startLandRegistry, PARCEL } from '../helpers/land-registry.js'
 

@@ -112,7 +112,7 @@ t.test('a JSON registry added by one file and a reload is served, and in-flight 
 
 t.test('SIGHUP reloads a running gateway', async (t) => {
   const { startGateway } = await import('../../gateway/server.js')
-  const { readEnvironment } = await import('../../gateway/env.js')
+  const { readEnvironment } = await import('../../gateway/config/env.js')
   const { pino } = await import('pino')
   const { tempDir } = await import('../helpers/txlog.js')
   const sims = await sharedSimulators(t)

@@ -5,7 +5,7 @@
  */
 import t, { type Test } from 'tap'
 import { join } from 'node:path'
-import { projectPath } from '../../gateway/paths.js'
+import { projectPath } from '../../core/paths.js'
 import { CheckpointKeys, Checkpointer, verifyCheckpoint } from '../../gateway/txlog/checkpoints.js'
 import { chainHash, GENESIS } from '../../gateway/txlog/chain.js'
 import { checkIntegrity } from '../../gateway/txlog/integrity.js'

@@ -6,7 +6,7 @@
  * Real PostgreSQL.
  */
 import t, { type Test } from 'tap'
-import { projectPath } from '../../gateway/paths.js'
+import { projectPath } from '../../core/paths.js'
 import { TamperSuspected, tamperSuspected } from '../../gateway/txlog/chain-verify.js'
 import { CheckpointKeys, Checkpointer } from '../../gateway/txlog/checkpoints.js'
 import { checkIntegrity } from '../../gateway/txlog/integrity.js'

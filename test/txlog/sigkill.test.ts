@@ -7,7 +7,7 @@ import t from 'tap'
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { projectPath } from '../../gateway/paths.js'
+import { projectPath } from '../../core/paths.js'
 import { PgSql } from '../../gateway/txlog/sql.js'
 import { startLogWorker } from '../../gateway/txlog/worker.js'
 import { LogWriter } from '../../gateway/txlog/writer.js'
@@ -23,7 +23,7 @@ t.test('SIGKILL under load: every served transaction is in the log afterwards', 
   const { prefix } = await testRedis(t)
   const { dir } = await configWithPrefix(t, prefix)
   const databaseUrl = await freshDatabase(t)
-  const child = spawn(process.execPath, ['--import', 'tsx', projectPath('gateway', 'main.ts')], {
+  const child = spawn(process.execPath, ['--import', 'tsx', projectPath('gateway', 'main', 'gateway.ts')], {
     cwd: projectPath(),
     env: childEnv({ ...sims.env, ...CHECKPOINT_ENV, CONFIG_DIR: dir, PORT: '0', REDIS_URL, DATABASE_URL: databaseUrl, DATA_DIR: await tempDir(t), NDX_WORKER: 'false', LOG_LEVEL: 'info' }),
     stdio: ['ignore', 'pipe', 'inherit'],

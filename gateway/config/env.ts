@@ -65,26 +65,3 @@ function trustProxy (value: string | null): number | string | false {
   if (value === 'true') throw new Error('TRUST_PROXY must name the hops (e.g. 1) or the proxies\' addresses, not true')
   return value
 }
-
-/** Simulator settings (CONTRACT §9). */
-export function readSimulatorEnvironment (env: NodeJS.ProcessEnv = process.env): { host: string, latencyMs: number, failRate: number, ports: { population: number, civilStatus: number, businessRegistry: number }, keys: { population?: string, civilStatus?: string, businessRegistry?: string } } {
-  const latencyMs = Number(env.SIM_LATENCY_MS ?? 0)
-  const failRate = Number(env.SIM_FAIL_RATE ?? 0)
-  if (!Number.isFinite(latencyMs) || latencyMs < 0) throw new Error('SIM_LATENCY_MS must be a number of milliseconds')
-  if (!Number.isFinite(failRate) || failRate < 0 || failRate > 1) throw new Error('SIM_FAIL_RATE must be between 0 and 1')
-  const keys: { population?: string, civilStatus?: string, businessRegistry?: string } = {}
-  if (env.POPULATION_API_KEY) keys.population = env.POPULATION_API_KEY
-  if (env.CIVIL_STATUS_API_KEY) keys.civilStatus = env.CIVIL_STATUS_API_KEY
-  if (env.BUSINESS_REGISTRY_API_KEY) keys.businessRegistry = env.BUSINESS_REGISTRY_API_KEY
-  return {
-    host: env.SIM_HOST ?? '127.0.0.1',
-    latencyMs,
-    failRate,
-    ports: {
-      population: port(env.SIM_POPULATION_PORT, 4101, 'SIM_POPULATION_PORT'),
-      civilStatus: port(env.SIM_CIVIL_STATUS_PORT, 4102, 'SIM_CIVIL_STATUS_PORT'),
-      businessRegistry: port(env.SIM_BUSINESS_REGISTRY_PORT, 4103, 'SIM_BUSINESS_REGISTRY_PORT'),
-    },
-    keys,
-  }
-}

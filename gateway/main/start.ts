@@ -2,9 +2,10 @@
  * `npm start`: the bundled registry simulators and a gateway pointed at them — a working system on a
  * machine with nothing but Node installed.
  */
-import { readEnvironment, readSimulatorEnvironment } from './env.js'
-import { createLogger, startGateway } from './server.js'
-import { startSimulators } from '../simulators/index.js'
+import { readEnvironment } from '../config/env.js'
+import { readSimulatorEnvironment } from '../../simulators/env.js'
+import { createLogger, startGateway } from '../server.js'
+import { startSimulators } from '../../simulators/index.js'
 
 const env = readEnvironment()
 const logger = createLogger(env)

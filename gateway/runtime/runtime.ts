@@ -7,12 +7,12 @@
  */
 import FindMyWay from 'find-my-way'
 import fastJson from 'fast-json-stringify'
-import { createAdapter, operationShape } from '../adapters/index.js'
-import type { Adapter, OperationShape } from '../adapters/contract.js'
-import { AgencyDirectory } from './auth/agencies.js'
-import type { GatewayConfig, OperationSpec, ServiceSpec } from './config/types.js'
+import { createAdapter, operationShape } from '../../adapters/index.js'
+import type { Adapter, OperationShape } from '../../adapters/contract.js'
+import { AgencyDirectory } from '../auth/agencies.js'
+import type { GatewayConfig, OperationSpec, ServiceSpec } from '../../core/config-types.js'
 import { compileBodyCheck, compileParamCheck, type Check } from './validation.js'
-import type { ValidationIssue } from './errors.js'
+import type { ValidationIssue } from '../../core/errors.js'
 
 export interface CompiledOperation {
   readonly spec: OperationSpec

@@ -6,13 +6,13 @@
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import closeWithGrace from 'close-with-grace'
-import { loadConfig } from './config/load-config.js'
-import { readEnvironment } from './env.js'
-import { createLogger } from './server.js'
-import { loadCheckpointer, openDatabase } from './txlog/log.js'
-import { LogMaintenance, startLogWorker } from './txlog/worker.js'
-import { LogWriter } from './txlog/writer.js'
-import { startBatchWorkerProcess } from './batch/worker-process.js'
+import { loadConfig } from '../config/load-config.js'
+import { readEnvironment } from '../config/env.js'
+import { createLogger } from '../server.js'
+import { loadCheckpointer, openDatabase } from '../txlog/log.js'
+import { LogMaintenance, startLogWorker } from '../txlog/worker.js'
+import { LogWriter } from '../txlog/writer.js'
+import { startBatchWorkerProcess } from '../batch/worker-process.js'
 
 const env = readEnvironment()
 const logger = createLogger(env)

@@ -1,6 +1,6 @@
 /** `npm run gateway`: the gateway alone. */
-import { readEnvironment } from './env.js'
-import { createLogger, startGateway } from './server.js'
+import { readEnvironment } from '../config/env.js'
+import { createLogger, startGateway } from '../server.js'
 
 const env = readEnvironment()
 const logger = createLogger(env)

@@ -156,3 +156,8 @@ export interface ConfigIssue {
 export interface IssueSink {
   push (issue: ConfigIssue): unknown
 }
+
+/** A configured secret key (`secrets.cacheKeys[].key`): base64 or base64url text. */
+export function decodeKey (text: string): Buffer {
+  return Buffer.from(text.replace(/-/g, '+').replace(/_/g, '/'), 'base64')
+}

@@ -4,9 +4,9 @@
  */
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv'
 import addFormats from 'ajv-formats'
-import type { ValidationIssue } from './errors.js'
-import type { ParamSpec } from './config/types.js'
-import type { JsonSchema } from '../adapters/contract.js'
+import type { ValidationIssue } from '../../core/errors.js'
+import type { ParamSpec } from '../../core/config-types.js'
+import type { JsonSchema } from '../../adapters/contract.js'
 
 const ajv = new Ajv({ allErrors: true, strict: false, allowUnionTypes: true, coerceTypes: false })
 addFormats.default(ajv, ['date', 'date-time'])
