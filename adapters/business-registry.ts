@@ -3,11 +3,12 @@
  * answering `{ tongSo, ketQua: [...] }` (tongSo 0 when unknown).
  */
 import { problem } from '../core/errors.js'
-import type { OperationSpec, ServiceSpec } from '../core/config-types.js'
-import type { Adapter, AdapterDeps, CanonicalRecord, CodedAdapterDefinition, OperationInput, OperationShape, RecordGetter, RecordKey } from './contract.js'
+import type { OperationSpec } from '../core/config-types.js'
+import type { CanonicalRecord, CodedAdapterDefinition, OperationInput, OperationShape, RecordKey } from './contract.js'
 import { dmyToIso, mapValue } from './mapping.js'
 import { canonicalSchema, fieldNames } from './schemas.js'
-import { parseJsonReply, unexpectedStatus, Upstream } from './upstream.js'
+import { RegistryAdapter, subjectKey } from './registry-adapter.js'
+import { parseJsonReply, unexpectedStatus } from './upstream.js'
 
 const STATUS = { 'Đang hoạt động': 'active', 'Tạm ngừng kinh doanh': 'suspended', 'Đã giải thể': 'dissolved' } as const
 
@@ -46,27 +47,13 @@ export function mapEnterprise (native: Record<string, unknown>): CanonicalRecord
   }
 }
 
-class BusinessRegistryAdapter implements Adapter {
-  readonly service: string
-  readonly #upstream: Upstream
-
-  constructor (spec: ServiceSpec, deps: AdapterDeps) {
-    this.service = spec.service
-    this.#upstream = new Upstream(spec.upstream, deps.maxResponseBytes)
-  }
-
-  shape (operationId: string): OperationShape {
-    const shape = shapes[operationId]
-    if (shape === undefined) throw new Error(`unknown operation ${operationId}`)
-    return shape
-  }
-
-  recordKey (_op: OperationSpec, input: OperationInput): RecordKey {
-    return { service: this.service, kind: 'enterprise', subject: input.subject, params: {} }
+class BusinessRegistryAdapter extends RegistryAdapter {
+  protected key (_op: OperationSpec, input: OperationInput): RecordKey {
+    return subjectKey(this.service, 'enterprise', input.subject)
   }
 
   async load (key: RecordKey, signal?: AbortSignal): Promise<CanonicalRecord | null> {
-    const res = await this.#upstream.request({
+    const res = await this.upstream.request({
       method: 'GET',
       path: `/api/doanh-nghiep?maSo=${encodeURIComponent(key.subject)}`,
       headers: { accept: 'application/json' },
@@ -80,14 +67,6 @@ class BusinessRegistryAdapter implements Adapter {
     // A search may return neighbours; only the exact code is the record asked for.
     const native = (reply.ketQua as Array<Record<string, unknown> | null>).find((r) => r?.maSoDoanhNghiep === key.subject)
     return native == null ? null : mapEnterprise(native)
-  }
-
-  async answer (op: OperationSpec, input: OperationInput, get: RecordGetter): Promise<CanonicalRecord | null> {
-    return (await get(this.recordKey(op, input)))?.record ?? null
-  }
-
-  async close (): Promise<void> {
-    await this.#upstream.close()
   }
 }
 

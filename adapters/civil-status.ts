@@ -5,11 +5,12 @@
  */
 import { XMLParser, XMLValidator } from 'fast-xml-parser'
 import { problem } from '../core/errors.js'
-import type { OperationSpec, ServiceSpec } from '../core/config-types.js'
-import type { Adapter, AdapterDeps, CanonicalRecord, CodedAdapterDefinition, OperationInput, OperationShape, RecordGetter, RecordKey } from './contract.js'
+import type { OperationSpec } from '../core/config-types.js'
+import type { Answer, CanonicalRecord, CodedAdapterDefinition, OperationInput, OperationShape, RecordKey, RecordSet } from './contract.js'
 import { dmyToIso, mapValue } from './mapping.js'
 import { canonicalSchema, fieldNames } from './schemas.js'
-import { RegistryReplyError, unexpectedStatus, Upstream } from './upstream.js'
+import { RegistryAdapter, subjectKey } from './registry-adapter.js'
+import { RegistryReplyError, unexpectedStatus } from './upstream.js'
 
 const NS = 'urn:hotich:v1'
 const SOAP_ACTION = '"urn:hotich:v1#TraCuuSuKien"'
@@ -105,18 +106,38 @@ export function sortEvents (events: CivilEvent[]): CivilEvent[] {
 const isParty = (e: CivilEvent, id: string, roles: string[]): boolean =>
   e.parties.some((p) => p.personalId === id && roles.includes(p.role))
 
+/** The latest marriage or divorce of a person: the event their marital status follows. */
+function decidingEvent (personalId: string, events: CivilEvent[]): CivilEvent | undefined {
+  const decisive = events.filter((e) => (e.type === 'marriage' || e.type === 'divorce') &&
+    isParty(e, personalId, ['husband', 'wife']))
+  return decisive[decisive.length - 1]
+}
+
+/** The other party of a marriage, if the registry names them. */
+function spouseIn (marriage: CivilEvent, personalId: string): Party | undefined {
+  return marriage.parties.find((p) => p.personalId !== personalId && (p.role === 'husband' || p.role === 'wife'))
+}
+
+/** Whose events a person's marital status also depends on: the spouse of a standing marriage, if any. */
+export function spouseToRead (personalId: string, events: CivilEvent[]): string | null {
+  const last = decidingEvent(personalId, events)
+  if (last?.type !== 'marriage') return null
+  return spouseIn(last, personalId)?.personalId ?? null
+}
+
 /**
  * The deciding event is the person's latest marriage or divorce. A marriage whose spouse has a death
- * registration makes the person widowed since that registration.
+ * registration (among `spouseEvents`, the spouse's own events) makes the person widowed since then.
  */
-export async function deriveMaritalStatus (personalId: string, events: CivilEvent[], spouseEvents: (id: string) => Promise<CivilEvent[] | null>): Promise<CanonicalRecord> {
-  const decisive = events.filter((e) => (e.type === 'marriage' || e.type === 'divorce') && isParty(e, personalId, ['husband', 'wife']))
-  const last = decisive[decisive.length - 1]
+export function deriveMaritalStatus (
+  personalId: string, events: CivilEvent[], spouseEvents: CivilEvent[] | null,
+): CanonicalRecord {
+  const last = decidingEvent(personalId, events)
   if (last === undefined) return { personalId, maritalStatus: 'single', since: null, spouse: null }
   if (last.type === 'divorce') return { personalId, maritalStatus: 'divorced', since: last.registeredOn, spouse: null }
-  const other = last.parties.find((p) => p.personalId !== personalId && (p.role === 'husband' || p.role === 'wife'))
+  const other = spouseIn(last, personalId)
   if (other?.personalId != null) {
-    const death = (await spouseEvents(other.personalId))?.find((e) => e.type === 'death' && isParty(e, other.personalId as string, ['self']))
+    const death = spouseEvents?.find((e) => e.type === 'death' && isParty(e, other.personalId as string, ['self']))
     if (death !== undefined) return { personalId, maritalStatus: 'widowed', since: death.registeredOn, spouse: null }
   }
   return {
@@ -127,31 +148,13 @@ export async function deriveMaritalStatus (personalId: string, events: CivilEven
   }
 }
 
-class CivilStatusAdapter implements Adapter {
-  readonly service: string
-  readonly #upstream: Upstream
-
-  constructor (spec: ServiceSpec, deps: AdapterDeps) {
-    this.service = spec.service
-    this.#upstream = new Upstream(spec.upstream, deps.maxResponseBytes)
-  }
-
-  shape (operationId: string): OperationShape {
-    const shape = shapes[operationId]
-    if (shape === undefined) throw new Error(`unknown operation ${operationId}`)
-    return shape
-  }
-
-  recordKey (_op: OperationSpec, input: OperationInput): RecordKey {
-    return this.#key(input.subject)
-  }
-
-  #key (personalId: string): RecordKey {
-    return { service: this.service, kind: 'events', subject: personalId, params: {} }
+class CivilStatusAdapter extends RegistryAdapter {
+  protected key (_op: OperationSpec, input: OperationInput): RecordKey {
+    return subjectKey(this.service, 'events', input.subject)
   }
 
   async load (key: RecordKey, signal?: AbortSignal): Promise<CanonicalRecord | null> {
-    const res = await this.#upstream.request({
+    const res = await this.upstream.request({
       method: 'POST',
       path: '/ws/hotich',
       headers: { 'content-type': 'text/xml; charset=utf-8', soapaction: SOAP_ACTION, accept: 'text/xml' },
@@ -163,19 +166,17 @@ class CivilStatusAdapter implements Adapter {
     return { personalId: key.subject, events: sortEvents(events) }
   }
 
-  async answer (op: OperationSpec, input: OperationInput, get: RecordGetter): Promise<CanonicalRecord | null> {
-    const loaded = await get(this.#key(input.subject))
-    if (loaded === null) return null
-    if (op.id === 'events') return loaded.record
-    const events = loaded.record.events as CivilEvent[]
-    return deriveMaritalStatus(input.subject, events, async (id) => {
-      const spouse = await get(this.#key(id))
-      return spouse === null ? null : spouse.record.events as CivilEvent[]
-    })
-  }
-
-  async close (): Promise<void> {
-    await this.#upstream.close()
+  /** `marital-status` reads the spouse's events too, when a standing marriage names a spouse. */
+  override answer (op: OperationSpec, input: OperationInput, records: RecordSet): Answer {
+    const own = records.get(this.key(op, input)) ?? null
+    if (own === null || op.id === 'events') return { data: own }
+    const events = own.events as CivilEvent[]
+    const spouse = spouseToRead(input.subject, events)
+    const spouseKey = spouse === null ? null : subjectKey(this.service, 'events', spouse)
+    const spouseRecord = spouseKey === null ? null : records.get(spouseKey)
+    if (spouseKey !== null && spouseRecord === undefined) return { needs: [spouseKey] }
+    const spouseEvents = spouseRecord == null ? null : spouseRecord.events as CivilEvent[]
+    return { data: deriveMaritalStatus(input.subject, events, spouseEvents) }
   }
 }
 

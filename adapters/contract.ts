@@ -1,13 +1,15 @@
 /**
  * The adapter contract: what the gateway asks of every registry adapter, coded or declarative.
  *
- * An adapter knows one registry. It loads native records and maps them to canonical records (`load`), and
- * builds an operation's reply from canonical records (`answer`). It never sees callers, grants or caches:
- * access checks, reuse ("provide once"), field filtering and the transaction log all happen around it, so
- * every adapter gets them alike.
+ * An adapter knows one registry. It names the records an operation reads (`reads`), loads native records and
+ * maps them to canonical records (`load`), and builds an operation's reply from the canonical records read
+ * (`answer`). It never reads a record itself and never sees callers, grants or caches: the gateway's fetch
+ * step reads every record through reuse ("provide once"), and access checks, field filtering and the
+ * transaction log all happen around it, so every adapter gets them alike.
  *
- * Covered: loading by subject, mapping, derived answers that read several records (through `get`, so every
- * record read is reused and coalesced). Left out: retries and caching (the gateway's job), writes.
+ * Covered: loading by subject, mapping, derived answers that read several records (`answer` names further
+ * records it needs, e.g. a spouse's, and is asked again once they are read). Left out: retries and caching
+ * (the gateway's job), writes.
  * Lifecycle: built from the service's config file by `createAdapter`, closed with `close()` when its
  * configuration is replaced or the gateway stops.
  */
@@ -43,16 +45,16 @@ export interface RecordKey {
   readonly body?: unknown
 }
 
-export interface LoadedRecord {
-  readonly record: CanonicalRecord
-  readonly source: 'upstream' | 'reuse'
-  /** ISO time the registry provided it. */
-  readonly retrievedAt: string
-  readonly stale: boolean
+/** The records read for one answer so far. */
+export interface RecordSet {
+  /** The record `key` names: null when the registry has none, undefined when it has not been read. */
+  get (key: RecordKey): CanonicalRecord | null | undefined
 }
 
-/** Reads a record through the gateway's reuse layer; resolves null when the registry has no such record. */
-export type RecordGetter = (key: RecordKey) => Promise<LoadedRecord | null>
+/** An operation's answer: its `data` (null when the subject has no record), or further records to read first. */
+export type Answer =
+  | { readonly data: CanonicalRecord | null }
+  | { readonly needs: readonly RecordKey[] }
 
 export interface OperationInput {
   readonly params: Readonly<Record<string, string>>
@@ -62,18 +64,23 @@ export interface OperationInput {
 
 export interface Adapter {
   readonly service: string
-  /** The shape of one of the service's operations. */
-  shape (operationId: string): OperationShape
-  /** The key of the first record an operation reads (used for reuse and notifications). */
-  recordKey (op: OperationSpec, input: OperationInput): RecordKey
+  /** The records an operation reads first (at least one). */
+  reads (op: OperationSpec, input: OperationInput): readonly RecordKey[]
   /**
    * Loads one record from the registry and maps it to canonical form; null when the registry has none.
-   * Failures are `GatewayError`s with an `upstream.*` code.
+   * Failures are `GatewayError`s with an `upstream.*` code. An aborted `signal` stops the request.
    */
   load (key: RecordKey, signal?: AbortSignal): Promise<CanonicalRecord | null>
-  /** Builds an operation's `data` from records read through `get`; null when the subject has no record. */
-  answer (op: OperationSpec, input: OperationInput, get: RecordGetter): Promise<CanonicalRecord | null>
+  /** Builds an operation's `data` from the records read, or names the further records it needs. */
+  answer (op: OperationSpec, input: OperationInput, records: RecordSet): Answer
+  /** Releases the registry connections. */
   close (): Promise<void>
+}
+
+/** The name a record is known by within one answer (its kind, subject and parameters). */
+export function recordName (key: RecordKey): string {
+  const params = Object.keys(key.params).sort().map((k) => `${k}=${key.params[k] as string}`).join('&')
+  return `${key.kind}\0${key.subject}\0${params}`
 }
 
 export interface AdapterDeps {

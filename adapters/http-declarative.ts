@@ -4,9 +4,10 @@
  */
 import { createHash } from 'node:crypto'
 import type { FieldMapping, OperationSpec, ServiceSpec } from '../core/config-types.js'
-import type { Adapter, AdapterDeps, CanonicalRecord, JsonSchema, OperationInput, OperationShape, RecordGetter, RecordKey } from './contract.js'
+import type { AdapterDeps, CanonicalRecord, JsonSchema, OperationInput, OperationShape, RecordKey } from './contract.js'
 import { mapRecord, pointerGet } from './mapping.js'
-import { parseJsonReply, unexpectedStatus, Upstream } from './upstream.js'
+import { RegistryAdapter } from './registry-adapter.js'
+import { parseJsonReply, unexpectedStatus } from './upstream.js'
 
 const BODY_PARAM = '#body'
 
@@ -45,30 +46,20 @@ function fill (template: string, params: Readonly<Record<string, string>>, encod
 }
 const raw = (s: string): string => s
 
-export class DeclarativeHttpAdapter implements Adapter {
-  readonly service: string
+export class DeclarativeHttpAdapter extends RegistryAdapter {
   readonly #spec: ServiceSpec
-  readonly #upstream: Upstream
-  readonly #shapes: Map<string, OperationShape>
 
   constructor (spec: ServiceSpec, deps: AdapterDeps) {
-    this.service = spec.service
+    super(spec, deps)
     this.#spec = spec
-    this.#upstream = new Upstream(spec.upstream, deps.maxResponseBytes)
-    this.#shapes = new Map(Object.values(spec.operations).map((op) => [op.id, declarativeShape(op)]))
   }
 
-  shape (operationId: string): OperationShape {
-    const shape = this.#shapes.get(operationId)
-    if (shape === undefined) throw new Error(`unknown operation ${operationId}`)
-    return shape
-  }
-
-  recordKey (op: OperationSpec, input: OperationInput): RecordKey {
+  protected key (op: OperationSpec, input: OperationInput): RecordKey {
     const params: Record<string, string> = { ...input.params }
     // A POST's body shapes the registry's answer, so it is part of what names the record.
-    if (op.method === 'POST') params[BODY_PARAM] = createHash('sha256').update(JSON.stringify(input.body ?? null)).digest('base64url')
-    return { service: this.service, kind: op.id, subject: input.subject, params, ...(op.method === 'POST' ? { body: input.body } : {}) }
+    if (op.method !== 'POST') return { service: this.service, kind: op.id, subject: input.subject, params }
+    params[BODY_PARAM] = createHash('sha256').update(JSON.stringify(input.body ?? null)).digest('base64url')
+    return { service: this.service, kind: op.id, subject: input.subject, params, body: input.body }
   }
 
   async load (key: RecordKey, signal?: AbortSignal): Promise<CanonicalRecord | null> {
@@ -77,7 +68,7 @@ export class DeclarativeHttpAdapter implements Adapter {
     const query = new URLSearchParams()
     for (const [name, template] of Object.entries(op.request.query)) query.append(name, fill(template, key.params, raw))
     const qs = query.toString()
-    const res = await this.#upstream.request({
+    const res = await this.upstream.request({
       method: op.request.method,
       path: fill(op.request.path, key.params, encodeURIComponent) + (qs === '' ? '' : `?${qs}`),
       headers: { accept: 'application/json', ...(op.request.method === 'POST' ? { 'content-type': 'application/json' } : {}) },
@@ -89,14 +80,5 @@ export class DeclarativeHttpAdapter implements Adapter {
     const native = pointerGet(parseJsonReply(res), op.request.recordPointer)
     if (native === undefined || native === null) return null
     return mapRecord(native, op.response)
-  }
-
-  async answer (op: OperationSpec, input: OperationInput, get: RecordGetter): Promise<CanonicalRecord | null> {
-    const loaded = await get(this.recordKey(op, input))
-    return loaded?.record ?? null
-  }
-
-  async close (): Promise<void> {
-    await this.#upstream.close()
   }
 }

@@ -3,11 +3,12 @@
  * Two operations read one record: `citizen` discloses granted fields, `verify` only booleans.
  */
 import { problem } from '../core/errors.js'
-import type { OperationSpec, ServiceSpec } from '../core/config-types.js'
-import type { Adapter, AdapterDeps, CanonicalRecord, CodedAdapterDefinition, JsonSchema, OperationInput, OperationShape, RecordGetter, RecordKey } from './contract.js'
+import type { OperationSpec } from '../core/config-types.js'
+import type { Answer, CanonicalRecord, CodedAdapterDefinition, JsonSchema, OperationInput, OperationShape, RecordKey, RecordSet } from './contract.js'
 import { dmyToIso, mapValue, pointerGet } from './mapping.js'
 import { canonicalSchema, fieldNames } from './schemas.js'
-import { parseJsonReply, unexpectedStatus, Upstream } from './upstream.js'
+import { RegistryAdapter, subjectKey } from './registry-adapter.js'
+import { parseJsonReply, unexpectedStatus } from './upstream.js'
 import { sameClaim } from './verify.js'
 
 const citizenSchema = canonicalSchema('population-citizen')
@@ -81,27 +82,13 @@ export function mapCitizen (native: unknown): CanonicalRecord {
   }
 }
 
-class PopulationAdapter implements Adapter {
-  readonly service: string
-  readonly #upstream: Upstream
-
-  constructor (spec: ServiceSpec, deps: AdapterDeps) {
-    this.service = spec.service
-    this.#upstream = new Upstream(spec.upstream, deps.maxResponseBytes)
-  }
-
-  shape (operationId: string): OperationShape {
-    const shape = shapes[operationId]
-    if (shape === undefined) throw new Error(`unknown operation ${operationId}`)
-    return shape
-  }
-
-  recordKey (_op: OperationSpec, input: OperationInput): RecordKey {
-    return { service: this.service, kind: 'citizen', subject: input.subject, params: {} }
+class PopulationAdapter extends RegistryAdapter {
+  protected key (_op: OperationSpec, input: OperationInput): RecordKey {
+    return subjectKey(this.service, 'citizen', input.subject)
   }
 
   async load (key: RecordKey, signal?: AbortSignal): Promise<CanonicalRecord | null> {
-    const res = await this.#upstream.request({
+    const res = await this.upstream.request({
       method: 'GET',
       path: `/api/v1/cong-dan/${encodeURIComponent(key.subject)}`,
       headers: { accept: 'application/json' },
@@ -119,18 +106,13 @@ class PopulationAdapter implements Adapter {
     return record
   }
 
-  async answer (op: OperationSpec, input: OperationInput, get: RecordGetter): Promise<CanonicalRecord | null> {
-    const loaded = await get(this.recordKey(op, input))
-    if (loaded === null) return null
-    if (op.id !== 'verify') return loaded.record
+  override answer (op: OperationSpec, input: OperationInput, records: RecordSet): Answer {
+    const citizen = records.get(this.key(op, input)) ?? null
+    if (citizen === null || op.id !== 'verify') return { data: citizen }
     const claims = input.body as Record<string, unknown>
     const fields: Record<string, boolean> = {}
-    for (const [name, claimed] of Object.entries(claims)) fields[name] = sameClaim(claimed, loaded.record[name])
-    return { personalId: input.subject, match: Object.values(fields).every(Boolean), fields }
-  }
-
-  async close (): Promise<void> {
-    await this.#upstream.close()
+    for (const [name, claimed] of Object.entries(claims)) fields[name] = sameClaim(claimed, citizen[name])
+    return { data: { personalId: input.subject, match: Object.values(fields).every(Boolean), fields } }
   }
 }
 

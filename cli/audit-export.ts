@@ -12,7 +12,7 @@ import { pipeline } from 'node:stream/promises'
 import { parseArgs } from 'node:util'
 import {
   CliFailure, EXIT, gatewayUrl, getJson, loadSigner, refusalMessage, signedGet, unreachable,
-} from './auditor-session.js'
+} from '../console/auditor-session.js'
 
 export const USAGE = `usage: ndx audit export --iss <agency> [--key <private JWK>] [--url <gateway>]
          [--from <ISO>] [--to <ISO>] [--client <id>] [--service <s>] [--operation <o>]

@@ -7,7 +7,7 @@
 import { parseArgs } from 'node:util'
 import type { Writable } from 'node:stream'
 import { startConsole, type RunningConsole } from '../console/server.js'
-import { CliFailure, EXIT, gatewayUrl, getJson, loadSigner } from './auditor-session.js'
+import { CliFailure, EXIT, gatewayUrl, getJson, loadSigner } from '../console/auditor-session.js'
 
 export const USAGE = `usage: ndx console --iss <agency> [--key <private JWK>] [--url <gateway>] [--port 8090]
 Serves the auditors' console on http://127.0.0.1:<port>/ (this machine only). Each call the page makes is

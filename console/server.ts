@@ -19,7 +19,7 @@ import { pipeline } from 'node:stream/promises'
 import type { Dispatcher } from 'undici'
 import { projectPath } from '../core/paths.js'
 import type { Signer } from '../sdk/index.js'
-import { signedGet, transportReason } from '../cli/auditor-session.js'
+import { signedGet, transportReason } from './auditor-session.js'
 
 export interface ConsoleOptions {
   /** The gateway's base URL, e.g. http://127.0.0.1:8080. */

@@ -1,16 +1,15 @@
 /**
- * Running a gateway: load configuration (refusing to start on any issue), choose services, build the app,
- * listen, and handle signals — SIGHUP reloads configuration, SIGTERM/SIGINT close gracefully.
+ * Running a gateway: load configuration (refusing to start on any issue), compose the app over the services
+ * the environment names (compose.ts), listen, and handle signals — SIGHUP reloads configuration,
+ * SIGTERM/SIGINT close gracefully.
  */
 import closeWithGrace from 'close-with-grace'
 import { pino, type Logger } from 'pino'
-import { buildApp } from './app.js'
+import { composeGateway, createServices } from './compose.js'
 import { ConfigError, loadConfig } from './config/load-config.js'
 import type { Environment } from './config/env.js'
-import { loggerOptions } from './ops/logger.js'
-import { createServices } from './services.js'
+import { loggerOptions } from './process/logger.js'
 import { demoAgencies } from './ops/demo-keys.js'
-import { createBatchService } from './batch/service.js'
 import type { FastifyInstance } from 'fastify'
 import type { GatewayConfig } from '../core/config-types.js'
 
@@ -51,24 +50,11 @@ export async function startGateway (env: Environment, logger = createLogger(env)
     logger.error({ agencies: demoKeys }, msg)
   }
   const services = await createServices(env, config, logger)
-  const batches = env.redisUrl === null ? null : createBatchService(env.redisUrl, config)
-  const app = await buildApp({
-    config, services, loggerInstance: logger, loadConfig: () => loadConfig(env.configDir, env.vars), shed: env.shed, batches,
-    trustProxy: env.trustProxy,
+  const app = await composeGateway({
+    config, services, logger, loadConfig: () => loadConfig(env.configDir, env.vars), shed: env.shed,
+    batchWorkers: env.worker, trustProxy: env.trustProxy,
   })
-  if (batches !== null && env.worker) {
-    batches.startWorkers({
-      current: () => app.gateway.current(),
-      records: services.records,
-      sink: services.sink,
-      pseudonymizer: app.gateway.pseudonymizer(),
-      metrics: app.metrics,
-      verifyBudget: app.verifyBudget,
-      logger,
-    })
-  }
   app.addHook('onClose', async () => {
-    await batches?.close()
     await services.close()
     await opts.onClose?.()
   })

@@ -55,10 +55,3 @@ export function checkClaims (op: CompiledOperation, grant: Grant, claims: Record
   const refused = Object.keys(claims).filter((f) => !allowed.includes(f))
   if (refused.length > 0) throw problem('access.field', `Not granted for verification: ${refused.join(', ')}`)
 }
-
-/** A new object holding only the selected fields (absent ones as null). */
-export function pick (data: Record<string, unknown>, fields: readonly string[]): Record<string, unknown> {
-  const out: Record<string, unknown> = {}
-  for (const f of fields) out[f] = data[f] ?? null
-  return out
-}

@@ -10,9 +10,9 @@
  */
 import type { Redis } from 'ioredis'
 import { problem } from '../../core/errors.js'
-import { observeEpoch, writePairs, type RedisGuardDisk } from './replay-recovery.js'
+import { observeEpoch, writePairs, type RedisGuardDisk, type ReplayJournal } from './replay-recovery.js'
 
-export type { RedisGuardDisk } from './replay-recovery.js'
+export type { RedisGuardDisk, ReplayJournal } from './replay-recovery.js'
 
 /** The widest clock window any configuration may set (the schema's maximum `maxClockSkewSeconds`). */
 export const MAX_CLOCK_SKEW_SECONDS = 600
@@ -48,15 +48,6 @@ export interface ReplayGuard {
   /** True when (iss, jti) is new; false when it was seen within its ttl. */
   remember (iss: string, jti: string, ttlSeconds: number): Promise<boolean>
   close (): Promise<void>
-}
-
-/** Where an in-process guard writes what it remembers, so a restart reads it back. */
-export interface ReplayJournal {
-  /** Writes one entry before the verdict is given (throws if it cannot). */
-  add (key: string, until: number): void
-  /** Called after each sweep with the live entries: the journal may rewrite itself from them. */
-  compact (live: ReadonlyMap<string, number>): void
-  close (): void
 }
 
 export const pairKey = (iss: string, jti: string): string => `${iss}\0${jti}`

@@ -10,12 +10,20 @@
  */
 import { randomUUID } from 'node:crypto'
 import type { Redis } from 'ioredis'
-import type { ReplayJournal } from './replay-guard.js'
 
 /** Pairs written per pipeline (one round trip each). */
 const WRITE_CHUNK = 1000
 
 /** What a Redis guard keeps under DATA_DIR: the jtis it guarded alone, and the Redis generation it saw last. */
+/** Where an in-process guard writes what it remembers, so a restart reads it back. */
+export interface ReplayJournal {
+  /** Writes one entry before the verdict is given (throws if it cannot). */
+  add (key: string, until: number): void
+  /** Called after each sweep with the live entries: the journal may rewrite itself from them. */
+  compact (live: ReadonlyMap<string, number>): void
+  close (): void
+}
+
 export interface RedisGuardDisk {
   readonly journal: ReplayJournal
   /** Pairs journalled by an earlier run, still to be remembered: key → until (ms). */

@@ -5,7 +5,7 @@
  */
 import { problem, type ProblemBody } from '../../core/errors.js'
 import type { CompiledOperation } from '../runtime/runtime.js'
-import type { OperationCall } from '../pipeline/request-path.js'
+import type { OperationCall } from '../pipeline/authorize.js'
 import { compileBodyCheck } from '../runtime/validation.js'
 
 export interface BatchSubmission {

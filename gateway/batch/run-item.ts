@@ -1,6 +1,6 @@
 /**
- * Running one batch item exactly as the same single call would run: the same authorize → reuse-or-fetch →
- * filter (`executeOperation`, shared with the request path), its own transaction record through the same
+ * Running one batch item exactly as the same single call would run: the same authorize → fetch →
+ * filter (`runOperation`, shared with the request path), its own transaction record through the same
  * sink, with the submitting agency as client.
  *
  * Run once, whatever crashes: an item is skipped when it has a result; one worker at a time holds it (a
@@ -17,12 +17,9 @@ import type { Caller } from '../auth/authenticate.js'
 import { GatewayError, problem, problemBody } from '../../core/errors.js'
 import { transactionId } from '../../core/ids.js'
 import type { Metrics } from '../ops/metrics.js'
-import type { VerifyBudgetGate } from '../access/verify-budget.js'
-import { executeOperation } from '../pipeline/request-path.js'
-import { newTransaction } from '../pipeline/transaction.js'
-import { toRecord } from '../plugins/transactions.js'
+import { runOperation, type RequestPathDeps } from '../pipeline/request-path.js'
+import { itemTransaction, noteOperation, noteRefusal, operationNotes, toRecord } from '../pipeline/record.js'
 import type { Pseudonymizer } from '../../core/pseudonym.js'
-import type { RecordReader } from '../reuse/reader.js'
 import type { Runtime } from '../runtime/runtime.js'
 import type { TransactionSink } from '../txlog/sink.js'
 import { itemCall, type ResultLine } from './items.js'
@@ -32,12 +29,11 @@ export interface ItemRunnerDeps {
   readonly store: BatchStore
   /** The configuration serving now (a reload applies to items not yet run). */
   readonly current: () => Runtime
-  readonly records: RecordReader
+  /** The request path's gates and reads: an item passes the same checks and reuse as its single call would. */
+  readonly operation: Pick<RequestPathDeps, 'access' | 'fetch'>
   readonly sink: TransactionSink
   readonly pseudonymizer: Pseudonymizer
   readonly metrics?: Metrics
-  /** The failed-verification budget (CONTRACT §5 v1.1): a batch item spends it as the same single call would. */
-  readonly verifyBudget?: VerifyBudgetGate
 }
 
 export type ItemOutcome = 'ran' | 'skipped' | 'replayed' | 'closed'
@@ -114,11 +110,10 @@ export class ItemRunner {
   async #execute (meta: BatchMeta, index: number, item: unknown, bytes: number): Promise<StagedResult> {
     const runtime = this.#deps.current().acquire()
     const op = runtime.operations.get(`${meta.service}.${meta.operation}`)
-    const txn = newTransaction(transactionId(), op?.spec.method ?? 'POST')
-    Object.assign(txn, {
-      client: meta.client, keyId: meta.keyId, purpose: meta.purpose, onBehalfOf: meta.onBehalfOf,
-      service: meta.service, operation: meta.operation, route: op?.spec.route ?? null, requestBytes: bytes,
+    const txn = itemTransaction(transactionId(), op?.spec.method ?? 'POST', {
+      ...meta, route: op?.spec.route ?? null, requestBytes: bytes,
     })
+    const notes = operationNotes()
     let line: ResultLine
     try {
       if (op === undefined) throw problem('route.not_found', 'The operation is no longer served')
@@ -129,15 +124,16 @@ export class ItemRunner {
         throw problem('auth.unknown_key', 'The key that signed this batch is no longer the agency\'s')
       }
       const caller: Caller = { agency, kid: meta.keyId, purpose: meta.purpose, onBehalfOf: meta.onBehalfOf }
-      const answer = await executeOperation(caller, op, itemCall(op, item), this.#deps, txn, runtime)
-      line = { index, status: 200, data: answer.data, transactionId: txn.id }
+      const served = await runOperation(caller, op, itemCall(op, item), this.#deps.operation, notes, runtime, txn.id)
+      line = { index, status: 200, data: served.data, transactionId: txn.id }
     } catch (err) {
       const gerr = err instanceof GatewayError
         ? err
         : problem('internal', 'The gateway failed to run this item', { cause: err })
-      txn.code = gerr.code
+      noteRefusal(txn, gerr.code)
       line = { index, status: gerr.status, problem: problemBody(gerr, txn.id), transactionId: txn.id }
     } finally {
+      noteOperation(txn, notes)
       runtime.release()
     }
     const record = toRecord(txn, line.status, Buffer.byteLength(JSON.stringify(line)), this.#deps.pseudonymizer)

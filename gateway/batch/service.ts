@@ -1,6 +1,6 @@
 /**
  * Batches assembled for one process: the store, the queues and, unless told otherwise, the workers. The
- * gateway builds one when it has Redis (`server.ts`); `npm run worker` builds one with workers only.
+ * composition root (compose.ts) builds one when there is Redis, for the gateway and for `npm run worker`.
  * Without Redis there is none, and batch routes answer `503 gateway.unavailable` (batches must survive
  * a crash of the process that accepted them, which only a shared store gives).
  */

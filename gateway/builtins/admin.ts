@@ -7,7 +7,6 @@
  * - `POST /v1/admin/purge` drops the kept records of a service, or of one subject of it, on every instance.
  */
 import { problem } from '../../core/errors.js'
-import { requireRole } from '../access/access.js'
 import { ConfigError } from '../config/load-config.js'
 import { isJsonUtf8 } from '../pipeline/input.js'
 import { compileBodyCheck } from '../runtime/validation.js'
@@ -15,12 +14,14 @@ import type { BuiltinRoute } from '../runtime/runtime.js'
 import type { BuiltinHandler } from '../pipeline/request-path.js'
 import type { Cluster } from '../ops/cluster.js'
 import type { RecordReader } from '../reuse/reader.js'
-import type { ReloadResult } from './reload.js'
+import type { ReloadResult } from '../runtime/reload-result.js'
 
 export const ADMIN_ROUTES: readonly BuiltinRoute[] = [
-  { method: 'POST', path: '/admin/reload', name: 'admin.reload', service: 'admin', operation: 'reload' },
-  { method: 'GET', path: '/admin/instances', name: 'admin.instances', service: 'admin', operation: 'instances' },
-  { method: 'POST', path: '/admin/purge', name: 'admin.purge', service: 'admin', operation: 'purge' },
+  { method: 'POST', path: '/admin/reload', name: 'admin.reload', service: 'admin', operation: 'reload', role: 'admin' },
+  {
+    method: 'GET', path: '/admin/instances', name: 'admin.instances', service: 'admin', operation: 'instances', role: 'admin',
+  },
+  { method: 'POST', path: '/admin/purge', name: 'admin.purge', service: 'admin', operation: 'purge', role: 'admin' },
 ]
 
 export const PURGE_SCHEMA = {
@@ -42,8 +43,7 @@ export interface AdminDeps {
 
 export function adminHandlers (deps: AdminDeps): Record<string, BuiltinHandler> {
   return {
-    'admin.reload': async ({ caller }) => {
-      requireRole(caller, 'admin')
+    'admin.reload': async () => {
       try {
         return await deps.reload()
       } catch (err) {
@@ -54,16 +54,14 @@ export function adminHandlers (deps: AdminDeps): Record<string, BuiltinHandler> 
         })
       }
     },
-    'admin.instances': async ({ caller }) => {
-      requireRole(caller, 'admin')
+    'admin.instances': async () => {
       try {
         return { instances: await deps.cluster().instances() }
       } catch (err) {
         throw problem('gateway.unavailable', 'The instances cannot be listed now; try again shortly', { cause: err })
       }
     },
-    'admin.purge': async ({ req, reply, caller, runtime, txn }) => {
-      requireRole(caller, 'admin')
+    'admin.purge': async ({ req, reply, runtime, notes }) => {
       if (!isJsonUtf8(req.headers['content-type'])) {
         throw problem('request.media_type', 'Send the body as application/json (UTF-8)')
       }
@@ -74,7 +72,7 @@ export function adminHandlers (deps: AdminDeps): Record<string, BuiltinHandler> 
         const errors = [{ in: 'body' as const, name: 'service', reason: 'is not a configured service' }]
         throw problem('request.invalid', 'No such service', { errors })
       }
-      if (subject !== undefined) txn.subject = subject
+      if (subject !== undefined) notes.subject = subject
       const invalidated = await deps.records.invalidate(service, subject)
       reply.code(202)
       return { invalidated }

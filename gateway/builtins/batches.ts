@@ -54,7 +54,7 @@ function publicStatus (s: OwnStatus): Record<string, unknown> {
 
 export function batchHandlers (batches: BatchService | null): Record<string, BuiltinHandler> {
   return {
-    'batch.submit': async ({ req, reply, caller, runtime, txn }) => {
+    'batch.submit': async ({ req, reply, caller, runtime, notes }) => {
       const service = available(batches)
       if (!isJsonUtf8(req.headers['content-type'])) {
         throw problem('request.media_type', 'Send the body as application/json (UTF-8)')
@@ -77,7 +77,7 @@ export function batchHandlers (batches: BatchService | null): Record<string, Bui
         })
       }
       const purpose = body.purpose ?? caller.purpose
-      txn.purpose = purpose
+      notes.purpose = purpose
       authorizeOperation({ ...caller, purpose }, op)
 
       const batchId = randomUUID()

@@ -3,14 +3,15 @@
  * of its registries; every kept record of that subject in that service is dropped, on every instance.
  */
 import { problem } from '../../core/errors.js'
-import { requireRole } from '../access/access.js'
 import { compileBodyCheck } from '../runtime/validation.js'
 import { isJsonUtf8 } from '../pipeline/input.js'
 import type { BuiltinRoute } from '../runtime/runtime.js'
 import type { BuiltinHandler } from '../pipeline/request-path.js'
 import type { RecordReader } from '../reuse/reader.js'
 
-export const NOTIFICATION_ROUTE: BuiltinRoute = { method: 'POST', path: '/notifications', name: 'notify', service: 'notifications', operation: 'invalidate' }
+export const NOTIFICATION_ROUTE: BuiltinRoute = {
+  method: 'POST', path: '/notifications', name: 'notify', service: 'notifications', operation: 'invalidate', role: 'source',
+}
 
 export const NOTIFICATION_SCHEMA = {
   type: 'object',
@@ -25,8 +26,7 @@ export const NOTIFICATION_SCHEMA = {
 const check = compileBodyCheck(NOTIFICATION_SCHEMA)
 
 export function notificationHandler (records: RecordReader): BuiltinHandler {
-  return async ({ req, reply, caller, runtime, txn }) => {
-    requireRole(caller, 'source')
+  return async ({ req, reply, caller, runtime, notes }) => {
     if (!isJsonUtf8(req.headers['content-type'])) throw problem('request.media_type', 'Send the body as application/json (UTF-8)')
     const issues = check(req.body)
     if (issues.length > 0) throw problem('request.invalid', 'The notification does not match its schema', { errors: issues })
@@ -35,7 +35,7 @@ export function notificationHandler (records: RecordReader): BuiltinHandler {
       throw problem('request.invalid', 'No such service', { errors: [{ in: 'body', name: 'service', reason: 'is not a configured service' }] })
     }
     if (!caller.agency.spec.sources.includes(service)) throw problem('access.denied', `This agency is not a source of ${service}`)
-    txn.subject = subject
+    notes.subject = subject
     const invalidated = await records.invalidate(service, subject)
     reply.code(202).header('cache-control', 'no-store')
     return { invalidated }

@@ -13,14 +13,15 @@ import type { Socket } from 'node:net'
 import { problem, problemBody, type GatewayError } from '../../core/errors.js'
 import { transactionId } from '../../core/ids.js'
 import type { Pseudonymizer } from '../../core/pseudonym.js'
-import { isV1, requestLine, toRecord, unparsedRecord } from '../plugins/transactions.js'
+import { noteRefusal, toRecord, unparsedRecord, unrecordable } from '../pipeline/record.js'
 import type { TransactionRecord } from '../txlog/record.js'
 import type { TransactionSink } from '../txlog/sink.js'
 import { headOf, inAnsweredBody, takeInFlight } from './socket-heads.js'
+import { isV1, requestLine } from './v1-target.js'
 
 export interface ClientErrorDeps {
-  readonly sink: () => TransactionSink
-  readonly pseudonymizer: () => Pseudonymizer
+  readonly sink: TransactionSink
+  readonly pseudonymizer: Pseudonymizer
   /** A record could not be kept: the reply is a 503 instead. */
   readonly onLost: (err: unknown, txn: string) => void
 }
@@ -29,10 +30,6 @@ type ParserError = Error & { code?: string, rawPacket?: unknown }
 
 const STATUS_LINES: Readonly<Record<number, string>> = {
   400: '400 Bad Request', 405: '405 Method Not Allowed', 503: '503 Service Unavailable',
-}
-
-function unrecordable (): GatewayError {
-  return problem('gateway.unavailable', 'The gateway cannot record transactions now; try again shortly')
 }
 
 /**
@@ -78,7 +75,7 @@ function recordThenSend (
     deps.onLost(err, id)
     return sendRaw(socket, unrecordable(), id, charged)
   }
-  deps.sink().append(r).then(() => sendRaw(socket, gerr, id, charged), (err: unknown) => {
+  deps.sink.append(r).then(() => sendRaw(socket, gerr, id, charged), (err: unknown) => {
     deps.onLost(err, id)
     sendRaw(socket, unrecordable(), id, charged)
   })
@@ -111,8 +108,8 @@ export function clientErrorHandler (deps: ClientErrorDeps) {
     if (flight !== null) {
       const { raw, id, txn } = flight
       if (txn !== null) {
-        txn.code = gerr.code
-        const record = (bytes: number): TransactionRecord => toRecord(txn, gerr.status, bytes, deps.pseudonymizer())
+        noteRefusal(txn, gerr.code)
+        const record = (bytes: number): TransactionRecord => toRecord(txn, gerr.status, bytes, deps.pseudonymizer)
         return recordThenSend(deps, socket, gerr, id, record, raw)
       }
       // Dispatched, its transaction not yet opened (a hook still pending): charged as it was seen.

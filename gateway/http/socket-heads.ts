@@ -10,7 +10,7 @@
  */
 import type { IncomingMessage, Server } from 'node:http'
 import type { Socket } from 'node:net'
-import type { TransactionContext } from '../pipeline/transaction.js'
+import type { TransactionContext } from '../pipeline/record.js'
 
 /** How much of a head is kept: enough for the method and the start of the target, never the whole head. */
 export const HEAD_PREFIX_BYTES = 1024

@@ -8,6 +8,13 @@ import sjson from 'secure-json-parse'
 import type { FastifyInstance } from 'fastify'
 import { problem } from '../../core/errors.js'
 
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The raw request body, for the token's bsh binding. */
+    rawBody: Buffer | undefined
+  }
+}
+
 export default fp(async function body (app: FastifyInstance) {
   app.decorateRequest('rawBody', undefined)
   app.removeAllContentTypeParsers()

@@ -5,7 +5,8 @@
  */
 import fp from 'fastify-plugin'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { GatewayError, problem, problemBody } from '../../core/errors.js'
+import { GatewayError, problem } from '../../core/errors.js'
+import { sendProblem } from '../http/problem-reply.js'
 
 function toGatewayError (err: FastifyError | Error): GatewayError {
   if (err instanceof GatewayError) return err
@@ -23,19 +24,6 @@ function toGatewayError (err: FastifyError | Error): GatewayError {
   if (typeof status === 'number' && status === 415) return problem('request.media_type')
   if (typeof status === 'number' && status >= 400 && status < 500) return problem('request.invalid', 'The request could not be read')
   return problem('internal', 'The gateway failed to serve this request', { cause: err })
-}
-
-/** Seconds a client waits before sending a refused request again, when the refusal does not say more. */
-const RETRY_AFTER_SECONDS = '5'
-
-/** Replies with a problem, recording its code on the request's transaction (if it has one). */
-export function sendProblem (req: FastifyRequest, reply: FastifyReply, gerr: GatewayError): FastifyReply {
-  if (req.txn !== undefined) req.txn.code = gerr.code
-  reply.code(gerr.status).type('application/problem+json; charset=utf-8').header('cache-control', 'no-store')
-  if (gerr.headers !== undefined) reply.headers(gerr.headers)
-  // Every 503 says when to come back (CONTRACT §4 v1.1): a registry that cannot serve, or the gateway.
-  if (gerr.status === 503 && !reply.hasHeader('retry-after')) reply.header('retry-after', RETRY_AFTER_SECONDS)
-  return reply.send(JSON.stringify(problemBody(gerr, req.txn?.id ?? null)))
 }
 
 export default fp(async function errors (app: FastifyInstance) {

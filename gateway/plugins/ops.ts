@@ -9,13 +9,12 @@ import { dirname, join } from 'node:path'
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import type { Metrics } from '../ops/metrics.js'
-import type { GatewayServices } from '../services.js'
+import type { Readiness } from '../ops/health.js'
 
 export interface OpsOptions {
-  readonly services: GatewayServices
+  readonly readiness: () => Promise<Readiness>
   readonly metrics: Metrics
   readonly openapi: () => Record<string, unknown>
-  readonly configDigest: () => string
 }
 
 // Resolve the folder only: requiring the package would load the whole UI bundle into the gateway.
@@ -33,29 +32,14 @@ const DOCS_INIT = "window.ui = SwaggerUIBundle({ url: '/openapi.json', dom_id: '
 const CSP = "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; frame-ancestors 'none'"
 
 export default fp<OpsOptions>(async function ops (app: FastifyInstance, opts) {
-  const { services, metrics } = opts
+  const { metrics } = opts
 
   app.get('/health/live', async (_req, reply) => reply.header('cache-control', 'no-store').send({ status: 'live' }))
 
   app.get('/health/ready', async (_req, reply) => {
-    const checks: Record<string, string> = { config: `ok (${opts.configDigest()})` }
-    const reasons: string[] = []
-    if (services.redis !== null) {
-      const up = services.redis.status === 'ready'
-      checks.redis = up ? 'ok' : `down (${services.redis.status})`
-      if (!up) reasons.push('redis is not answering: reuse and replay memory are local to this instance, log records spool to disk')
-    } else {
-      checks.redis = 'not used (standalone)'
-    }
-    if (services.log !== null) {
-      const problem = await services.log.problem()
-      checks.log = problem ?? `ok (${services.log.mode})`
-      if (problem !== null) reasons.push(problem)
-    } else {
-      checks.log = 'in memory'
-    }
-    reply.header('cache-control', 'no-store').code(reasons.length === 0 ? 200 : 503)
-    return reasons.length === 0 ? { status: 'ready', checks } : { status: 'unavailable', reason: reasons.join('; '), checks }
+    const { ready, reason, checks } = await opts.readiness()
+    reply.header('cache-control', 'no-store').code(ready ? 200 : 503)
+    return ready ? { status: 'ready', checks } : { status: 'unavailable', reason, checks }
   })
 
   app.get('/metrics', async (_req, reply) => {

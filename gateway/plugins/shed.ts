@@ -11,7 +11,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks'
 import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { problem } from '../../core/errors.js'
-import { sendProblem } from './errors.js'
+import { sendProblem } from '../http/problem-reply.js'
 
 export interface ShedOptions {
   /** Mean event-loop delay over a sample above which /v1 requests are refused; 0 = never. */

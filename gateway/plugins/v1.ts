@@ -3,14 +3,20 @@
  * path against the runtime (configuration) current when it arrived.
  */
 import fp from 'fastify-plugin'
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { serveV1, type RequestPathDeps } from '../pipeline/request-path.js'
+
+export interface V1Options {
+  readonly path: RequestPathDeps
+  /** Body limit of `POST /v1/batches` (CONTRACT §10), beside the gateway's own for every other request. */
+  readonly batchBodyBytes: number
+}
 
 const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'HEAD']
 
-export default fp<RequestPathDeps>(async function v1 (app: FastifyInstance, deps) {
-  const handler = async (req: Parameters<typeof serveV1>[0], reply: Parameters<typeof serveV1>[1]) => serveV1(req, reply, deps)
+export default fp<V1Options>(async function v1 (app: FastifyInstance, opts) {
+  const handler = async (req: FastifyRequest, reply: FastifyReply): Promise<unknown> => serveV1(req, reply, opts.path)
   app.route({ method: METHODS, url: '/v1', handler })
   app.route({ method: METHODS, url: '/v1/*', handler })
-  if (deps.batchBodyBytes !== undefined) app.route({ method: 'POST', url: '/v1/batches', bodyLimit: deps.batchBodyBytes, handler })
+  app.route({ method: 'POST', url: '/v1/batches', bodyLimit: opts.batchBodyBytes, handler })
 }, { name: 'ndx-v1', dependencies: ['ndx-errors', 'ndx-body', 'ndx-transactions'] })

@@ -1,8 +1,18 @@
 /**
- * The reuse-or-fetch step's contract: given a record key, answer from what is kept, or load from the
- * registry. The direct reader always loads; the reuse store (provide once) implements the same contract.
+ * The fetch step's contract for reading a record: answer from what is kept, or load it from the registry.
+ * ReuseReader (provide once) implements it over an in-memory or a Redis record store.
  */
-import type { CanonicalRecord, LoadedRecord, RecordKey } from '../../adapters/contract.js'
+import type { CanonicalRecord, RecordKey } from '../../adapters/contract.js'
+
+/** A record as the reader gives it: kept or fresh, and since when. */
+export interface LoadedRecord {
+  readonly record: CanonicalRecord
+  readonly source: 'upstream' | 'reuse'
+  /** ISO time the registry provided it. */
+  readonly retrievedAt: string
+  /** A kept record served past its reuse window (the registry was unreachable). */
+  readonly stale: boolean
+}
 
 export interface ReadPolicy {
   /** How long a kept record may be reused by this operation; 0 = never reuse. */
@@ -27,17 +37,4 @@ export interface RecordReader {
    */
   invalidate (service: string, subject?: string): Promise<number>
   close (): Promise<void>
-}
-
-export class DirectReader implements RecordReader {
-  async read (_key: RecordKey, _policy: ReadPolicy, load: Loader): Promise<LoadedRecord | null> {
-    const record = await load()
-    return record === null ? null : { record, source: 'upstream', retrievedAt: new Date().toISOString(), stale: false }
-  }
-
-  async invalidate (): Promise<number> {
-    return 0
-  }
-
-  async close (): Promise<void> {}
 }

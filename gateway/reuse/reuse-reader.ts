@@ -10,10 +10,10 @@
  * If the store does not answer (Redis down), reads go straight to the registry, still shared in-process,
  * and reuse resumes by itself when the store is back.
  */
-import type { CanonicalRecord, LoadedRecord, RecordKey } from '../../adapters/contract.js'
+import type { CanonicalRecord, RecordKey } from '../../adapters/contract.js'
 import { GatewayError, problem, type ProblemCode } from '../../core/errors.js'
 import type { Pseudonymizer } from '../../core/pseudonym.js'
-import type { Loader, ReadPolicy, RecordReader } from './reader.js'
+import type { LoadedRecord, Loader, ReadPolicy, RecordReader } from './reader.js'
 import type { RecordCipher } from './cipher.js'
 import { indexOf as indexOfKey, type RecordStore, type StoreEvent } from './store.js'
 
@@ -29,21 +29,12 @@ export interface ReuseOptions {
   readonly onStoreRecovered?: () => void
 }
 
-export interface ReuseStats {
-  hits: number
-  misses: number
-  staleServed: number
-  coalesced: number
-  storeErrors: number
-}
-
 interface Kept { readonly record: CanonicalRecord, readonly retrievedAt: number }
 
 /** Upstream failures during which a kept record past its window may still answer. */
 const STALE_IF: ReadonlySet<ProblemCode> = new Set(['upstream.unavailable', 'upstream.timeout'])
 
 export class ReuseReader implements RecordReader {
-  readonly stats: ReuseStats = { hits: 0, misses: 0, staleServed: 0, coalesced: 0, storeErrors: 0 }
   readonly #opts: ReuseOptions
   readonly #inflight = new Map<string, Promise<LoadedRecord | null>>()
   readonly #waiters = new Map<string, Set<(e: StoreEvent) => void>>()
@@ -89,7 +80,6 @@ export class ReuseReader implements RecordReader {
     const name = this.storageKey(key, policy.version)
     const shared = this.#inflight.get(name)
     if (shared !== undefined) {
-      this.stats.coalesced++
       const result = await shared
       return result === null ? null : { ...result, source: 'reuse' }
     }
@@ -106,10 +96,8 @@ export class ReuseReader implements RecordReader {
     const kept = await this.#get(name)
     const now = Date.now()
     if (kept !== null && now - kept.retrievedAt < policy.ttlSeconds * 1000) {
-      this.stats.hits++
       return this.#loaded(kept, 'reuse', false)
     }
-    this.stats.misses++
     if (!this.#storeHealthy) return this.#loadAndKeep(name, policy, load, kept, null, null)
 
     const lockMs = policy.loadTimeoutMs + 1000
@@ -134,7 +122,6 @@ export class ReuseReader implements RecordReader {
       const now2 = Date.now()
       const fresh = await this.#get(name)
       if (fresh !== null && now2 - fresh.retrievedAt < policy.ttlSeconds * 1000) {
-        this.stats.coalesced++
         return this.#loaded(fresh, 'reuse', false)
       }
       if (now2 >= deadline) throw problem('upstream.timeout', 'The registry did not provide the record in time')
@@ -172,7 +159,6 @@ export class ReuseReader implements RecordReader {
   #staleIfError (code: string, kept: Kept | null, policy: ReadPolicy): LoadedRecord | null {
     if (kept === null || !STALE_IF.has(code as ProblemCode)) return null
     if (Date.now() - kept.retrievedAt >= (policy.ttlSeconds + this.#opts.maxStaleSeconds) * 1000) return null
-    this.stats.staleServed++
     return this.#loaded(kept, 'reuse', true)
   }
 
@@ -214,7 +200,6 @@ export class ReuseReader implements RecordReader {
       }
       return value
     } catch (err) {
-      this.stats.storeErrors++
       if (this.#storeHealthy) this.#opts.onStoreError?.(err)
       this.#storeHealthy = false
       return fallback

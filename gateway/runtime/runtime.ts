@@ -10,7 +10,8 @@ import fastJson from 'fast-json-stringify'
 import { createAdapter, operationShape } from '../../adapters/index.js'
 import type { Adapter, OperationShape } from '../../adapters/contract.js'
 import { AgencyDirectory } from '../auth/agencies.js'
-import type { GatewayConfig, OperationSpec, ServiceSpec } from '../../core/config-types.js'
+import type { GatewayConfig, OperationSpec, Role, ServiceSpec } from '../../core/config-types.js'
+import { REPLY_META_SCHEMA } from './reply-meta.js'
 import { compileBodyCheck, compileParamCheck, type Check } from './validation.js'
 import type { ValidationIssue } from '../../core/errors.js'
 
@@ -35,6 +36,8 @@ export interface BuiltinRoute {
   /** Audit service/operation recorded for it. */
   readonly service: string
   readonly operation: string
+  /** The role an agency needs to call it (checked in the authorize step); finer checks are the handler's. */
+  readonly role?: Role
 }
 
 export type RouteTarget =
@@ -44,19 +47,6 @@ export type RouteTarget =
 export interface RouteMatch {
   readonly target: RouteTarget
   readonly params: Record<string, string>
-}
-
-const META_SCHEMA = {
-  type: 'object',
-  additionalProperties: false,
-  properties: {
-    transactionId: { type: 'string' },
-    service: { type: 'string' },
-    operation: { type: 'string' },
-    source: { type: 'string' },
-    retrievedAt: { type: 'string' },
-    stale: { type: 'boolean' },
-  },
 }
 
 function toFindMyWayPath (template: string): string {
@@ -84,7 +74,9 @@ export class Runtime {
         const adapter = createAdapter(service, deps)
         adapters.set(service.service, adapter)
         for (const spec of Object.values(service.operations)) {
-          const shape = operationShape(service, spec) ?? adapter.shape(spec.id)
+          // The config checks refuse an operation a coded adapter does not have: a shape is always found.
+          const shape = operationShape(service, spec)
+          if (shape === undefined) throw new Error(`${service.service} has no operation ${spec.id}`)
           const queryNames = new Set(Object.entries(spec.params).filter(([, p]) => p.in === 'query').map(([name]) => name))
           if (shape.fieldsApplyTo === 'response') queryNames.add('fields')
           const op: CompiledOperation = {
@@ -95,7 +87,7 @@ export class Runtime {
             checkParams: compileParamCheck(spec.params),
             checkBody: shape.body === undefined ? null : compileBodyCheck(shape.body),
             queryNames,
-            serialize: fastJson({ type: 'object', properties: { data: shape.data, meta: META_SCHEMA } } as Parameters<typeof fastJson>[0]) as (r: { data: unknown, meta: unknown }) => string,
+            serialize: fastJson({ type: 'object', properties: { data: shape.data, meta: REPLY_META_SCHEMA } } as Parameters<typeof fastJson>[0]) as (r: { data: unknown, meta: unknown }) => string,
           }
           operations.set(`${service.service}.${spec.id}`, op)
           const target: RouteTarget = { kind: 'operation', op, template: spec.route }

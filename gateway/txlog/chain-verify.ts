@@ -5,8 +5,7 @@
  * consistently; without this check the gateway itself would sign the rewrite.
  */
 import { chainHash, GENESIS } from './chain.js'
-import type { CheckpointKeys } from './checkpoints.js'
-import { toRecord, type Row } from './queries.js'
+import { recordOfRow, type Row } from './rows.js'
 import type { Sql } from './sql.js'
 
 /** One run of consecutive seq values removed, and the hash of its last record (what the next links to). */
@@ -20,6 +19,11 @@ export interface RemovedRange {
 export const RETENTION_TYP = 'ndx-retention+jwt'
 
 export interface ChainPoint { readonly seq: number, readonly hash: string }
+
+/** The keys a signed trace of removed records verifies with (checkpoints.ts `CheckpointKeys`). */
+export interface TraceKeys {
+  verify<T> (jws: string, typ?: string): Promise<T | null>
+}
 
 /** The log looks tampered with: the gateway refuses to sign (stable code for logs and alerts). */
 export class TamperSuspected extends Error {
@@ -53,7 +57,7 @@ export async function verifySpan (sql: Sql, from: ChainPoint, toSeq: number): Pr
     for (const row of rows) {
       const seq = Number(row.seq)
       if (seq !== prev.seq + 1 || row.prev_hash !== prev.hash) return null
-      if (chainHash(row.prev_hash, toRecord(row)) !== row.hash) return null
+      if (chainHash(row.prev_hash, recordOfRow(row)) !== row.hash) return null
       prev = { seq, hash: row.hash }
     }
   }
@@ -61,7 +65,7 @@ export async function verifySpan (sql: Sql, from: ChainPoint, toSeq: number): Pr
 }
 
 /** The ranges in retention traces that verify (any trace, when no key signs them), in seq order. */
-export async function removedRanges (sql: Sql, keys: CheckpointKeys | null): Promise<RemovedRange[]> {
+export async function removedRanges (sql: Sql, keys: TraceKeys | null): Promise<RemovedRange[]> {
   const rows = await sql.query<{ ranges: string, jws: string | null }>(
     'SELECT ranges, jws FROM ndx_retention ORDER BY id')
   const out: RemovedRange[] = []
@@ -92,7 +96,7 @@ export function prefixRanges (ranges: readonly RemovedRange[]): RemovedRange[] {
 }
 
 /** Where the retained chain starts from: the end of the retention prefix, else the genesis. */
-export async function retainedFrom (sql: Sql, keys: CheckpointKeys | null): Promise<ChainPoint> {
+export async function retainedFrom (sql: Sql, keys: TraceKeys | null): Promise<ChainPoint> {
   const prefix = prefixRanges(await removedRanges(sql, keys))
   const last = prefix[prefix.length - 1]
   return last === undefined ? { seq: 0, hash: GENESIS } : { seq: last.toSeq, hash: last.hash }

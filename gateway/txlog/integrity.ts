@@ -14,7 +14,7 @@
  */
 import { chainHash, GENESIS } from './chain.js'
 import type { CheckpointKeys, CheckpointPayload } from './checkpoints.js'
-import { toRecord, type Row } from './queries.js'
+import { recordOfRow, type Row } from './rows.js'
 import { lateMs, prefixRanges, removedRanges, type RemovedRange } from './chain-verify.js'
 import type { Sql } from './sql.js'
 
@@ -124,7 +124,7 @@ export async function checkIntegrity (sql: Sql, from: Date, to: Date, opts: Inte
       } else if (seq <= prev.seq || row.prev_hash !== prev.hash) {
         found.add('edited', Math.min(prev.seq, seq), seq, row.id)
       }
-      if (chainHash(row.prev_hash, toRecord(row)) !== row.hash) found.add('edited', seq, seq, row.id)
+      if (chainHash(row.prev_hash, recordOfRow(row)) !== row.hash) found.add('edited', seq, seq, row.id)
       hashes.set(seq, row.hash)
       prev = { seq, hash: row.hash }
     }

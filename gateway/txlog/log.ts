@@ -9,7 +9,7 @@
 import { join, resolve } from 'node:path'
 import { Queue } from 'bullmq'
 import type { Redis } from 'ioredis'
-import { waitReady } from '../ops/redis.js'
+import { waitReady } from '../process/redis.js'
 import type { Logger } from 'pino'
 import type { GatewayConfig } from '../../core/config-types.js'
 import type { Environment } from '../config/env.js'

@@ -6,9 +6,11 @@
  */
 import { kidOf } from './checkpoints.js'
 import { needsRecords, whereClause, type LogFilter } from './filters.js'
-import type { Outcome, TransactionRecord } from './record.js'
+import type { TransactionRecord } from './record.js'
+import { recordOfRow, type Row } from './rows.js'
 import type { Sql } from './sql.js'
 
+export { recordOfRow, type Row } from './rows.js'
 export { FILTER_NAMES, invalidQuery, parseFilter, timeRange, whereClause, windowOf, type LogFilter } from './filters.js'
 
 export const GROUP_KEYS = [
@@ -21,46 +23,6 @@ const RECORD_ONLY_KEYS: ReadonlySet<GroupKey> = new Set(['purpose', 'code'])
 export interface Counts {
   total: number
   groups: Array<Record<string, string | number | null>>
-}
-
-export interface Row {
-  seq: number, id: string, time: Date, client: string | null, key_id: string | null, service: string | null, operation: string | null,
-  method: string, route: string | null, purpose: string | null, subject_ref: string | null, on_behalf_of: string | null,
-  outcome: Outcome, status: number, code: string | null, source: 'upstream' | 'reuse' | null, fields: string | null,
-  duration_ms: number, upstream_ms: number | null, request_bytes: number, response_bytes: number,
-  claimed_client?: string | null, replay_guard?: 'shared' | 'local' | null, stale?: boolean | null,
-  prev_hash: string, hash: string
-}
-
-export function toRecord (r: Row): TransactionRecord {
-  return {
-    id: r.id,
-    seq: Number(r.seq),
-    time: new Date(r.time).toISOString(),
-    client: r.client,
-    keyId: r.key_id,
-    service: r.service,
-    operation: r.operation,
-    method: r.method,
-    route: r.route,
-    purpose: r.purpose,
-    subjectRef: r.subject_ref,
-    onBehalfOf: r.on_behalf_of,
-    outcome: r.outcome,
-    status: r.status,
-    code: r.code,
-    source: r.source,
-    fields: r.fields === null ? null : JSON.parse(r.fields) as string[],
-    durationMs: r.duration_ms,
-    upstreamMs: r.upstream_ms,
-    requestBytes: r.request_bytes,
-    responseBytes: r.response_bytes,
-    claimedClient: r.claimed_client ?? null,
-    replayGuard: r.replay_guard ?? null,
-    stale: r.stale === true,
-    prevHash: r.prev_hash,
-    hash: r.hash,
-  }
 }
 
 function groupExpr (key: GroupKey, rollup: boolean): string {
@@ -130,7 +92,7 @@ export class LogReader {
     const page = rows.slice(0, limit)
     const last = page[page.length - 1]
     return {
-      items: page.map(toRecord),
+      items: page.map(recordOfRow),
       nextCursor: rows.length > limit && last !== undefined ? encodeCursor(new Date(last.time).toISOString(), Number(last.seq)) : null,
     }
   }
@@ -141,7 +103,7 @@ export class LogReader {
     const rows = Number.isFinite(ms) && id[14] === '7'
       ? await this.#sql.query<Row>('SELECT * FROM ndx_tx WHERE id = $1 AND time >= $2 AND time <= $3', [id, new Date(ms - 86_400_000), new Date(ms + 86_400_000)])
       : await this.#sql.query<Row>('SELECT * FROM ndx_tx WHERE id = $1', [id])
-    return rows[0] === undefined ? null : toRecord(rows[0])
+    return rows[0] === undefined ? null : recordOfRow(rows[0])
   }
 
   async counts (filter: LogFilter, groupBy: readonly GroupKey[]): Promise<Counts> {

@@ -9,7 +9,7 @@
  */
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads'
 import { pino, type Logger } from 'pino'
-import { loggerOptions } from '../ops/logger.js'
+import { loggerOptions } from '../process/logger.js'
 import { PgSql } from './sql.js'
 import { startLogWorker, type LogWorker } from './worker.js'
 import { LogWriter } from './writer.js'

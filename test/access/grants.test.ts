@@ -117,6 +117,10 @@ t.test('a reply serializer drops anything outside the declared schema', async (t
   const { app } = await buildTestGateway(t)
   const op = app.gateway.current().operations.get('population.citizen')
   t.ok(op)
-  const text = op!.serialize({ data: { fullName: 'A', secretNote: 'leak', __proto__: { x: 1 } }, meta: { transactionId: 't', extra: 'no' } })
-  t.same(JSON.parse(text), { data: { fullName: 'A' }, meta: { transactionId: 't' } })
+  const meta = {
+    transactionId: 't', service: 'population', operation: 'citizen', source: 'reuse', retrievedAt: 'r', stale: false,
+  }
+  const data = { fullName: 'A', secretNote: 'leak', __proto__: { x: 1 } }
+  const text = op!.serialize({ data, meta: { ...meta, extra: 'no' } })
+  t.same(JSON.parse(text), { data: { fullName: 'A' }, meta })
 })

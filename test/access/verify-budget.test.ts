@@ -7,8 +7,8 @@ import { appendFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { loadConfig } from '../../gateway/config/load-config.js'
 import { MemoryVerifyBudget, RedisVerifyBudget } from '../../gateway/access/verify-budget.js'
-import { connectRedis, waitReady } from '../../gateway/ops/redis.js'
-import { memoryServices } from '../../gateway/services.js'
+import { connectRedis, waitReady } from '../../gateway/process/redis.js'
+import { standaloneServices } from '../../gateway/compose.js'
 import {
   buildTestGateway, copyConfig, json, sharedSimulators, signedInject, type TestGateway,
 } from '../helpers/gateway.js'
@@ -41,7 +41,7 @@ async function twoInstances (t: Tap, max?: number): Promise<Pair> {
     const conn = connectRedis({ url: REDIS_URL, commandTimeoutMs: 1000 })
     t.teardown(() => { conn.disconnect() })
     await waitReady(conn, 2000)
-    return buildTestGateway(t, { config, services: memoryServices({ redis: conn }) })
+    return buildTestGateway(t, { config, services: standaloneServices(config, { redis: conn }) })
   }
   return { a: await make(), b: await make(), redis, prefix }
 }

@@ -10,15 +10,15 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { pino } from 'pino'
 import type { FastifyInstance } from 'fastify'
-import { buildApp } from '../../gateway/app.js'
 import {
   MAX_CLOCK_SKEW_SECONDS, MemoryReplayGuard, RedisReplayGuard, type ReplayGuard,
 } from '../../gateway/auth/replay-guard.js'
 import { loadConfig } from '../../gateway/config/load-config.js'
 import type { GatewayConfig } from '../../core/config-types.js'
 import { readEnvironment } from '../../gateway/config/env.js'
-import { connectRedis, waitReady } from '../../gateway/ops/redis.js'
-import { createServices, memoryServices, type GatewayServices } from '../../gateway/services.js'
+import { connectRedis, waitReady } from '../../gateway/process/redis.js'
+import { createServices, standaloneServices, composeGateway } from '../../gateway/compose.js'
+import { type GatewayServices } from '../../gateway/services.js'
 import { projectPath } from '../../core/paths.js'
 import { signRequest } from '../../sdk/index.js'
 import { copyConfig, demoConfig, demoSigner, sharedSimulators } from '../helpers/gateway.js'
@@ -31,7 +31,7 @@ interface Instance { app: FastifyInstance, guards: Array<string | null> }
 
 /** A gateway app that notes how each request's jti was guarded (the record's `replayGuard`). */
 async function instance (t: Test, config: GatewayConfig, services: GatewayServices): Promise<Instance> {
-  const app = await buildApp({ config, services, logger: false })
+  const app = await composeGateway({ config, services })
   const guards: Array<string | null> = []
   app.addHook('onResponse', (req, _reply, done) => { guards.push(req.txn?.replayGuard ?? null); done() })
   t.teardown(async () => { await app.close(); await services.close() })
@@ -59,7 +59,7 @@ t.test('a replayed token stays refused after a standalone gateway restarts on th
   const env = readEnvironment({ DATA_DIR: dataDir })
   const start = async (): Promise<{ app: FastifyInstance, services: GatewayServices }> => {
     const services = await createServices(env, config, pino({ level: 'silent' }))
-    const app = await buildApp({ config, services, logger: false })
+    const app = await composeGateway({ config, services })
     await app.ready()
     return { app, services }
   }
@@ -91,7 +91,7 @@ t.test('a reload that widens the clock window does not reopen a used token', asy
   t.teardown(() => { shared.disconnect() })
   await waitReady(shared, 2000)
   const guards: ReplayGuard[] = [new MemoryReplayGuard(), new RedisReplayGuard(shared, prefix)]
-  const gws = await Promise.all(guards.map((g) => instance(t, narrow, memoryServices({ replayGuard: g }))))
+  const gws = await Promise.all(guards.map((g) => instance(t, narrow, standaloneServices(narrow, { replayGuard: g }))))
 
   const iat = Math.floor(Date.now() / 1000) - 4
   const tokens = await Promise.all(gws.map(() => token(iat)))
@@ -127,7 +127,7 @@ t.test('while Redis is down: guarded locally and marked so, or refused with 503'
     redis.on('error', () => {})
     t.teardown(() => { redis.disconnect() })
     await waitReady(redis, 2000)
-    return instance(t, config, memoryServices({ replayGuard: new RedisReplayGuard(redis, prefix), redis }))
+    return instance(t, config, standaloneServices(config, { replayGuard: new RedisReplayGuard(redis, prefix), redis }))
   }
   const [a, b] = [await make(), await make()]
   const up = await token()

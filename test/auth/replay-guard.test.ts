@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { FileReplayJournal, persistentReplayGuard } from '../../gateway/auth/replay-journal.js'
 import { MemoryReplayGuard, RedisReplayGuard, type ReplayGuard } from '../../gateway/auth/replay-guard.js'
-import { connectRedis } from '../../gateway/ops/redis.js'
+import { connectRedis } from '../../gateway/process/redis.js'
 import { testRedis } from '../helpers/redis.js'
 
 async function conformance (t: Tap, make: () => Promise<ReplayGuard>): Promise<void> {

@@ -10,12 +10,12 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyInstance } from 'fastify'
 import { pino } from 'pino'
 import type { Redis } from 'ioredis'
-import { buildApp } from '../../gateway/app.js'
 import { RedisReplayGuard, type RedisGuardDisk } from '../../gateway/auth/replay-guard.js'
 import { redisGuardDisk } from '../../gateway/auth/replay-journal.js'
 import type { GatewayConfig } from '../../core/config-types.js'
-import { connectRedis, waitReady } from '../../gateway/ops/redis.js'
-import { createServices, memoryServices, type GatewayServices } from '../../gateway/services.js'
+import { connectRedis, waitReady } from '../../gateway/process/redis.js'
+import { createServices, standaloneServices, composeGateway } from '../../gateway/compose.js'
+import { type GatewayServices } from '../../gateway/services.js'
 import { readEnvironment } from '../../gateway/config/env.js'
 import { signRequest } from '../../sdk/index.js'
 import { demoConfig, demoSigner } from '../helpers/gateway.js'
@@ -42,8 +42,8 @@ async function instance (t: Test, server: PrivateRedis, config: GatewayConfig, d
   const disk: RedisGuardDisk | undefined = dir === undefined ? undefined : redisGuardDisk(dir)
   const guard = new RedisReplayGuard(redis, PREFIX, { disk, onStateLost })
   await guard.start()
-  const services = memoryServices({ replayGuard: guard, redis })
-  const app = await buildApp({ config, services, logger: false })
+  const services = standaloneServices(config, { replayGuard: guard, redis })
+  const app = await composeGateway({ config, services })
   const guards: Array<string | null> = []
   app.addHook('onResponse', (req, _reply, done) => { guards.push(req.txn?.replayGuard ?? null); done() })
   await app.ready()
@@ -201,7 +201,7 @@ t.test('production services: a jti guarded alone is journalled under DATA_DIR, i
   const env = readEnvironment({ REDIS_URL: server.url, DATABASE_URL: await freshDatabase(t), DATA_DIR: dataDir })
   const start = async (): Promise<{ app: FastifyInstance, services: GatewayServices }> => {
     const services = await createServices(env, config, pino({ level: 'silent' }))
-    const app = await buildApp({ config, services, logger: false })
+    const app = await composeGateway({ config, services })
     t.teardown(async () => { await app.close(); await services.close() })
     await app.ready()
     return { app, services }

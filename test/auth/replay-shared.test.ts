@@ -4,7 +4,6 @@
 import t from 'tap'
 import { Redis } from 'ioredis'
 import { RedisReplayGuard } from '../../gateway/auth/replay-guard.js'
-import { memoryServices } from '../../gateway/services.js'
 import { buildTestGateway, demoSigner } from '../helpers/gateway.js'
 import { REDIS_URL, testRedis } from '../helpers/redis.js'
 import { signRequest } from '../../sdk/index.js'
@@ -13,7 +12,7 @@ t.test('a replay to another instance is refused', async (t) => {
   const { prefix } = await testRedis(t)
   const clients = [new Redis(REDIS_URL), new Redis(REDIS_URL)]
   t.teardown(() => { for (const c of clients) c.disconnect() })
-  const [a, b] = await Promise.all(clients.map((redis) => buildTestGateway(t, { services: memoryServices({ replayGuard: new RedisReplayGuard(redis, prefix) }) })))
+  const [a, b] = await Promise.all(clients.map((redis) => buildTestGateway(t, { parts: { replayGuard: new RedisReplayGuard(redis, prefix) } })))
   const target = '/v1/business-registry/enterprises/2627349851'
   const token = await signRequest(await demoSigner('VN.LOC.DNG'), { method: 'GET', target })
   const headers = { authorization: `Bearer ${token}` }

@@ -7,14 +7,13 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Test } from 'tap'
 import type { FastifyInstance } from 'fastify'
-import { buildApp } from '../../gateway/app.js'
 import { RedisReplayGuard } from '../../gateway/auth/replay-guard.js'
 import { createBatchService, type BatchService } from '../../gateway/batch/service.js'
 import { loadConfig } from '../../gateway/config/load-config.js'
 import type { GatewayConfig } from '../../core/config-types.js'
-import { connectRedis, waitReady } from '../../gateway/ops/redis.js'
+import { connectRedis, waitReady } from '../../gateway/process/redis.js'
 import { RedisRecordStore } from '../../gateway/reuse/redis-store.js'
-import { memoryServices, reuseReader } from '../../gateway/services.js'
+import { standaloneServices, reuseReader, composeGateway } from '../../gateway/compose.js'
 import { MemorySink, type TransactionSink } from '../../gateway/txlog/sink.js'
 import type { RunningSimulators } from '../../simulators/index.js'
 import { copyConfig, json, sharedSimulators, signedInject } from '../helpers/gateway.js'
@@ -77,16 +76,11 @@ export async function batchGateway (
   const sink = new MemorySink()
   const records = reuseReader(config, new RedisRecordStore(redis, prefix))
   const replayGuard = new RedisReplayGuard(redis, prefix)
-  const services = memoryServices({ records, replayGuard, redis, sink: opts.sink ?? sink })
   const batches = createBatchService(REDIS_URL, config)
-  const app = await buildApp({ config, services, logger: false, batches })
-  if (opts.workers !== false) {
-    const pseudonymizer = app.gateway.pseudonymizer()
-    batches.startWorkers({ current: () => app.gateway.current(), records, sink: services.sink, pseudonymizer })
-  }
+  const services = standaloneServices(config, { records, replayGuard, redis, sink: opts.sink ?? sink, batches })
+  const app = await composeGateway({ config, services, batchWorkers: opts.workers !== false })
   t.teardown(async () => {
     await app.close()
-    await batches.close()
     await services.close()
     redis.disconnect()
   })

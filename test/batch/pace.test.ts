@@ -5,7 +5,9 @@
  */
 import t from 'tap'
 import { createBatchService } from '../../gateway/batch/service.js'
-import { DirectReader } from '../../gateway/reuse/reader.js'
+import { MemoryQuota } from '../../gateway/access/quota.js'
+import { reuseReader } from '../../gateway/compose.js'
+import { MemoryRecordStore } from '../../gateway/reuse/store.js'
 import { REDIS_URL } from '../helpers/redis.js'
 import { signedInject } from '../helpers/gateway.js'
 import { batchGateway, submit, VERIFY, verifyItems, waitFor } from './helpers.js'
@@ -17,9 +19,11 @@ t.test('two worker sets keep to one registry pace; a single call meanwhile is se
   const gw = await batchGateway(t, { rps })
   // A second set of workers on the same Redis, as another gateway instance would run.
   const other = createBatchService(REDIS_URL, gw.config)
-  const pseudonymizer = gw.app.gateway.pseudonymizer()
+  const pseudonymizer = gw.app.pseudonymizer
   const current = (): ReturnType<typeof gw.app.gateway.current> => gw.app.gateway.current()
-  other.startWorkers({ current, records: new DirectReader(), sink: gw.sink, pseudonymizer })
+  const access = { quota: new MemoryQuota(), pseudonymizer }
+  const records = reuseReader(gw.config, new MemoryRecordStore())
+  other.startWorkers({ current, operation: { access, fetch: { records } }, sink: gw.sink, pseudonymizer })
   t.teardown(() => other.close())
 
   const items = await verifyItems(35, 300)

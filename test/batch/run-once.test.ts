@@ -12,7 +12,9 @@ import type { ResultLine } from '../../gateway/batch/items.js'
 import { loadConfig } from '../../gateway/config/load-config.js'
 import { Pseudonymizer } from '../../core/pseudonym.js'
 import { RecordCipher } from '../../gateway/reuse/cipher.js'
-import { DirectReader } from '../../gateway/reuse/reader.js'
+import { MemoryQuota } from '../../gateway/access/quota.js'
+import { reuseReader } from '../../gateway/compose.js'
+import { MemoryRecordStore } from '../../gateway/reuse/store.js'
 import { Runtime } from '../../gateway/runtime/runtime.js'
 import type { TransactionRecord } from '../../gateway/txlog/record.js'
 import type { TransactionSink } from '../../gateway/txlog/sink.js'
@@ -34,12 +36,14 @@ async function setup (t: Test) {
   const sink = new DirectSink(new LogWriter(sql), config.gateway.log)
   t.teardown(() => sink.close())
   const store = new BatchStore(redis, prefix, new RecordCipher(config.gateway.secrets.cacheKeys), 1)
+  const pseudonymizer = new Pseudonymizer(config.gateway.secrets.pseudonymKey)
+  const reader = reuseReader(config, new MemoryRecordStore(), { pseudonymizer })
   const deps: ItemRunnerDeps = {
     store,
     current: () => runtime,
-    records: new DirectReader(),
+    operation: { access: { quota: new MemoryQuota(), pseudonymizer }, fetch: { records: reader } },
     sink,
-    pseudonymizer: new Pseudonymizer(config.gateway.secrets.pseudonymKey),
+    pseudonymizer,
   }
   const items = await verifyItems(3, 200)
   const batchId = randomUUID()

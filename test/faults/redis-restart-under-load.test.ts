@@ -11,9 +11,8 @@ import t from 'tap'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { pino } from 'pino'
 import { request } from 'undici'
-import { buildApp } from '../../gateway/app.js'
 import { readEnvironment } from '../../gateway/config/env.js'
-import { createServices } from '../../gateway/services.js'
+import { createServices, composeGateway } from '../../gateway/compose.js'
 import { signRequest } from '../../sdk/index.js'
 import { demoSigner, sharedSimulators } from '../helpers/gateway.js'
 import { freshDatabase } from '../helpers/postgres.js'
@@ -35,7 +34,7 @@ t.test('Redis killed and restarted under load: 200 or a clean 503, nothing hangs
   const databaseUrl = await freshDatabase(t)
   const env = readEnvironment({ REDIS_URL: server.url, DATABASE_URL: databaseUrl, DATA_DIR: await tempDir(t) })
   const services = await createServices(env, config, pino({ level: 'silent' }))
-  const app = await buildApp({ config, services, logger: false })
+  const app = await composeGateway({ config, services })
   t.teardown(async () => { await app.close(); await services.close() })
   await app.listen({ port: 0, host: '127.0.0.1' })
   const base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`

@@ -5,9 +5,8 @@
 import t from 'tap'
 import { Writable } from 'node:stream'
 import { pino } from 'pino'
-import { buildApp } from '../../gateway/app.js'
-import { loggerOptions } from '../../gateway/ops/logger.js'
-import { memoryServices } from '../../gateway/services.js'
+import { loggerOptions } from '../../gateway/process/logger.js'
+import { standaloneServices, composeGateway } from '../../gateway/compose.js'
 import { demoConfig, sharedSimulators, signedInject } from '../helpers/gateway.js'
 
 t.test('no personal data and no tokens in any log line', async (t) => {
@@ -15,8 +14,8 @@ t.test('no personal data and no tokens in any log line', async (t) => {
   const stream = new Writable({ write (chunk, _enc, cb) { lines.push(...String(chunk).split('\n').filter(Boolean)); cb() } })
   const sims = await sharedSimulators(t)
   const config = await demoConfig(t, { CIVIL_STATUS_API_KEY: 'wrong' })
-  const services = memoryServices()
-  const app = await buildApp({ config, services, loggerInstance: pino(loggerOptions('debug') as object, stream) })
+  const services = standaloneServices(config, )
+  const app = await composeGateway({ config, services, logger: pino(loggerOptions('debug') as object, stream) })
   t.teardown(() => app.close())
 
   const tokens: string[] = []

@@ -6,7 +6,6 @@ import t from 'tap'
 import { readFileSync } from 'node:fs'
 import { Ajv } from 'ajv'
 import { projectPath } from '../../core/paths.js'
-import { memoryServices } from '../../gateway/services.js'
 import { PROBLEMS } from '../../core/errors.js'
 import { buildTestGateway, json, signedInject } from '../helpers/gateway.js'
 
@@ -75,8 +74,7 @@ t.test('404 route.not_found: unknown paths (405 for a served path with another m
 })
 
 t.test('500 internal: nothing of the failure reaches the client', async (t) => {
-  const services = memoryServices({ records: { read: async () => { throw new Error('db password is hunter2 at /srv/secret') }, invalidate: async () => 0, close: async () => {} } })
-  const { app, sink } = await buildTestGateway(t, { services })
+  const { app, sink } = await buildTestGateway(t, { parts: { records: { read: async () => { throw new Error('db password is hunter2 at /srv/secret') }, invalidate: async () => 0, close: async () => {} } } })
   const res = await signedInject(app, 'VN.LOC.DNG', 'GET', '/v1/population/citizens/030075654294', { purpose: 'public-service' })
   t.equal(res.statusCode, 500)
   t.match(json(res), { code: 'internal', detail: 'The gateway failed to serve this request' })
@@ -96,8 +94,7 @@ t.test('every reply carries X-Transaction-Id, the same id as its body and record
 })
 
 t.test('a failing transaction sink withholds the reply: nothing is served unrecorded', async (t) => {
-  const services = memoryServices({ sink: { append: async () => { throw new Error('disk full') }, close: async () => {} } })
-  const { app } = await buildTestGateway(t, { services })
+  const { app } = await buildTestGateway(t, { parts: { sink: { append: async () => { throw new Error('disk full') }, close: async () => {} } } })
   const res = await signedInject(app, 'VN.LOC.DNG', 'GET', '/v1/population/citizens/030075654294', { purpose: 'public-service' })
   t.equal(res.statusCode, 503)
   t.equal(json(res).code, 'gateway.unavailable')

@@ -7,11 +7,11 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import tap, { type Test } from 'tap'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
-import { buildApp } from '../../gateway/app.js'
 import { loadConfig } from '../../gateway/config/load-config.js'
 import type { GatewayConfig } from '../../core/config-types.js'
 import { projectPath } from '../../core/paths.js'
-import { memoryServices, type GatewayServices } from '../../gateway/services.js'
+import { standaloneServices, composeGateway, type ServiceParts } from '../../gateway/compose.js'
+import { type GatewayServices } from '../../gateway/services.js'
 import { MemorySink } from '../../gateway/txlog/sink.js'
 import { startSimulators, type RunningSimulators } from '../../simulators/index.js'
 import { signerFromFile, signRequest, type RequestToSign, type Signer } from '../../sdk/index.js'
@@ -46,12 +46,22 @@ export interface TestGateway {
   readonly sims: RunningSimulators
 }
 
-export async function buildTestGateway (t: Test, opts: { config?: GatewayConfig, services?: GatewayServices, env?: Record<string, string> } = {}): Promise<TestGateway> {
+export interface TestGatewayOptions {
+  readonly config?: GatewayConfig
+  /** The services, built by the test; default: standalone services over `parts`. */
+  readonly services?: GatewayServices
+  /** Parts of the standalone services a test replaces (a Redis replay guard, a failing sink…). */
+  readonly parts?: ServiceParts
+  readonly env?: Record<string, string>
+}
+
+/** A gateway composed as production composes it, over standalone services (the reuse store in memory). */
+export async function buildTestGateway (t: Test, opts: TestGatewayOptions = {}): Promise<TestGateway> {
   const sims = await sharedSimulators(t)
   const config = opts.config ?? await demoConfig(t, opts.env)
   const sink = new MemorySink()
-  const services = opts.services ?? memoryServices({ sink })
-  const app = await buildApp({ config, services, logger: false })
+  const services = opts.services ?? standaloneServices(config, { sink, ...opts.parts })
+  const app = await composeGateway({ config, services })
   t.teardown(async () => {
     await app.close()
     await services.close()

@@ -5,10 +5,10 @@ import type { Test } from 'tap'
 import type { Redis } from 'ioredis'
 import { RedisReplayGuard } from '../../gateway/auth/replay-guard.js'
 import type { GatewayConfig } from '../../core/config-types.js'
-import { connectRedis, waitReady } from '../../gateway/ops/redis.js'
+import { connectRedis, waitReady } from '../../gateway/process/redis.js'
 import { RedisRecordStore } from '../../gateway/reuse/redis-store.js'
 import type { ReuseReader } from '../../gateway/reuse/reuse-reader.js'
-import { memoryServices, reuseReader } from '../../gateway/services.js'
+import { standaloneServices, reuseReader } from '../../gateway/compose.js'
 import { buildTestGateway, type TestGateway } from './gateway.js'
 
 export interface RedisTestGateway extends TestGateway {
@@ -20,7 +20,7 @@ export async function redisGateway (t: Test, config: GatewayConfig, url: string,
   const redis = connectRedis({ url, commandTimeoutMs: 250 })
   await waitReady(redis, 2000)
   const reuse = reuseReader(config, new RedisRecordStore(redis, prefix))
-  const services = memoryServices({ records: reuse, replayGuard: new RedisReplayGuard(redis, prefix), redis })
+  const services = standaloneServices(config, { records: reuse, replayGuard: new RedisReplayGuard(redis, prefix), redis })
   t.teardown(() => { redis.disconnect() })
   const gw = await buildTestGateway(t, { config, services })
   return { ...gw, redis, reuse }

@@ -11,7 +11,7 @@ import { pino } from 'pino'
 import type { GatewayConfig } from '../../core/config-types.js'
 import { readEnvironment } from '../../gateway/config/env.js'
 import { projectPath } from '../../core/paths.js'
-import { memoryServices } from '../../gateway/services.js'
+import { standaloneServices } from '../../gateway/compose.js'
 import { openTransactionLog, type TransactionLog } from '../../gateway/txlog/log.js'
 import type { Sql } from '../../gateway/txlog/sql.js'
 import { buildTestGateway, demoConfig, type TestGateway } from './gateway.js'
@@ -32,7 +32,7 @@ export async function logGateway (t: Test, opts: { config?: GatewayConfig, datab
   const databaseUrl = opts.database === 'pglite' ? null : await freshDatabase(t)
   const env = readEnvironment({ DATA_DIR: await tempDir(t), ...(databaseUrl === null ? {} : { DATABASE_URL: databaseUrl }), ...opts.env })
   const log = await openTransactionLog(env, config, pino({ level: 'silent' }), null)
-  const gw = await buildTestGateway(t, { config, services: memoryServices({ log }) })
+  const gw = await buildTestGateway(t, { config, services: standaloneServices(config, { log }) })
   return { ...gw, log, databaseUrl }
 }
 
@@ -49,7 +49,7 @@ export async function configWithPrefix (t: Test, prefix: string, env: Record<str
 
 /** A gateway in production shape: Redis (queue, reuse, replay) and PostgreSQL, the worker in process. */
 export async function queueGateway (t: Test, opts: { redisUrl: string, prefix: string, databaseUrl?: string, worker?: boolean }): Promise<LogGateway & { dataDir: string }> {
-  const { connectRedis, waitReady } = await import('../../gateway/ops/redis.js')
+  const { connectRedis, waitReady } = await import('../../gateway/process/redis.js')
   const { config } = await configWithPrefix(t, opts.prefix)
   const databaseUrl = opts.databaseUrl ?? await freshDatabase(t)
   const dataDir = await tempDir(t)
@@ -61,7 +61,7 @@ export async function queueGateway (t: Test, opts: { redisUrl: string, prefix: s
   // The 2 s visibility promise holds from when a worker runs; under tap's TypeScript loader its thread
   // takes seconds to load its code.
   await log.ready()
-  const gw = await buildTestGateway(t, { config, services: memoryServices({ log, redis }) })
+  const gw = await buildTestGateway(t, { config, services: standaloneServices(config, { log, redis }) })
   return { ...gw, log, databaseUrl, dataDir }
 }
 

@@ -9,9 +9,8 @@ import { connect } from 'node:net'
 import { join } from 'node:path'
 import { Writable } from 'node:stream'
 import { pino } from 'pino'
-import { buildApp } from '../../gateway/app.js'
-import { loggerOptions } from '../../gateway/ops/logger.js'
-import { memoryServices } from '../../gateway/services.js'
+import { loggerOptions } from '../../gateway/process/logger.js'
+import { standaloneServices, composeGateway } from '../../gateway/compose.js'
 import { MemorySink } from '../../gateway/txlog/sink.js'
 import { copyConfig, demoConfig, demoSigner } from '../helpers/gateway.js'
 import { buildCorpus, type HostileRequest } from './corpus.js'
@@ -52,8 +51,8 @@ t.test('a corpus of hostile requests: no success, no 5xx, problem+json, process 
   await appendFile(join(dir, 'gateway.yaml'), 'quota:\n  unauthenticatedPerMinute: 1000000\n')
   const config = await demoConfig(t, {}, dir)
   const sink = new MemorySink()
-  const services = memoryServices({ sink })
-  const app = await buildApp({ config, services, loggerInstance: pino(loggerOptions('debug') as object, stream) })
+  const services = standaloneServices(config, { sink })
+  const app = await composeGateway({ config, services, logger: pino(loggerOptions('debug') as object, stream) })
   t.teardown(async () => { await app.close(); await services.close() })
   await app.listen({ port: 0, host: '127.0.0.1' })
   const port = (app.server.address() as { port: number }).port

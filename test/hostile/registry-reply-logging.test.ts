@@ -9,15 +9,14 @@ import { createServer as createHttpServer } from 'node:http'
 import { createServer as createTcpServer } from 'node:net'
 import { Writable } from 'node:stream'
 import { pino } from 'pino'
-import { buildApp } from '../../gateway/app.js'
-import { loggerOptions } from '../../gateway/ops/logger.js'
-import { memoryServices } from '../../gateway/services.js'
+import { loggerOptions } from '../../gateway/process/logger.js'
+import { standaloneServices, composeGateway } from '../../gateway/compose.js'
 import { demoConfig, json, signedInject } from '../helpers/gateway.js'
 
 const ID = '030075654294'
 const MALFORMED = `{"soDinhDanh":"${ID}","soDienThoai":"0912345678","x":NaN,"hoVaTen":"Dương Đức Việt"}`
 
-interface Logged { app: Awaited<ReturnType<typeof buildApp>>, lines: string[] }
+interface Logged { app: Awaited<ReturnType<typeof composeGateway>>, lines: string[] }
 
 async function gatewayAgainst (t: Test, populationUrl: string): Promise<Logged> {
   const lines: string[] = []
@@ -25,8 +24,8 @@ async function gatewayAgainst (t: Test, populationUrl: string): Promise<Logged> 
     write (chunk, _enc, cb) { lines.push(...String(chunk).split('\n').filter(Boolean)); cb() },
   })
   const config = await demoConfig(t, { POPULATION_URL: populationUrl })
-  const services = memoryServices()
-  const app = await buildApp({ config, services, loggerInstance: pino(loggerOptions('debug') as object, stream) })
+  const services = standaloneServices(config, )
+  const app = await composeGateway({ config, services, logger: pino(loggerOptions('debug') as object, stream) })
   t.teardown(async () => { await app.close(); await services.close() })
   await app.ready()
   return { app, lines }

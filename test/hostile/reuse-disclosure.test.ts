@@ -4,7 +4,7 @@
  * another agency looked the person up. (That the record was kept, `meta.source: reuse`, the contract shows.)
  */
 import t from 'tap'
-import { toMinute } from '../../gateway/pipeline/request-path.js'
+import { toMinute } from '../../gateway/pipeline/reply.js'
 import { demoConfig, json, signedInject } from '../helpers/gateway.js'
 import { redisGateway } from '../helpers/redis-gateway.js'
 import { REDIS_URL, testRedis } from '../helpers/redis.js'

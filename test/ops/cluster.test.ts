@@ -7,10 +7,9 @@ import t, { type Test } from 'tap'
 import { appendFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { buildApp } from '../../gateway/app.js'
 import { loadConfig } from '../../gateway/config/load-config.js'
-import { connectRedis, waitReady } from '../../gateway/ops/redis.js'
-import { memoryServices } from '../../gateway/services.js'
+import { connectRedis, waitReady } from '../../gateway/process/redis.js'
+import { standaloneServices, composeGateway } from '../../gateway/compose.js'
 import type { FastifyInstance } from 'fastify'
 import { copyConfig, json, sharedSimulators, signedInject } from '../helpers/gateway.js'
 import { REDIS_URL, testRedis } from '../helpers/redis.js'
@@ -24,8 +23,9 @@ async function instance (t: Test, prefix: string | null): Promise<{ app: Fastify
   if (prefix !== null) await appendFile(join(dir, 'gateway.yaml'), `redis:\n  keyPrefix: "${prefix}"\n`)
   const redis = prefix === null ? null : connectRedis({ url: REDIS_URL, commandTimeoutMs: 500 })
   if (redis !== null) await waitReady(redis, 2000)
-  const services = memoryServices({ redis })
-  const app = await buildApp({ config: await loadConfig(dir, sims.env), services, logger: false, loadConfig: () => loadConfig(dir, sims.env) })
+  const config = await loadConfig(dir, sims.env)
+  const services = standaloneServices(config, { redis })
+  const app = await composeGateway({ config, services, loadConfig: () => loadConfig(dir, sims.env) })
   t.teardown(async () => { await app.close(); await services.close(); redis?.disconnect() })
   await app.ready()
   return { app, dir, redis }

@@ -46,11 +46,8 @@ t.test('readiness follows Redis', async (t) => {
 })
 
 t.test('metrics move as traffic flows', async (t) => {
-  const { app, sims } = await buildTestGateway(t, { services: await (async () => {
-    const { memoryServices, reuseReader } = await import('../../gateway/services.js')
-    const { MemoryRecordStore } = await import('../../gateway/reuse/store.js')
-    return memoryServices({ records: reuseReader(await demoConfig(t), new MemoryRecordStore()) })
-  })() })
+  // Standalone services read through the reuse store, as a standalone gateway does.
+  const { app, sims } = await buildTestGateway(t)
   const scrape = async () => (await app.inject({ url: '/metrics' })).body
   const before = await scrape()
   t.match(before, /# TYPE ndx_requests_total counter/)

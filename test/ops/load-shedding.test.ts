@@ -5,8 +5,7 @@
  */
 import t, { type Test } from 'tap'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { buildApp } from '../../gateway/app.js'
-import { memoryServices } from '../../gateway/services.js'
+import { standaloneServices, composeGateway } from '../../gateway/compose.js'
 import { MemorySink } from '../../gateway/txlog/sink.js'
 import { signRequest } from '../../sdk/index.js'
 import { demoConfig, demoSigner, json, sharedSimulators, signedInject } from '../helpers/gateway.js'
@@ -14,8 +13,8 @@ import { demoConfig, demoSigner, json, sharedSimulators, signedInject } from '..
 async function gateway (t: Test, shed: { maxEventLoopDelayMs?: number, maxInflight?: number, sampleMs?: number }) {
   const config = await demoConfig(t)
   const sink = new MemorySink()
-  const services = memoryServices({ sink })
-  const app = await buildApp({ config, services, logger: false, shed })
+  const services = standaloneServices(config, { sink })
+  const app = await composeGateway({ config, services, shed })
   t.teardown(async () => { await app.close(); await services.close() })
   return { app, sink }
 }
@@ -68,8 +67,8 @@ t.test('beyond the requests allowed in progress, new ones are refused at once, n
 t.test('a closing instance answers problem+json 503 with Retry-After, and records it', async (t) => {
   const config = await demoConfig(t)
   const sink = new MemorySink()
-  const services = memoryServices({ sink })
-  const app = await buildApp({ config, services, logger: false })
+  const services = standaloneServices(config, { sink })
+  const app = await composeGateway({ config, services })
   // Hold the close open a moment, as a real shutdown waits for requests in flight.
   app.addHook('preClose', async () => { await sleep(400) })
   const url = await app.listen({ port: 0, host: '127.0.0.1' })

@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { loadConfig } from '../../gateway/config/load-config.js'
 import { MemoryQuota, RedisQuota } from '../../gateway/access/quota.js'
-import { memoryServices } from '../../gateway/services.js'
+import { standaloneServices } from '../../gateway/compose.js'
 import { buildTestGateway, copyConfig, json, sharedSimulators, signedInject } from '../helpers/gateway.js'
 import { REDIS_URL, testRedis } from '../helpers/redis.js'
 import { Redis } from 'ioredis'
@@ -30,7 +30,7 @@ t.test('a quota holds across two instances', async (t) => {
   const config = await loadConfig(dir, sims.env)
   const clients = [new Redis(REDIS_URL), new Redis(REDIS_URL)]
   t.teardown(() => { for (const c of clients) c.disconnect() })
-  const [a, b] = await Promise.all(clients.map((r) => buildTestGateway(t, { config, services: memoryServices({ quota: new RedisQuota(r, prefix) }) })))
+  const [a, b] = await Promise.all(clients.map((r) => buildTestGateway(t, { config, services: standaloneServices(config, { quota: new RedisQuota(r, prefix) }) })))
   await awayFromMinuteEdge()
   const call = (gw: typeof a) => signedInject(gw!.app, 'VN.EVN.HCMC', 'GET', '/v1/business-registry/enterprises/2627349851')
   const statuses = []
@@ -71,7 +71,7 @@ t.test('forged tokens from one address are bounded across two instances; verifie
   const clients = [new Redis(REDIS_URL), new Redis(REDIS_URL)]
   t.teardown(() => { for (const c of clients) c.disconnect() })
   const [a, b] = await Promise.all(clients.map((r) =>
-    buildTestGateway(t, { config, services: memoryServices({ quota: new RedisQuota(r, prefix) }) })))
+    buildTestGateway(t, { config, services: standaloneServices(config, { quota: new RedisQuota(r, prefix) }) })))
   await awayFromMinuteEdge()
   const target = '/v1/business-registry/enterprises/2627349851'
   const header = { alg: 'ES256', kid: 'dng-2026-01', typ: 'ndx+jwt' }

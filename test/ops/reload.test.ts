@@ -6,9 +6,8 @@ import t, { type Test } from 'tap'
 import { readFile, writeFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { buildApp } from '../../gateway/app.js'
 import { loadConfig } from '../../gateway/config/load-config.js'
-import { memoryServices } from '../../gateway/services.js'
+import { standaloneServices, composeGateway } from '../../gateway/compose.js'
 import { copyConfig, json, sharedSimulators, signedInject } from '../helpers/gateway.js'
 import { addLandRegistry, startLandRegistry } from '../helpers/land-registry.js'
 
@@ -17,8 +16,8 @@ async function reloadableGateway (t: Test, env: Record<string, string> = {}) {
   const dir = await copyConfig(t)
   const vars = { ...sims.env, ...env }
   const config = await loadConfig(dir, vars)
-  const services = memoryServices()
-  const app = await buildApp({ config, services, logger: false, loadConfig: () => loadConfig(dir, vars) })
+  const services = standaloneServices(config, )
+  const app = await composeGateway({ config, services, loadConfig: () => loadConfig(dir, vars) })
   t.teardown(async () => { await app.close(); await services.close() })
   await app.ready()
   return { app, dir, sims }

@@ -5,9 +5,8 @@
 import t from 'tap'
 import { request } from 'undici'
 import { pino } from 'pino'
-import { buildApp } from '../../gateway/app.js'
 import { readEnvironment } from '../../gateway/config/env.js'
-import { memoryServices } from '../../gateway/services.js'
+import { standaloneServices, composeGateway } from '../../gateway/compose.js'
 import { openTransactionLog } from '../../gateway/txlog/log.js'
 import { PgSql } from '../../gateway/txlog/sql.js'
 import { signRequest } from '../../sdk/index.js'
@@ -20,8 +19,8 @@ t.test('a request in flight finishes and is recorded; new connections are refuse
   const config = await demoConfig(t, CHECKPOINT_ENV)
   const databaseUrl = await freshDatabase(t)
   const log = await openTransactionLog(readEnvironment({ DATABASE_URL: databaseUrl, DATA_DIR: await tempDir(t) }), config, pino({ level: 'silent' }), null)
-  const services = memoryServices({ log })
-  const app = await buildApp({ config, services, logger: false })
+  const services = standaloneServices(config, { log })
+  const app = await composeGateway({ config, services })
   app.addHook('onClose', async () => { await services.close() })
   const url = await app.listen({ port: 0, host: '127.0.0.1' })
 

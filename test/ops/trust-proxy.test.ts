@@ -6,10 +6,9 @@
 import t, { type Test } from 'tap'
 import { appendFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { buildApp } from '../../gateway/app.js'
 import { loadConfig } from '../../gateway/config/load-config.js'
 import { readEnvironment } from '../../gateway/config/env.js'
-import { memoryServices } from '../../gateway/services.js'
+import { standaloneServices, composeGateway } from '../../gateway/compose.js'
 import { copyConfig, json, sharedSimulators } from '../helpers/gateway.js'
 import { baseClaims, unsigned } from '../helpers/tokens.js'
 
@@ -20,8 +19,9 @@ async function gateway (t: Test, trustProxy: number | false) {
   const sims = await sharedSimulators(t)
   const dir = await copyConfig(t)
   await appendFile(join(dir, 'gateway.yaml'), 'quota:\n  unauthenticatedPerMinute: 3\n')
-  const services = memoryServices()
-  const app = await buildApp({ config: await loadConfig(dir, sims.env), services, logger: false, trustProxy })
+  const config = await loadConfig(dir, sims.env)
+  const services = standaloneServices(config)
+  const app = await composeGateway({ config, services, trustProxy })
   t.teardown(async () => { await app.close(); await services.close() })
   return (peer: string, forwardedFor: string) => app.inject({
     method: 'GET', url: TARGET, remoteAddress: peer, headers: { authorization: `Bearer ${FORGED}`, 'x-forwarded-for': forwardedFor },

@@ -3,13 +3,13 @@
  */
 import t from 'tap'
 import { MemoryRecordStore } from '../../gateway/reuse/store.js'
-import { memoryServices, reuseReader } from '../../gateway/services.js'
+import { standaloneServices, reuseReader } from '../../gateway/compose.js'
 import { buildTestGateway, demoConfig, json, sharedSimulators, signedInject } from '../helpers/gateway.js'
 
 t.test('reuse, coalescing and invalidation in process', async (t) => {
   const sims = await sharedSimulators(t)
   const config = await demoConfig(t)
-  const { app } = await buildTestGateway(t, { config, services: memoryServices({ records: reuseReader(config, new MemoryRecordStore()) }) })
+  const { app } = await buildTestGateway(t, { config, services: standaloneServices(config, { records: reuseReader(config, new MemoryRecordStore()) }) })
   const civ = sims.civilStatus
   const id = '030075654294'
   civ.settings.latencyMs = 80

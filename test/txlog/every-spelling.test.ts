@@ -6,9 +6,8 @@
 import t from 'tap'
 import { Writable } from 'node:stream'
 import { pino } from 'pino'
-import { buildApp } from '../../gateway/app.js'
-import { loggerOptions } from '../../gateway/ops/logger.js'
-import { memoryServices } from '../../gateway/services.js'
+import { loggerOptions } from '../../gateway/process/logger.js'
+import { standaloneServices, composeGateway } from '../../gateway/compose.js'
 import { MemorySink } from '../../gateway/txlog/sink.js'
 import { demoConfig } from '../helpers/gateway.js'
 import { rawExchange } from '../helpers/raw-http.js'
@@ -46,8 +45,9 @@ t.test('no 500 and no stack in the log for any of them', async (t) => {
   const lines: string[] = []
   const stream = new Writable({ write (chunk, _enc, cb) { lines.push(String(chunk)); cb() } })
   const sink = new MemorySink()
-  const services = memoryServices({ sink })
-  const app = await buildApp({ config: await demoConfig(t), services, loggerInstance: pino(loggerOptions('debug') as object, stream) })
+  const config = await demoConfig(t)
+  const services = standaloneServices(config, { sink })
+  const app = await composeGateway({ config, services, logger: pino(loggerOptions('debug') as object, stream) })
   t.teardown(async () => { await app.close(); await services.close() })
   await app.listen({ port: 0, host: '127.0.0.1' })
   const port = (app.server.address() as { port: number }).port

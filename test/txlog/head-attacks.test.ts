@@ -8,9 +8,8 @@
 import t, { type Test } from 'tap'
 import { connect } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { buildApp } from '../../gateway/app.js'
 import type { GatewayConfig } from '../../core/config-types.js'
-import { memoryServices } from '../../gateway/services.js'
+import { standaloneServices, composeGateway } from '../../gateway/compose.js'
 import { MemorySink } from '../../gateway/txlog/sink.js'
 import type { TransactionRecord } from '../../gateway/txlog/record.js'
 import { signRequest } from '../../sdk/index.js'
@@ -63,8 +62,8 @@ async function gateway (
   const base = await demoConfig(t)
   const limits = { ...base.gateway.limits, requestTimeoutMs }
   const config: GatewayConfig = { ...base, gateway: { ...base.gateway, limits } }
-  const services = memoryServices({ sink })
-  const app = await buildApp({ config, services, logger: false })
+  const services = standaloneServices(config, { sink })
+  const app = await composeGateway({ config, services })
   t.teardown(async () => { await app.close(); await services.close() })
   await app.listen({ port: 0, host: '127.0.0.1' })
   return { port: (app.server.address() as { port: number }).port, sink }

@@ -12,7 +12,7 @@ import { projectPath } from '../../core/paths.js'
 import { chainHash, GENESIS } from '../../gateway/txlog/chain.js'
 import { CheckpointKeys, Checkpointer } from '../../gateway/txlog/checkpoints.js'
 import { checkIntegrity } from '../../gateway/txlog/integrity.js'
-import { toRecord, type Row } from '../../gateway/txlog/queries.js'
+import { recordOfRow, type Row } from '../../gateway/txlog/rows.js'
 import { purge } from '../../gateway/txlog/retention.js'
 import type { Sql } from '../../gateway/txlog/sql.js'
 import { LogWriter } from '../../gateway/txlog/writer.js'
@@ -75,7 +75,7 @@ t.test('a rewritten chain with its head moved and the later checkpoints deleted 
   const rows = await sql.query<Row>('SELECT * FROM ndx_tx ORDER BY seq')
   let prev = GENESIS
   for (const r of rows) {
-    const rec = toRecord(r)
+    const rec = recordOfRow(r)
     if (r.seq === 7) rec.client = 'VN.BCA.C06'
     const hash = chainHash(prev, rec)
     await sql.query('UPDATE ndx_tx SET client = $1, prev_hash = $2, hash = $3 WHERE seq = $4', [rec.client, prev, hash, r.seq])

@@ -120,10 +120,10 @@ function suite (t: Test, kind: 'postgres' | 'pglite'): void {
     // An attacker rewrites a record and recomputes every hash after it: the chain is consistent again,
     // but no longer matches the signed checkpoint.
     const rows = await sql.query<Record<string, unknown> & { seq: number, id: string }>('SELECT * FROM ndx_tx ORDER BY seq')
-    const { toRecord } = await import('../../gateway/txlog/queries.js')
+    const { recordOfRow } = await import('../../gateway/txlog/rows.js')
     let prev = GENESIS
     for (const r of rows) {
-      const rec = toRecord(r as never)
+      const rec = recordOfRow(r as never)
       if (r.seq === 3) rec.client = 'VN.REWRITTEN'
       const hash = chainHash(prev, rec)
       await sql.query('UPDATE ndx_tx SET client = $1, prev_hash = $2, hash = $3 WHERE id = $4', [rec.client, prev, hash, r.id])

@@ -13,7 +13,7 @@ const TARGET = `/v1/population/citizens/${PID}`
 
 t.test('refusals before and after the signature are recorded against the subject', async (t) => {
   const { app, sink } = await buildTestGateway(t)
-  const ref = app.gateway.pseudonymizer().subjectRef(PID)
+  const ref = app.pseudonymizer.subjectRef(PID)
   const signer = await demoSigner('VN.LOC.DNG')
   const send = (token: string) => app.inject({ method: 'GET', url: TARGET, headers: { authorization: `Bearer ${token}` } })
 

@@ -14,7 +14,7 @@ import { chainHash, GENESIS } from '../../gateway/txlog/chain.js'
 import { TamperSuspected, tamperSuspected } from '../../gateway/txlog/chain-verify.js'
 import { CheckpointKeys, Checkpointer } from '../../gateway/txlog/checkpoints.js'
 import { checkIntegrity } from '../../gateway/txlog/integrity.js'
-import { toRecord, type Row } from '../../gateway/txlog/queries.js'
+import { recordOfRow, type Row } from '../../gateway/txlog/rows.js'
 import type { Sql } from '../../gateway/txlog/sql.js'
 import { LogWriter } from '../../gateway/txlog/writer.js'
 import { logDatabase } from '../helpers/postgres.js'
@@ -46,7 +46,7 @@ async function rewrite (sql: Sql, deleteCheckpoints: boolean): Promise<void> {
   let prev = GENESIS
   let seq = 0
   for (const r of rows) {
-    const hash = chainHash(prev, toRecord(r))
+    const hash = chainHash(prev, recordOfRow(r))
     await sql.query('UPDATE ndx_tx SET seq = $1, prev_hash = $2, hash = $3 WHERE id = $4', [++seq, prev, hash, r.id])
     prev = hash
   }
@@ -97,7 +97,7 @@ t.test('a chain rewritten under the last checkpoint is not extended, by the runn
   const rows = await sql.query<Row>('SELECT * FROM ndx_tx ORDER BY seq')
   let prev = GENESIS
   for (const r of rows) {
-    const rec = { ...toRecord(r), client: r.seq === 7 ? 'VN.REWRITTEN' : r.client }
+    const rec = { ...recordOfRow(r), client: r.seq === 7 ? 'VN.REWRITTEN' : r.client }
     const hash = chainHash(prev, rec as never)
     await sql.query('UPDATE ndx_tx SET client = $1, prev_hash = $2, hash = $3 WHERE seq = $4', [rec.client, prev, hash, r.seq])
     prev = hash

@@ -8,7 +8,8 @@ import type { JsonSchema } from '../../adapters/contract.js'
 import { PROBLEMS } from '../../core/errors.js'
 import { projectPath } from '../../core/paths.js'
 import type { BuiltinRoute, CompiledOperation, Runtime } from '../runtime/runtime.js'
-import { describeBuiltin } from './openapi-builtins.js'
+import { REPLY_META_SCHEMA } from '../runtime/reply-meta.js'
+import { describeBuiltin } from './builtin-paths.js'
 import { batchOpenApi } from '../builtins/batches.js'
 
 const VERSION = (JSON.parse(readFileSync(projectPath('package.json'), 'utf8')) as { version: string }).version
@@ -188,19 +189,18 @@ export function openApiDocument (runtime: Runtime, builtins: readonly BuiltinRou
       },
       schemas: {
         Problem: PROBLEM_SCHEMA,
-        Meta: {
-          type: 'object',
-          required: ['transactionId', 'service', 'operation', 'source', 'retrievedAt', 'stale'],
-          properties: {
-            transactionId: { type: 'string' },
-            service: { type: 'string' },
-            operation: { type: 'string' },
-            source: { enum: ['upstream', 'reuse'] },
-            retrievedAt: { type: 'string', format: 'date-time' },
-            stale: { type: 'boolean' },
-          },
-        },
+        Meta: REPLY_META_SCHEMA,
       },
     },
+  }
+}
+
+/** The document of the configuration serving, made once per runtime (so it follows reloads). */
+export function cachedDocument (current: () => Runtime, builtins: readonly BuiltinRoute[]): () => Record<string, unknown> {
+  let made: { runtime: Runtime, doc: Record<string, unknown> } | null = null
+  return () => {
+    const runtime = current()
+    if (made?.runtime !== runtime) made = { runtime, doc: openApiDocument(runtime, builtins) }
+    return made.doc
   }
 }

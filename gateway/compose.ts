@@ -1,0 +1,289 @@
+/**
+ * The composition root: every store, sink, gate and worker of a gateway process is built here, in
+ * production and in tests alike, and handed to the parts that use them.
+ *
+ * - `createServices`: the stateful services from the environment — Redis and PostgreSQL when `REDIS_URL` /
+ *   `DATABASE_URL` are set, otherwise standalone (in-process stores, jtis journalled and the log in PGlite
+ *   under DATA_DIR).
+ * - `standaloneServices`: the in-process services without a disk (tests, embedding): the same reuse reader
+ *   over the in-memory record store that a standalone gateway runs, never a shortcut around it.
+ * - `composeGateway`: a gateway app over services: its configuration state, pseudonyms, metrics, platform
+ *   membership, authorization gates, built-in routes, batch workers; app.ts assembles the plugins.
+ * - `composeWorker`: a worker process (`npm run worker`): the log worker, the log's maintenance, batch workers.
+ */
+import { mkdir, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { FastifyInstance, FastifyServerOptions } from 'fastify'
+import type { Redis } from 'ioredis'
+import { pino, type Logger } from 'pino'
+import type { GatewayConfig } from '../core/config-types.js'
+import { Pseudonymizer } from '../core/pseudonym.js'
+import { MemoryQuota, RedisQuota, type QuotaLimiter } from './access/quota.js'
+import { MemoryVerifyBudget, RedisVerifyBudget, verifyBudgetGate } from './access/verify-budget.js'
+import { buildApp } from './app.js'
+import type { GatewayServices } from './services.js'
+import { MemoryReplayGuard, RedisReplayGuard, type ReplayGuard } from './auth/replay-guard.js'
+import { persistentReplayGuard, redisGuardDisk } from './auth/replay-journal.js'
+import { createBatchService } from './batch/service.js'
+import { BUILTIN_ROUTES, builtinHandlers } from './builtins/index.js'
+import type { Environment } from './config/env.js'
+import { localCluster, RedisCluster, type Cluster } from './ops/cluster.js'
+import { Metrics } from './ops/metrics.js'
+import { connectRedis, waitReady } from './process/redis.js'
+import type { RequestPathDeps } from './pipeline/request-path.js'
+import { RecordCipher } from './reuse/cipher.js'
+import type { RecordReader } from './reuse/reader.js'
+import { GATEWAY_VERSION } from './reuse/record-version.js'
+import { RedisRecordStore } from './reuse/redis-store.js'
+import { ReuseReader } from './reuse/reuse-reader.js'
+import { MemoryRecordStore, type RecordStore } from './reuse/store.js'
+import { Runtime } from './runtime/runtime.js'
+import { GatewayState } from './runtime/state.js'
+import { loadCheckpointer, openDatabase, openTransactionLog, type TransactionLog } from './txlog/log.js'
+import { MemorySink } from './txlog/sink.js'
+import { DirectSink } from './txlog/sinks.js'
+import { LogMaintenance, reportPoisoned, startLogWorker } from './txlog/worker.js'
+import { LogWriter } from './txlog/writer.js'
+
+/** The reuse reader ("provide once") over a store. */
+export function reuseReader (
+  config: GatewayConfig, store: RecordStore, opts: { pseudonymizer?: Pseudonymizer, logger?: Logger } = {},
+): ReuseReader {
+  const logger = opts.logger
+  return new ReuseReader({
+    store,
+    cipher: new RecordCipher(config.gateway.secrets.cacheKeys),
+    pseudonymizer: opts.pseudonymizer ?? new Pseudonymizer(config.gateway.secrets.pseudonymKey),
+    maxStaleSeconds: config.gateway.reuse.maxStaleSeconds,
+    waitTimeoutMs: config.gateway.reuse.waitTimeoutMs,
+    onStoreError: (err) => logger?.warn({ err: { message: (err as Error).message } }, 'reuse store unavailable; reading registries directly'),
+    onStoreRecovered: () => logger?.info('reuse store available again'),
+  })
+}
+
+export type ServiceParts = Partial<Omit<GatewayServices, 'close' | 'mode'>>
+
+/**
+ * In-process services, each part replaceable (a test puts a Redis replay guard or a real log in): the reuse
+ * reader over the in-memory store, the in-memory replay guard and quotas, records kept in memory.
+ */
+export function standaloneServices (config: GatewayConfig, parts: ServiceParts = {}): GatewayServices {
+  const pseudonymizer = parts.pseudonymizer ?? new Pseudonymizer(config.gateway.secrets.pseudonymKey)
+  const replayGuard = parts.replayGuard ?? new MemoryReplayGuard()
+  const records = parts.records ?? reuseReader(config, new MemoryRecordStore(), { pseudonymizer })
+  const log = parts.log ?? null
+  const sink = parts.sink ?? log?.sink ?? new MemorySink()
+  const quota = parts.quota ?? new MemoryQuota()
+  const redis = parts.redis ?? null
+  const batches = parts.batches ?? null
+  return {
+    mode: { replay: redis === null ? 'memory' : 'redis', reuse: 'memory', log: log?.mode ?? 'memory' },
+    pseudonymizer,
+    replayGuard,
+    records,
+    sink,
+    log,
+    quota,
+    redis,
+    batches,
+    async close () {
+      await batches?.close()
+      await Promise.all([replayGuard.close(), records.close(), quota.close()])
+      await (log === null ? sink.close() : log.close())
+    },
+  }
+}
+
+/** The services a gateway process runs on, from its environment. */
+export async function createServices (env: Environment, config: GatewayConfig, logger: Logger): Promise<GatewayServices> {
+  const pseudonymizer = new Pseudonymizer(config.gateway.secrets.pseudonymKey)
+  if (env.redisUrl === null) {
+    const journal = join(env.dataDir, 'replay')
+    logger.info({ replayJournal: journal }, 'standalone: replay guard (journalled to disk) and reuse store in process')
+    const log = await openTransactionLog(env, config, logger, null)
+    // jtis are journalled under DATA_DIR: a restart must not reopen tokens already used (CONTRACT §3 v1.1).
+    const replayGuard = persistentReplayGuard(journal)
+    const records = reuseReader(config, new MemoryRecordStore(), { pseudonymizer, logger })
+    return standaloneServices(config, { pseudonymizer, replayGuard, records, log })
+  }
+  const redis = connectRedis({ url: env.redisUrl, commandTimeoutMs: config.gateway.redis.commandTimeoutMs, logger })
+  if (!await waitReady(redis, 3000)) logger.warn('redis not ready at startup; serving degraded until it is')
+  const prefix = config.gateway.redis.keyPrefix
+  // jtis guarded alone while Redis was away are journalled under DATA_DIR and written to Redis before serving.
+  const replayGuard = new RedisReplayGuard(redis, prefix, {
+    disk: redisGuardDisk(join(env.dataDir, 'replay', 'redis')),
+    onDegraded: (err) => logger.warn({ err: { message: (err as Error).message } }, 'replay guard: redis unavailable, remembering locally'),
+    onStateLost: (until) => logger.warn({ until: new Date(until).toISOString() }, 'replay guard: redis lost its jtis; guarding locally too'),
+  })
+  await replayGuard.start()
+  const records = reuseReader(config, new RedisRecordStore(redis, prefix), { pseudonymizer, logger })
+  const log = await openTransactionLog(env, config, logger, redis)
+  logger.info({ prefix }, 'redis: replay guard and reuse store shared across instances')
+  const batches = createBatchService(env.redisUrl, config)
+  const quota = new RedisQuota(redis, prefix)
+  const services = standaloneServices(config, { pseudonymizer, replayGuard, records, log, redis, quota, batches })
+  return {
+    ...services,
+    mode: { replay: 'redis', reuse: 'redis', log: log.mode },
+    async close () {
+      await services.close()
+      redis.disconnect()
+    },
+  }
+}
+
+export interface ComposeOptions {
+  readonly config: GatewayConfig
+  readonly services: GatewayServices
+  /** Reads the configuration directory again (SIGHUP, POST /v1/admin/reload); without it, reloads are refused. */
+  readonly loadConfig?: () => Promise<GatewayConfig>
+  /** The process's logger; default: none (tests). */
+  readonly logger?: Logger
+  /** Runs this process's batch workers (`NDX_WORKER`), if the services have batches; default false. */
+  readonly batchWorkers?: boolean
+  /** Load shedding (503 gateway.unavailable): default 1000 ms of mean event-loop delay, 5000 requests in progress. */
+  readonly shed?: { readonly maxEventLoopDelayMs?: number, readonly maxInflight?: number, readonly sampleMs?: number }
+  /** Fastify's trustProxy (see Environment.trustProxy); default false: X-Forwarded-For is ignored. */
+  readonly trustProxy?: number | string | false
+}
+
+/** A gateway app over `services`, not listening; closing it closes what was built here (not the services). */
+export async function composeGateway (opts: ComposeOptions): Promise<FastifyInstance> {
+  const { config, services } = opts
+  const logger = opts.logger ?? pino({ level: 'silent' })
+  // The pseudonym key is read once: changing it would split the log's pseudonyms (restart to rotate).
+  const pseudonymizer = services.pseudonymizer
+  let state: GatewayState | null = null
+  const metrics = new Metrics({
+    redisUp: () => services.redis === null ? null : services.redis.status === 'ready',
+    ...(services.log === null ? {} : { log: () => (services.log as TransactionLog).stats() }),
+    configDigest: () => (state as GatewayState).current().config.digest,
+  })
+  state = new GatewayState({
+    config, builtins: BUILTIN_ROUTES, records: services.records, metrics, logger,
+    ...(opts.loadConfig === undefined ? {} : { loadConfig: opts.loadConfig }),
+  })
+  const gateway = state
+  const cluster = await joinPlatform(services.redis, config, gateway, logger)
+  gateway.joined(cluster)
+  // Beside the quotas: Redis when the services have it, so every instance shares one count.
+  const budget = services.redis === null
+    ? new MemoryVerifyBudget()
+    : new RedisVerifyBudget(services.redis, config.gateway.redis.keyPrefix)
+  const batches = services.batches
+  const requestPath: RequestPathDeps = {
+    current: () => gateway.current(),
+    replayGuard: services.replayGuard,
+    access: {
+      quota: services.quota,
+      verifyBudget: verifyBudgetGate(budget, pseudonymizer, metrics),
+      pseudonymizer,
+      onUnverifiedRefused: () => metrics.unauthenticatedRefused(),
+    },
+    fetch: { records: services.records, metrics },
+    builtins: builtinHandlers({
+      records: services.records, log: services.log, pseudonymizer, reload: () => gateway.reload(),
+      cluster: () => cluster, batches,
+    }),
+  }
+  const app = await buildApp({
+    config,
+    logger: opts.logger === undefined ? false : opts.logger as FastifyServerOptions['loggerInstance'],
+    trustProxy: opts.trustProxy ?? false,
+    shed: {
+      maxEventLoopDelayMs: opts.shed?.maxEventLoopDelayMs ?? 1000,
+      maxInflight: opts.shed?.maxInflight ?? 5000,
+      ...(opts.shed?.sampleMs === undefined ? {} : { sampleMs: opts.shed.sampleMs }),
+    },
+    state: gateway,
+    cluster,
+    metrics,
+    pseudonymizer,
+    services,
+    requestPath,
+  })
+  if (batches !== null && opts.batchWorkers === true) {
+    batches.startWorkers({
+      current: () => gateway.current(), operation: requestPath, sink: services.sink, pseudonymizer, metrics, logger,
+    })
+  }
+  return app
+}
+
+/** This instance's place in the platform: alone without Redis, else beside every instance sharing it. */
+async function joinPlatform (
+  redis: Redis | null, config: GatewayConfig, state: GatewayState, logger: Logger,
+): Promise<Cluster> {
+  const options = {
+    version: GATEWAY_VERSION,
+    configDigest: () => state.current().config.digest,
+    reload: () => state.reload({ announce: false }),
+    logger,
+  }
+  if (redis === null) return localCluster(options)
+  const shared = new RedisCluster(redis, config.gateway.redis.keyPrefix, options)
+  await shared.start()
+  return shared
+}
+
+/**
+ * `npm run worker`: the transaction-log worker (the queue into PostgreSQL), the log's maintenance (signed
+ * checkpoints, retention) and batch workers, without a gateway. Batch items get what the gateway gives its
+ * own: the configuration, the shared reuse store and gates; their records go straight to the database.
+ */
+export async function composeWorker (
+  env: Environment & { redisUrl: string }, config: GatewayConfig, logger: Logger,
+): Promise<{ close (): Promise<void> }> {
+  const sql = await openDatabase(env)
+  const writer = new LogWriter(sql)
+  const prefix = config.gateway.redis.keyPrefix
+  const logWorker = startLogWorker(env.redisUrl, `${prefix}bull`, writer, logger)
+  const maintenance = new LogMaintenance(sql, writer, await loadCheckpointer(config, logger), config.gateway.log, logger)
+  const heartbeat = await startHeartbeat(env.dataDir, async () => {
+    await sql.query('SELECT 1')
+    return logWorker.worker.isRunning()
+  })
+  logger.info({ queue: `${prefix}bull` }, 'transaction-log worker running')
+
+  const redis = connectRedis({ url: env.redisUrl, commandTimeoutMs: config.gateway.redis.commandTimeoutMs, logger })
+  const pseudonymizer = new Pseudonymizer(config.gateway.secrets.pseudonymKey)
+  const runtime = new Runtime(config, { builtins: [] })
+  const records = reuseReader(config, new RedisRecordStore(redis, prefix), { pseudonymizer, logger })
+  const sink = new DirectSink(writer, config.gateway.log, (result) => reportPoisoned(result, logger))
+  const batches = createBatchService(env.redisUrl, config)
+  const access = {
+    quota: new RedisQuota(redis, prefix),
+    verifyBudget: verifyBudgetGate(new RedisVerifyBudget(redis, prefix), pseudonymizer),
+    pseudonymizer,
+  }
+  batches.startWorkers({ current: () => runtime, operation: { access, fetch: { records } }, sink, pseudonymizer, logger })
+  return {
+    async close () {
+      clearInterval(heartbeat)
+      maintenance.close()
+      await batches.close()
+      await sink.close()
+      await records.close()
+      await runtime.close()
+      redis.disconnect()
+      await logWorker.close()
+      await sql.close()
+    },
+  }
+}
+
+/**
+ * The container healthcheck (bin/healthcheck.js worker) reads this heartbeat: touched while `healthy` says
+ * so, so a stuck worker or a lost database shows as unhealthy.
+ */
+async function startHeartbeat (dataDir: string, healthy: () => Promise<boolean>): Promise<NodeJS.Timeout> {
+  const file = join(dataDir, 'worker.alive')
+  await mkdir(dataDir, { recursive: true })
+  const beat = async (): Promise<void> => {
+    try {
+      if (await healthy()) await writeFile(file, new Date().toISOString())
+    } catch { /* not healthy now: the heartbeat ages */ }
+  }
+  await beat()
+  return setInterval(() => { void beat() }, 5000)
+}
