@@ -52,7 +52,7 @@ class BusinessRegistryAdapter implements Adapter {
 
   constructor (spec: ServiceSpec, deps: AdapterDeps) {
     this.service = spec.service
-    this.#upstream = new Upstream(spec.upstream, deps.maxResponseBytes)
+    this.#upstream = new Upstream(spec.upstream, deps)
   }
 
   shape (operationId: string): OperationShape {

@@ -69,7 +69,9 @@ function mapEvent (native: unknown): CivilEvent {
 /** Parses the SOAP reply: the events, null for the registry's "not found" fault, or an upstream error. */
 export function parseReply (status: number, contentType: string, xml: string): CivilEvent[] | null {
   if (!/^(text\/xml|application\/soap\+xml)\b/i.test(contentType)) {
-    if (status !== 200 && status !== 500) throw unexpectedStatus(status)
+    // A fault travels as a 500 with XML; a 500 that is not XML (a server's error page) is the registry
+    // failing, like any other 5xx.
+    if (status !== 200) throw unexpectedStatus(status)
     throw problem('upstream.bad_response', 'The registry did not answer with XML')
   }
   if (XMLValidator.validate(xml) !== true) throw problem('upstream.bad_response', 'The registry answered with malformed XML')
@@ -133,7 +135,7 @@ class CivilStatusAdapter implements Adapter {
 
   constructor (spec: ServiceSpec, deps: AdapterDeps) {
     this.service = spec.service
-    this.#upstream = new Upstream(spec.upstream, deps.maxResponseBytes)
+    this.#upstream = new Upstream(spec.upstream, deps)
   }
 
   shape (operationId: string): OperationShape {

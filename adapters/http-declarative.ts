@@ -54,7 +54,7 @@ export class DeclarativeHttpAdapter implements Adapter {
   constructor (spec: ServiceSpec, deps: AdapterDeps) {
     this.service = spec.service
     this.#spec = spec
-    this.#upstream = new Upstream(spec.upstream, deps.maxResponseBytes)
+    this.#upstream = new Upstream(spec.upstream, deps)
     this.#shapes = new Map(Object.values(spec.operations).map((op) => [op.id, declarativeShape(op)]))
   }
 

@@ -87,7 +87,7 @@ class PopulationAdapter implements Adapter {
 
   constructor (spec: ServiceSpec, deps: AdapterDeps) {
     this.service = spec.service
-    this.#upstream = new Upstream(spec.upstream, deps.maxResponseBytes)
+    this.#upstream = new Upstream(spec.upstream, deps)
   }
 
   shape (operationId: string): OperationShape {

@@ -96,7 +96,8 @@ t.test('every reply carries X-Transaction-Id, the same id as its body and record
 })
 
 t.test('a failing transaction sink withholds the reply: nothing is served unrecorded', async (t) => {
-  const services = memoryServices({ sink: { append: async () => { throw new Error('disk full') }, backlog: 0, close: async () => {} } })
+  const refusing = { append: async () => { throw new Error('disk full') }, backlog: 0, close: async () => {} }
+  const services = memoryServices({ sink: refusing })
   const { app } = await buildTestGateway(t, { services })
   const res = await signedInject(app, 'VN.LOC.DNG', 'GET', '/v1/population/citizens/030075654294', { purpose: 'public-service' })
   t.equal(res.statusCode, 503)
