@@ -70,7 +70,9 @@ function mapEvent (native: unknown): CivilEvent {
 /** Parses the SOAP reply: the events, null for the registry's "not found" fault, or an upstream error. */
 export function parseReply (status: number, contentType: string, xml: string): CivilEvent[] | null {
   if (!/^(text\/xml|application\/soap\+xml)\b/i.test(contentType)) {
-    if (status !== 200 && status !== 500) throw unexpectedStatus(status)
+    // A fault travels as a 500 with XML; a 500 that is not XML (a server's error page) is the registry
+    // failing, like any other 5xx.
+    if (status !== 200) throw unexpectedStatus(status)
     throw problem('upstream.bad_response', 'The registry did not answer with XML')
   }
   if (XMLValidator.validate(xml) !== true) throw problem('upstream.bad_response', 'The registry answered with malformed XML')

@@ -11,8 +11,9 @@
  * records it needs, e.g. a spouse's, and is asked again once they are read). Left out: retries and caching
  * (the gateway's job), writes.
  * Lifecycle: built from the service's config file by `createAdapter`, closed with `close()` when its
- * configuration is replaced or the gateway stops.
+ * configuration is replaced or the gateway stops. Every adapter passes test/adapters/adapter-conformance.test.ts.
  */
+import type { Dispatcher } from 'undici'
 import type { OperationSpec, ServiceSpec } from '../core/config-types.js'
 
 export type CanonicalRecord = Record<string, unknown>
@@ -67,13 +68,22 @@ export interface Adapter {
   /** The records an operation reads first (at least one). */
   reads (op: OperationSpec, input: OperationInput): readonly RecordKey[]
   /**
-   * Loads one record from the registry and maps it to canonical form; null when the registry has none.
-   * Failures are `GatewayError`s with an `upstream.*` code. An aborted `signal` stops the request.
+   * Loads one record from the registry and maps it to canonical form; null only when the registry says, in
+   * its own way, that it has none. Failures are `GatewayError`s: the registry unreachable, or answering 5xx,
+   * 429 or 408 → `upstream.unavailable`; no whole reply within `upstream.timeoutMs` → `upstream.timeout`; a
+   * reply larger than `maxResponseBytes`, unreadable, or with a status it should not send →
+   * `upstream.bad_response`. When `signal` aborts, the registry call stops (its connection is dropped) and
+   * `load` rejects at once with the signal's reason, as `fetch` does: the caller gave up, the registry did
+   * not fail.
    */
   load (key: RecordKey, signal?: AbortSignal): Promise<CanonicalRecord | null>
   /** Builds an operation's `data` from the records read, or names the further records it needs. */
   answer (op: OperationSpec, input: OperationInput, records: RecordSet): Answer
-  /** Releases the registry connections. */
+  /**
+   * Releases the adapter's connections once the calls in flight are done: none of its sockets to the
+   * registry stays open. A `dispatcher` given in `AdapterDeps` is left open: it is the caller's. Calling
+   * it again resolves too.
+   */
   close (): Promise<void>
 }
 
@@ -86,6 +96,12 @@ export function recordName (key: RecordKey): string {
 export interface AdapterDeps {
   /** Largest registry reply accepted, in bytes. */
   readonly maxResponseBytes: number
+  /**
+   * Sends the registry calls through this undici dispatcher (an Agent shared by adapters, a proxy, one
+   * with interceptors) instead of a pool of the adapter's own; the spec's `connections` then do not apply,
+   * its timeouts still do. The adapter never closes it.
+   */
+  readonly dispatcher?: Dispatcher
 }
 
 /** A coded adapter: code for what a file alone cannot say (SOAP, derived answers), with fixed operations. */

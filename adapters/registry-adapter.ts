@@ -12,7 +12,7 @@ export abstract class RegistryAdapter implements Adapter {
 
   constructor (spec: ServiceSpec, deps: AdapterDeps) {
     this.service = spec.service
-    this.upstream = new Upstream(spec.upstream, deps.maxResponseBytes)
+    this.upstream = new Upstream(spec.upstream, deps)
   }
 
   /** The key of the one record an operation reads by default. */

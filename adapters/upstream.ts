@@ -1,13 +1,14 @@
 /**
- * One undici pool per registry, with the timeouts and size limits every adapter needs, and the mapping of
- * transport failures onto problem codes: cannot connect → `upstream.unavailable`, too slow → `upstream.timeout`,
- * an answer we cannot use → `upstream.bad_response`.
+ * One undici pool per registry (or the dispatcher the adapter was given), with the timeouts and size limits
+ * every adapter needs, and the mapping of transport failures onto problem codes: cannot connect →
+ * `upstream.unavailable`, too slow → `upstream.timeout`, an answer we cannot use → `upstream.bad_response`.
  */
 import { createHash } from 'node:crypto'
-import { Pool } from 'undici'
+import { Pool, type Dispatcher } from 'undici'
 import { GatewayError, problem } from '../core/errors.js'
 import type { UpstreamSpec } from '../core/config-types.js'
 import { callHeaders } from './call-context.js'
+import type { AdapterDeps } from './contract.js'
 
 export interface UpstreamRequest {
   readonly method: 'GET' | 'POST'
@@ -47,19 +48,25 @@ export class RegistryReplyError extends Error {
 const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT'])
 
 export class Upstream {
-  readonly #pool: Pool
+  readonly #dispatcher: Dispatcher
+  /** Whether the dispatcher is ours to close (a pool we made) or the caller's. */
+  readonly #owned: boolean
+  readonly #origin: string
   readonly #prefix: string
   readonly #headers: Record<string, string>
   readonly #timeoutMs: number
   readonly #maxBytes: number
+  #closed: Promise<void> | null = null
 
-  constructor (spec: UpstreamSpec, maxResponseBytes: number) {
+  constructor (spec: UpstreamSpec, deps: AdapterDeps) {
     const url = new URL(spec.baseUrl)
+    this.#origin = url.origin
     this.#prefix = url.pathname.replace(/\/+$/, '')
     this.#headers = { ...spec.headers }
     this.#timeoutMs = spec.timeoutMs
-    this.#maxBytes = maxResponseBytes
-    this.#pool = new Pool(url.origin, {
+    this.#maxBytes = deps.maxResponseBytes
+    this.#owned = deps.dispatcher === undefined
+    this.#dispatcher = deps.dispatcher ?? new Pool(url.origin, {
       connections: spec.connections,
       connectTimeout: spec.timeoutMs,
       headersTimeout: spec.timeoutMs,
@@ -74,15 +81,23 @@ export class Upstream {
     const deadline = AbortSignal.timeout(this.#timeoutMs)
     const signal = req.signal === undefined ? deadline : AbortSignal.any([deadline, req.signal])
     try {
-      const res = await this.#pool.request({
+      const res = await this.#dispatcher.request({
+        // An Agent picks its pool by origin; a Pool ignores it.
+        origin: this.#origin,
         method: req.method,
         path: this.#prefix + req.path,
         headers: { ...callHeaders(), ...this.#headers, ...req.headers },
         body: req.body,
+        // Per request too, so a dispatcher given by the caller keeps the registry's timeouts.
+        headersTimeout: this.#timeoutMs,
+        bodyTimeout: this.#timeoutMs,
         signal,
       })
       const declared = Number(res.headers['content-length'])
       if (Number.isFinite(declared) && declared > this.#maxBytes) {
+        // A body destroyed before anyone read it emits 'error' to no listener: an uncaught exception, which
+        // shut the whole gateway down. Listen first; the refusal below is what the caller hears.
+        res.body.on('error', () => {})
         res.body.destroy()
         throw problem('upstream.bad_response', 'The registry answered with a reply too large to accept')
       }
@@ -99,12 +114,19 @@ export class Upstream {
       const type = res.headers['content-type']
       return { status: res.statusCode, contentType: typeof type === 'string' ? type : '', body: Buffer.concat(chunks) }
     } catch (err) {
+      // The caller gave up (its own reason, as fetch rejects): not a registry failure to report as one.
+      if (req.signal?.aborted === true && !deadline.aborted) throw req.signal.reason
       throw toUpstreamError(err, deadline)
     }
   }
 
-  async close (): Promise<void> {
-    await this.#pool.close()
+  /**
+   * Closes the pool once its requests are done; a dispatcher the caller gave stays open (it is theirs).
+   * Calling it again resolves too (undici refuses a second close).
+   */
+  close (): Promise<void> {
+    this.#closed ??= this.#owned ? this.#dispatcher.close() : Promise.resolve()
+    return this.#closed
   }
 }
 
@@ -123,7 +145,9 @@ function transportCause (err: unknown, parser: boolean): Error {
 
 function toUpstreamError (err: unknown, deadline: AbortSignal): GatewayError {
   if (err instanceof GatewayError) return err
-  const code = (err as { code?: string } | null)?.code
+  // Not every error's code is a string: a DOMException's is a number.
+  const rawCode = (err as { code?: unknown } | null)?.code
+  const code = typeof rawCode === 'string' ? rawCode : undefined
   const name = (err as { name?: string } | null)?.name
   if (deadline.aborted || name === 'TimeoutError' || (code !== undefined && TIMEOUT_CODES.has(code))) {
     return problem('upstream.timeout', 'The registry did not answer in time', { cause: transportCause(err, false) })

@@ -7,12 +7,28 @@ import type { Redis } from 'ioredis'
 
 export interface QuotaDecision {
   readonly allowed: boolean
-  /** Seconds until the window resets (for Retry-After). */
+  /**
+   * Whole seconds until the window ends, 1 to 60, on every decision: for a refusal, when the key is allowed
+   * again (Retry-After).
+   */
   readonly retryAfterSeconds: number
 }
 
+/**
+ * The quota contract: how many requests a key (an agency, or a keyed pseudonym of an address) may make in
+ * a fixed one-minute window of the clock. Implementations: `MemoryQuota` (one process) and `RedisQuota` (one
+ * count for every instance sharing a Redis); both pass test/access/quota-conformance.test.ts.
+ * Left out: sliding windows and bursts (a quota guards against overload, it does not shape traffic).
+ */
 export interface QuotaLimiter {
-  take (agency: string, perMinute: number, now?: number): Promise<QuotaDecision>
+  /**
+   * Counts one request for `key` in the minute holding `now` (the clock unless given: tests pass their own)
+   * and decides it: allowed while that minute's count, this request included, is at most `perMinute`. Keys
+   * are counted apart; the count starts again at each minute. Concurrent takes never admit more than
+   * `perMinute` in a minute, however many limiters share the count.
+   */
+  take (key: string, perMinute: number, now?: number): Promise<QuotaDecision>
+  /** Releases what the limiter holds; a Redis connection it was given stays open (the caller's). */
   close (): Promise<void>
 }
 

@@ -21,6 +21,8 @@ export class GroupCommit<T> {
   readonly #opts: GroupCommitOptions
   #pending: Array<Pending<T>> = []
   #running = 0
+  /** Items in batches being written: still the caller's wait, so still backlog. */
+  #writing = 0
   #scheduled = false
   #lastBatch = 0
   #idle: Array<() => void> = []
@@ -37,9 +39,9 @@ export class GroupCommit<T> {
     })
   }
 
-  /** Items waiting or being written. */
+  /** Items waiting or being written: added, and not yet settled. */
   get backlog (): number {
-    return this.#pending.length
+    return this.#pending.length + this.#writing
   }
 
   /** Resolves once everything added so far has been written (or failed). */
@@ -68,9 +70,15 @@ export class GroupCommit<T> {
     const batch = this.#pending.splice(0, this.#opts.maxItems)
     this.#lastBatch = batch.length
     this.#running++
+    this.#writing += batch.length
+    // Out of the backlog before any caller hears, so a caller never sees its own settled item counted.
+    const settle = (fn: (p: Pending<T>) => void): void => {
+      this.#writing -= batch.length
+      for (const p of batch) fn(p)
+    }
     this.#flush(batch.map((p) => p.item)).then(
-      () => { for (const p of batch) p.resolve() },
-      (err: unknown) => { for (const p of batch) p.reject(err) },
+      () => settle((p) => p.resolve()),
+      (err: unknown) => settle((p) => p.reject(err)),
     ).finally(() => {
       this.#running--
       // Whatever arrived meanwhile has waited long enough: write it now, without another delay.

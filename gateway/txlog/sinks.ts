@@ -8,7 +8,7 @@
 import type { Queue } from 'bullmq'
 import { GroupCommit } from './group-commit.js'
 import type { TransactionRecord } from './record.js'
-import type { TransactionSink } from './sink.js'
+import { sinkClosed, type TransactionSink } from './sink.js'
 import type { Spool } from './spool.js'
 import type { IsolatedWrite, LogWriter } from './writer.js'
 
@@ -40,6 +40,7 @@ export function reportPoisonToStderr (
 
 export class DirectSink implements TransactionSink {
   readonly #commit: GroupCommit<TransactionRecord>
+  #closed = false
 
   /**
    * `onWritten` hears what each batch came to (records kept aside as poison); without it, poison is still
@@ -59,6 +60,8 @@ export class DirectSink implements TransactionSink {
   }
 
   append (record: TransactionRecord): Promise<void> {
+    // close's promise covers what was appended before it; a later record would race its owner closing the database.
+    if (this.#closed) return Promise.reject(sinkClosed())
     return this.#commit.add(record)
   }
 
@@ -67,6 +70,7 @@ export class DirectSink implements TransactionSink {
   }
 
   async close (): Promise<void> {
+    this.#closed = true
     await this.#commit.drain()
   }
 }
@@ -96,6 +100,7 @@ export class QueueSink implements TransactionSink {
   readonly #timer: NodeJS.Timeout
   #replaying: Promise<void> | null = null
   #queueHealthy = true
+  #closed = false
 
   constructor (queue: () => Queue | null, spool: Spool, opts: BatchOptions & { concurrency?: number }, events: QueueSinkEvents) {
     this.#queue = queue
@@ -107,6 +112,8 @@ export class QueueSink implements TransactionSink {
   }
 
   append (record: TransactionRecord): Promise<void> {
+    // close's promise covers what was appended before it; a later record could land in a spool no one replays here.
+    if (this.#closed) return Promise.reject(sinkClosed())
     return this.#commit.add(record)
   }
 
@@ -156,6 +163,7 @@ export class QueueSink implements TransactionSink {
   }
 
   async close (): Promise<void> {
+    this.#closed = true
     clearInterval(this.#timer)
     await this.#commit.drain()
     await this.#replaying

@@ -94,7 +94,8 @@ t.test('every reply carries X-Transaction-Id, the same id as its body and record
 })
 
 t.test('a failing transaction sink withholds the reply: nothing is served unrecorded', async (t) => {
-  const { app } = await buildTestGateway(t, { parts: { sink: { append: async () => { throw new Error('disk full') }, close: async () => {} } } })
+  const refusing = { append: async () => { throw new Error('disk full') }, backlog: 0, close: async () => {} }
+  const { app } = await buildTestGateway(t, { parts: { sink: refusing } })
   const res = await signedInject(app, 'VN.LOC.DNG', 'GET', '/v1/population/citizens/030075654294', { purpose: 'public-service' })
   t.equal(res.statusCode, 503)
   t.equal(json(res).code, 'gateway.unavailable')

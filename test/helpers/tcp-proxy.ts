@@ -1,5 +1,6 @@
 /**
  * A TCP proxy that can be cut and restored: a network partition between a component and its database.
+ * It can also stall (connections stay open, bytes wait until it resumes): a peer that hangs, not one that fails.
  */
 import { createConnection, createServer, type Server, type Socket } from 'node:net'
 import { once } from 'node:events'
@@ -9,10 +10,13 @@ export interface TcpProxy {
   readonly port: number
   cut (): Promise<void>
   restore (): Promise<void>
+  stall (): void
+  resume (): void
 }
 
 export async function tcpProxy (t: Test, targetPort: number, targetHost = '127.0.0.1'): Promise<TcpProxy> {
   const sockets = new Set<Socket>()
+  let stalled = false
   let server: Server
   let port = 0
   const listen = async (): Promise<void> => {
@@ -24,6 +28,7 @@ export async function tcpProxy (t: Test, targetPort: number, targetHost = '127.0
         s.on('error', () => { client.destroy(); upstream.destroy() })
       }
       client.pipe(upstream).pipe(client)
+      if (stalled) for (const s of [client, upstream]) s.pause()
     })
     server.listen(port, '127.0.0.1')
     await once(server, 'listening')
@@ -37,6 +42,14 @@ export async function tcpProxy (t: Test, targetPort: number, targetHost = '127.0
       await new Promise((resolve) => server.close(resolve))
     },
     restore: listen,
+    stall () {
+      stalled = true
+      for (const s of sockets) s.pause()
+    },
+    resume () {
+      stalled = false
+      for (const s of sockets) s.resume()
+    },
   }
   t.teardown(() => proxy.cut().catch(() => {}))
   return proxy
