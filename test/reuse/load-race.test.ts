@@ -155,8 +155,13 @@ t.test('Redis store', async (t) => {
     clients.push(ca, cb)
     const pair = { a: new RedisRecordStore(ca, prefix), b: new RedisRecordStore(cb, prefix) }
     stores.push(pair.a, pair.b)
-    // The subscriber connections subscribe asynchronously: let them before events are expected.
-    await new Promise((resolve) => setTimeout(resolve, 50))
+    // The stores subscribe on connections of their own, asynchronously: wait until every one has.
+    const subscribers = async (): Promise<number> =>
+      Number(((await ca.pubsub('NUMSUB', `${prefix}reuse:events`)) as [string, number])[1])
+    for (let i = 0; i < 200 && await subscribers() < stores.length; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 10))
+    }
+    if (await subscribers() < stores.length) throw new Error('the stores did not subscribe to events in 2 s')
     return pair
   })
 })
