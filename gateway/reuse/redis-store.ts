@@ -2,8 +2,9 @@
  * The record store on Redis, shared by every gateway instance. Keys live under the configured prefix;
  * a subject's keys share a hash tag (its index), so the scripts below stay within one Cluster slot.
  */
+import { randomUUID } from 'node:crypto'
 import type { Redis } from 'ioredis'
-import { indexOf, type RecordStore, type StoreEvent } from './store.js'
+import { indexOf, parseLastLoad, type LastLoad, type LoadOutcome, type RecordStore, type StoreEvent } from './store.js'
 
 const SET_IF_GENERATION = `
 local g = redis.call('GET', KEYS[3]) or '0'
@@ -21,7 +22,9 @@ for _, k in ipairs(redis.call('SMEMBERS', KEYS[1])) do n = n + redis.call('DEL',
 redis.call('DEL', KEYS[1])
 return n`
 
+// The last load is kept first, whoever holds the lock now: a reader that takes the lock next must find it.
 const UNLOCK = `
+if ARGV[2] then redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3]) end
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0`
 
@@ -34,7 +37,6 @@ export class RedisRecordStore implements RecordStore {
   readonly #prefix: string
   readonly #channel: string
   readonly #listeners: Array<(e: StoreEvent) => void> = []
-  #seq = 0
 
   constructor (redis: Redis, prefix: string) {
     this.#redis = redis
@@ -55,9 +57,19 @@ export class RedisRecordStore implements RecordStore {
   #idx (index: string): string { return `${this.#prefix}i:{${index}}` }
   #gen (index: string): string { return `${this.#prefix}g:{${index}}` }
   #lock (key: string): string { return `${this.#prefix}l:{${indexOf(key)}}:${key.slice(key.indexOf(':') + 1)}` }
+  #last (key: string): string { return `${this.#prefix}o:{${indexOf(key)}}:${key.slice(key.indexOf(':') + 1)}` }
 
   get (key: string): Promise<Buffer | null> {
     return this.#redis.getBuffer(this.#rec(key))
+  }
+
+  async getWithLastLoad (key: string): Promise<{ value: Buffer | null, lastLoad: LastLoad | null }> {
+    const [value = null, last] = await this.#redis.mgetBuffer(this.#rec(key), this.#last(key))
+    return { value, lastLoad: parseLastLoad(last) }
+  }
+
+  async lastLoad (key: string): Promise<LastLoad | null> {
+    return parseLastLoad(await this.#redis.get(this.#last(key)))
   }
 
   async generation (index: string): Promise<string> {
@@ -89,13 +101,17 @@ export class RedisRecordStore implements RecordStore {
   }
 
   async lock (key: string, ttlMs: number): Promise<string | null> {
-    const token = `${process.pid}.${++this.#seq}.${Date.now()}`
+    // Unique across instances (pid and a counter are not: every container's gateway may be pid 1).
+    const token = randomUUID()
     const ok = await this.#redis.set(this.#lock(key), token, 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX')
     return ok === 'OK' ? token : null
   }
 
-  async unlock (key: string, token: string): Promise<void> {
-    await this.#redis.eval(UNLOCK, 1, this.#lock(key), token)
+  async unlock (key: string, token: string, last?: LoadOutcome): Promise<void> {
+    const kept = last === undefined
+      ? []
+      : [JSON.stringify({ id: token, event: last.event }), String(Math.max(1, Math.ceil(last.keepMs)))]
+    await this.#redis.eval(UNLOCK, 2, this.#lock(key), this.#last(key), token, ...kept)
   }
 
   async isLocked (key: string): Promise<boolean> {

@@ -15,7 +15,7 @@ import { GatewayError, problem, type ProblemCode } from '../../core/errors.js'
 import type { Pseudonymizer } from '../../core/pseudonym.js'
 import type { LoadedRecord, Loader, ReadPolicy, RecordReader } from './reader.js'
 import type { RecordCipher } from './cipher.js'
-import { indexOf as indexOfKey, type RecordStore, type StoreEvent } from './store.js'
+import { indexOf as indexOfKey, type LastLoad, type RecordStore, type StoreEvent } from './store.js'
 
 export interface ReuseOptions {
   readonly store: RecordStore
@@ -93,7 +93,9 @@ export class ReuseReader implements RecordReader {
   }
 
   async #readOrLoad (name: string, policy: ReadPolicy, load: Loader): Promise<LoadedRecord | null> {
-    const kept = await this.#get(name)
+    // What is kept, and which load of it last finished, read in one step: any load that finishes after this
+    // point ran concurrently with this read, and its outcome is this read's answer too (see below).
+    const { kept, lastLoad: seen } = await this.#peek(name)
     const now = Date.now()
     if (kept !== null && now - kept.retrievedAt < policy.ttlSeconds * 1000) {
       return this.#loaded(kept, 'reuse', false)
@@ -101,24 +103,33 @@ export class ReuseReader implements RecordReader {
     if (!this.#storeHealthy) return this.#loadAndKeep(name, policy, load, kept, null, null)
 
     const lockMs = policy.loadTimeoutMs + 1000
-    const deadline = now + Math.max(this.#opts.waitTimeoutMs, lockMs)
+    const deadline = now + this.#windowMs(policy)
     const index = indexOfKey(name)
     for (;;) {
-      // The lock and the index's generation in one round trip: the generation only has to be read before
-      // the load starts, so that an invalidation during the load keeps its stale record out.
-      const [token, generation] = await Promise.all([
+      // Listening before asking for the lock: an outcome announced after the lock is refused is not missed.
+      const wait = this.#waitFor(name, Math.min(250, deadline - Date.now()))
+      // The lock, the index's generation and the last load in one round trip, in that order (one connection,
+      // answered in order): the generation only has to be read before the load starts, so that an
+      // invalidation during the load keeps its stale record out; the last load is read once the lock is held.
+      const [token, generation, last] = await Promise.all([
         this.#try(() => this.#opts.store.lock(name, lockMs), null),
         this.#try(() => this.#opts.store.generation(index), null),
+        this.#try(() => this.#opts.store.lastLoad(name), null),
       ])
-      if (token !== null || !this.#storeHealthy) return this.#loadAndKeep(name, policy, load, kept, token, token === null ? null : generation)
-      // Another instance is loading this record: wait for its outcome instead of calling the registry too.
-      const outcome = await this.#waitFor(name, Math.min(250, deadline - Date.now()))
-      if (outcome?.type === 'absent') return null
-      if (outcome?.type === 'failed') {
-        const stale = this.#staleIfError(outcome.code, kept, policy)
-        if (stale !== null) return stale
-        throw problem(outcome.code as ProblemCode, 'The registry could not provide the record')
+      if (token !== null || !this.#storeHealthy) {
+        wait.stop()
+        // A load finished between this read's first look and its lock (its "done", "absent" or "failed"
+        // announced before this instance listened): it was the one registry call for both.
+        if (token !== null && last !== null && last.id !== seen?.id) {
+          const shared = await this.#shareOutcome(name, policy, kept, last.event, token)
+          if (shared !== undefined) return shared
+        }
+        return this.#loadAndKeep(name, policy, load, kept, token, token === null ? null : generation)
       }
+      // Another instance is loading this record: wait for its outcome instead of calling the registry too.
+      const outcome = await wait.event
+      if (outcome?.type === 'absent') return null
+      if (outcome?.type === 'failed') return this.#failed(outcome.code, kept, policy)
       const now2 = Date.now()
       const fresh = await this.#get(name)
       if (fresh !== null && now2 - fresh.retrievedAt < policy.ttlSeconds * 1000) {
@@ -128,18 +139,61 @@ export class ReuseReader implements RecordReader {
     }
   }
 
-  async #loadAndKeep (name: string, policy: ReadPolicy, load: Loader, kept: Kept | null, token: string | null, generation: string | null): Promise<LoadedRecord | null> {
-    // The outcome is announced and the lock released together (one round trip), both after the record is kept.
+  /**
+   * Answers with another load's outcome while holding the lock, which is released; undefined when this read
+   * must load after all (a "done" whose record is not there: an invalidation kept it out, or it expired).
+   */
+  async #shareOutcome (
+    name: string, policy: ReadPolicy, kept: Kept | null, event: StoreEvent, token: string,
+  ): Promise<LoadedRecord | null | undefined> {
+    let keepLock = false
+    try {
+      if (event.type === 'absent') return null
+      if (event.type === 'failed') return this.#failed(event.code, kept, policy)
+      const fresh = await this.#get(name)
+      if (fresh !== null && Date.now() - fresh.retrievedAt < policy.ttlSeconds * 1000) {
+        return this.#loaded(fresh, 'reuse', false)
+      }
+      keepLock = true
+      return undefined
+    } finally {
+      if (!keepLock) await this.#try(() => this.#opts.store.unlock(name, token), undefined)
+    }
+  }
+
+  /** Another load's failure: a kept record past its window if one may answer, else the same problem. */
+  #failed (code: string, kept: Kept | null, policy: ReadPolicy): LoadedRecord {
+    const stale = this.#staleIfError(code, kept, policy)
+    if (stale !== null) return stale
+    throw problem(code as ProblemCode, 'The registry could not provide the record')
+  }
+
+  /** How long a read may go on waiting for other instances' loads before it loads itself or gives up. */
+  #windowMs (policy: ReadPolicy): number {
+    return Math.max(this.#opts.waitTimeoutMs, policy.loadTimeoutMs + 1000)
+  }
+
+  async #loadAndKeep (
+    name: string, policy: ReadPolicy, load: Loader, kept: Kept | null, token: string | null, generation: string | null,
+  ): Promise<LoadedRecord | null> {
+    // The outcome is announced, kept as the last load and the lock released together (one round trip), all
+    // after the record is kept.
     let announced: Promise<unknown> = Promise.resolve()
+    let event: StoreEvent | undefined
+    const announce = (e: StoreEvent): void => {
+      event = e
+      announced = this.#try(() => this.#opts.store.publish(e), undefined)
+    }
     try {
       let record: CanonicalRecord | null
       try {
         record = await load()
       } catch (err) {
         const code = err instanceof GatewayError ? err.code : 'internal'
+        // Announced even when a kept record answers this read stale: the waiters may answer so too.
+        if (token !== null) announce({ type: 'failed', key: name, code })
         const stale = this.#staleIfError(code, kept, policy)
         if (stale !== null) return stale
-        if (token !== null) announced = this.#try(() => this.#opts.store.publish({ type: 'failed', key: name, code }), undefined)
         throw err
       }
       const retrievedAt = Date.now()
@@ -148,10 +202,14 @@ export class ReuseReader implements RecordReader {
         const ttlMs = (policy.ttlSeconds + this.#opts.maxStaleSeconds) * 1000
         await this.#try(() => this.#opts.store.set(name, sealed, ttlMs, generation), false)
       }
-      if (token !== null) announced = this.#try(() => this.#opts.store.publish({ type: record === null ? 'absent' : 'done', key: name }), undefined)
+      if (token !== null) announce({ type: record === null ? 'absent' : 'done', key: name })
       return record === null ? null : this.#loaded({ record, retrievedAt }, 'upstream', false)
     } finally {
-      if (token !== null) await Promise.all([announced, this.#try(() => this.#opts.store.unlock(name, token), undefined)])
+      if (token !== null) {
+        // Kept for as long as a read that began before it may take to reach the lock (twice that, for slack).
+        const last = event === undefined ? undefined : { event, keepMs: 2 * this.#windowMs(policy) }
+        await Promise.all([announced, this.#try(() => this.#opts.store.unlock(name, token, last), undefined)])
+      }
     }
   }
 
@@ -167,7 +225,16 @@ export class ReuseReader implements RecordReader {
   }
 
   async #get (name: string): Promise<Kept | null> {
-    const sealed = await this.#try(() => this.#opts.store.get(name), null)
+    return this.#open(name, await this.#try(() => this.#opts.store.get(name), null))
+  }
+
+  async #peek (name: string): Promise<{ kept: Kept | null, lastLoad: LastLoad | null }> {
+    const store = this.#opts.store
+    const { value, lastLoad } = await this.#try(() => store.getWithLastLoad(name), { value: null, lastLoad: null })
+    return { kept: this.#open(name, value), lastLoad }
+  }
+
+  #open (name: string, sealed: Buffer | null): Kept | null {
     if (sealed === null) return null
     const plain = this.#opts.cipher.open(sealed, name)
     if (plain === null) return null
@@ -175,19 +242,23 @@ export class ReuseReader implements RecordReader {
     return { record: parsed.r, retrievedAt: parsed.t }
   }
 
-  #waitFor (name: string, ms: number): Promise<StoreEvent | null> {
-    return new Promise((resolve) => {
-      let set = this.#waiters.get(name)
-      if (set === undefined) this.#waiters.set(name, set = new Set())
-      const wake = (e: StoreEvent | null): void => {
+  /** The next event about `name` within `ms` (else null); listening from the call on. `stop()` ends it early. */
+  #waitFor (name: string, ms: number): { event: Promise<StoreEvent | null>, stop: () => void } {
+    let set = this.#waiters.get(name)
+    if (set === undefined) this.#waiters.set(name, set = new Set())
+    const waiters = set
+    let wake: (e: StoreEvent | null) => void = () => {}
+    const event = new Promise<StoreEvent | null>((resolve) => {
+      const timer = setTimeout(() => wake(null), Math.max(1, ms))
+      wake = (e) => {
         clearTimeout(timer)
-        set.delete(wake)
-        if (set.size === 0) this.#waiters.delete(name)
+        waiters.delete(wake)
+        if (waiters.size === 0 && this.#waiters.get(name) === waiters) this.#waiters.delete(name)
         resolve(e)
       }
-      const timer = setTimeout(() => wake(null), Math.max(1, ms))
-      set.add(wake)
+      waiters.add(wake)
     })
+    return { event, stop: () => wake(null) }
   }
 
   /** Runs a store call; on failure reports it, marks the store unhealthy and returns `fallback`. */

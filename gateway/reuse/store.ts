@@ -5,7 +5,8 @@
  * Covered: values with expiry; a per-subject index so a source's notification can drop every record of a
  * subject; a generation per index so a load that started before an invalidation cannot write its now-stale
  * record after it; short locks so one instance loads a record while the others wait; events telling
- * waiters a load finished. Left out: encryption and naming (the reuse reader's job), eviction policy
+ * waiters a load finished, and its outcome kept beside the lock for a while (`lastLoad`) for readers that
+ * missed the event. Left out: encryption and naming (the reuse reader's job), eviction policy
  * beyond expiry (Redis's `maxmemory-policy`; the memory store bounds its size).
  * Lifecycle: built at startup, `close()` at shutdown. Implementations: `MemoryRecordStore` (standalone)
  * and `RedisRecordStore` (shared by every instance); both pass test/reuse/store-conformance.test.ts.
@@ -17,6 +18,35 @@ export type StoreEvent =
   | { readonly type: 'failed', readonly key: string, readonly code: string }
 
 /**
+ * What a finished load leaves beside its record's lock, for the readers that take the lock after it: which
+ * load it was (its lock token) and its outcome. A reader that finds a load it had not seen when it began
+ * was concurrent with it, and that outcome (the record kept, none, a failure) is its answer too: only one
+ * of them calls the registry (CONTRACT §6).
+ */
+export interface LastLoad {
+  readonly id: string
+  readonly event: StoreEvent
+}
+
+/** A load's outcome, given to `unlock` to be kept for `keepMs` as the record's `lastLoad`. */
+export interface LoadOutcome {
+  readonly event: StoreEvent
+  readonly keepMs: number
+}
+
+/** A stored LastLoad, or null when missing or not one. */
+export function parseLastLoad (text: string | Buffer | null | undefined): LastLoad | null {
+  if (text == null) return null
+  try {
+    const v = JSON.parse(text.toString()) as Partial<LastLoad> | null
+    const ok = typeof v?.id === 'string' && typeof v.event?.type === 'string' && typeof v.event.key === 'string'
+    return ok ? v as LastLoad : null
+  } catch {
+    return null
+  }
+}
+
+/**
  * Record keys are `<index>:<record>`, both keyed hashes: the index names a subject of a service, the record
  * one kind and parameter set of it. (Redis puts the index in a hash tag, so a subject's keys share a slot.)
  */
@@ -26,6 +56,10 @@ export function indexOf (key: string): string {
 
 export interface RecordStore {
   get (key: string): Promise<Buffer | null>
+  /** `get` and `lastLoad` in one step: no load can finish between the two reads. */
+  getWithLastLoad (key: string): Promise<{ value: Buffer | null, lastLoad: LastLoad | null }>
+  /** The last load of `key` that finished with an outcome (see `unlock`) in the last `keepMs`, or null. */
+  lastLoad (key: string): Promise<LastLoad | null>
   /** The generation of a subject index; changes whenever the index is invalidated. */
   generation (index: string): Promise<string>
   /**
@@ -40,9 +74,13 @@ export interface RecordStore {
    * service's indexes `<service group>.<subject>`). Slow (it walks the store), for administrators only.
    */
   invalidatePrefix (prefix: string): Promise<number>
-  /** A lock token when the lock was free, or null. */
+  /** A lock token when the lock was free, or null. Tokens are unique across instances (a load's id). */
   lock (key: string, ttlMs: number): Promise<string | null>
-  unlock (key: string, token: string): Promise<void>
+  /**
+   * Releases the lock if `token` holds it. With `last`, first keeps `{ id: token, event }` as the key's
+   * `lastLoad` for `keepMs`, in the same step: whoever takes the lock next finds it.
+   */
+  unlock (key: string, token: string, last?: LoadOutcome): Promise<void>
   isLocked (key: string): Promise<boolean>
   publish (event: StoreEvent): Promise<void>
   /** Events from every instance (this one included). */
@@ -58,6 +96,7 @@ export class MemoryRecordStore implements RecordStore {
   readonly #indexes = new Map<string, Set<string>>()
   readonly #generations = new Map<string, number>()
   readonly #locks = new Map<string, { token: string, expiresAt: number }>()
+  readonly #lastLoads = new Map<string, { last: LastLoad, expiresAt: number }>()
   readonly #listeners: Array<(e: StoreEvent) => void> = []
   readonly #maxEntries: number
   #seq = 0
@@ -67,6 +106,19 @@ export class MemoryRecordStore implements RecordStore {
   }
 
   async get (key: string): Promise<Buffer | null> {
+    return this.#value(key)
+  }
+
+  async getWithLastLoad (key: string): Promise<{ value: Buffer | null, lastLoad: LastLoad | null }> {
+    // Both read in the same turn: nothing else runs between them.
+    return { value: this.#value(key), lastLoad: this.#lastLoad(key) }
+  }
+
+  async lastLoad (key: string): Promise<LastLoad | null> {
+    return this.#lastLoad(key)
+  }
+
+  #value (key: string): Buffer | null {
     const e = this.#values.get(key)
     if (e === undefined) return null
     if (e.expiresAt <= Date.now()) {
@@ -74,6 +126,11 @@ export class MemoryRecordStore implements RecordStore {
       return null
     }
     return e.value
+  }
+
+  #lastLoad (key: string): LastLoad | null {
+    const e = this.#lastLoads.get(key)
+    return e === undefined || e.expiresAt <= Date.now() ? null : e.last
   }
 
   async generation (index: string): Promise<string> {
@@ -123,7 +180,16 @@ export class MemoryRecordStore implements RecordStore {
     return token
   }
 
-  async unlock (key: string, token: string): Promise<void> {
+  async unlock (key: string, token: string, last?: LoadOutcome): Promise<void> {
+    if (last !== undefined) {
+      const now = Date.now()
+      this.#lastLoads.delete(key) // re-insert at the end: with one keepMs, insertion order is expiry order
+      this.#lastLoads.set(key, { last: { id: token, event: last.event }, expiresAt: now + last.keepMs })
+      for (const [k, e] of this.#lastLoads) {
+        if (e.expiresAt > now && this.#lastLoads.size <= this.#maxEntries) break
+        this.#lastLoads.delete(k)
+      }
+    }
     if (this.#locks.get(key)?.token === token) this.#locks.delete(key)
   }
 
@@ -146,5 +212,6 @@ export class MemoryRecordStore implements RecordStore {
 
   async close (): Promise<void> {
     this.#values.clear()
+    this.#lastLoads.clear()
   }
 }

@@ -70,6 +70,25 @@ function conformance (t: Test, make: () => Promise<{ a: RecordStore, b: RecordSt
     t.type(await a.lock('i5:r', 100), 'string', 'an expired lock can be taken')
   })
 
+  t.test('a load\'s outcome is kept beside its lock for a while, for whoever takes the lock next', async (t) => {
+    const { a, b } = await make()
+    t.same(await b.getWithLastLoad('i8:r'), { value: null, lastLoad: null })
+    const token = await a.lock('i8:r', 1000) as string
+    await a.unlock('i8:r', token, { event: { type: 'failed', key: 'i8:r', code: 'upstream.timeout' }, keepMs: 300 })
+    t.equal(await b.isLocked('i8:r'), false, 'the lock is released in the same step')
+    const last = { id: token, event: { type: 'failed', key: 'i8:r', code: 'upstream.timeout' } }
+    t.same(await b.lastLoad('i8:r'), last, 'visible to every instance, named by the load\'s lock token')
+    await a.set('i8:r', Buffer.from('v'), 10_000, await a.generation('i8'))
+    t.same(await b.getWithLastLoad('i8:r'), { value: Buffer.from('v'), lastLoad: last }, 'read with the value')
+    const next = await b.lock('i8:r', 1000) as string
+    t.not(next, token, 'every load has its own id')
+    await b.unlock('i8:r', next)
+    t.same(await a.lastLoad('i8:r'), last, 'a release without an outcome leaves the last one')
+    t.equal(await a.lastLoad('i8:other'), null, 'per record')
+    await sleep(350)
+    t.equal(await a.lastLoad('i8:r'), null, 'gone after its keepMs')
+  })
+
   t.test('events reach every instance', async (t) => {
     const { a, b } = await make()
     const seen: StoreEvent[] = []
@@ -117,7 +136,9 @@ t.test('Redis store', async (t) => {
     const store = new RedisRecordStore(r, prefix)
     stores.push(store)
     await store.set('idx7:rec', Buffer.from('x'), 10_000, await store.generation('idx7'))
+    const token = await store.lock('idx7:rec', 10_000) as string
+    await store.unlock('idx7:rec', token, { event: { type: 'done', key: 'idx7:rec' }, keepMs: 10_000 })
     const keys = await r.keys(`${prefix}reuse:*{idx7}*`)
-    t.same(keys.sort(), [`${prefix}reuse:i:{idx7}`, `${prefix}reuse:r:{idx7}:rec`])
+    t.same(keys.sort(), [`${prefix}reuse:i:{idx7}`, `${prefix}reuse:o:{idx7}:rec`, `${prefix}reuse:r:{idx7}:rec`])
   })
 })
