@@ -29,7 +29,7 @@ export interface ClientErrorDeps {
 type ParserError = Error & { code?: string, rawPacket?: unknown }
 
 const STATUS_LINES: Readonly<Record<number, string>> = {
-  400: '400 Bad Request', 405: '405 Method Not Allowed', 503: '503 Service Unavailable',
+  400: '400 Bad Request', 405: '405 Method Not Allowed', 413: '413 Content Too Large', 503: '503 Service Unavailable',
 }
 
 /**
@@ -81,12 +81,14 @@ function recordThenSend (
   })
 }
 
-function detailOf (err: ParserError, inFlight: boolean): string {
-  if (err.code === 'HPE_HEADER_OVERFLOW') return 'The request headers are too large'
+/** A head over Node's limit is too large (413, CONTRACT §4: the contract has no 431); the rest is invalid. */
+function refusalOf (err: ParserError, inFlight: boolean): GatewayError {
+  if (err.code === 'HPE_HEADER_OVERFLOW') return problem('request.too_large', 'The request headers are too large')
   if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
-    return inFlight ? 'The request body was not received in time' : 'The request was not received in time'
+    const what = inFlight ? 'The request body was not received in time' : 'The request was not received in time'
+    return problem('request.invalid', what)
   }
-  return 'The request is not valid HTTP'
+  return problem('request.invalid', 'The request is not valid HTTP')
 }
 
 /** The server's `clientError` listener. */
@@ -104,7 +106,7 @@ export function clientErrorHandler (deps: ClientErrorDeps) {
       return whenIdle(socket, () => socket.destroy())
     }
     const flight = takeInFlight(socket, st)
-    const gerr = problem('request.invalid', detailOf(err, flight !== null))
+    const gerr = refusalOf(err, flight !== null)
     if (flight !== null) {
       const { raw, id, txn } = flight
       if (txn !== null) {

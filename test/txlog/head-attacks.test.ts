@@ -86,27 +86,31 @@ const pad = (n: number): string => `x-pad: ${'p'.repeat(n)}\r\n`
 
 t.test('heads split over segments and refused by the parser are recorded once', async (t) => {
   const { port, sink } = await gateway(t)
-  const cases: Array<[string, Array<string | Buffer>]> = [
-    ['the request line alone, then a 40 KB header', [`GET ${CITIZEN} HTTP/1.1\r\n`, `host: gw\r\n${pad(40_000)}\r\n`]],
-    ['a 70 KB request line', [`GET ${CITIZEN}?q=${'a'.repeat(70_000)} HTTP/1.1\r\nhost: gw\r\n\r\n`]],
-    ['a 70 KB request line, absolute-form, in pieces', ['GET http://gw/v1/audit/co', `unts?q=${'a'.repeat(70_000)}`]],
+  const tooLarge = { status: 413, code: 'request.too_large' }
+  const invalid = { status: 400, code: 'request.invalid' }
+  const cases: Array<[string, Array<string | Buffer>, { status: number, code: string }]> = [
+    ['the request line alone, then a 40 KB header', [`GET ${CITIZEN} HTTP/1.1\r\n`, `host: gw\r\n${pad(40_000)}\r\n`],
+      tooLarge],
+    ['a 70 KB request line', [`GET ${CITIZEN}?q=${'a'.repeat(70_000)} HTTP/1.1\r\nhost: gw\r\n\r\n`], tooLarge],
+    ['a 70 KB request line, absolute-form, in pieces', ['GET http://gw/v1/audit/co', `unts?q=${'a'.repeat(70_000)}`],
+      tooLarge],
     ['a percent-encoded prefix, then a 40 KB header',
-      ['GET /%76%31/audit/counts HTTP/1.1\r\nhost: gw\r\n', pad(40_000)]],
-    ['a lowercase method', [`get ${CITIZEN} HTTP/1.1\r\nhost: gw\r\n\r\n`]],
-    ['a tab in the target', [`GET ${CITIZEN}\tx HTTP/1.1\r\nhost: gw\r\n\r\n`]],
+      ['GET /%76%31/audit/counts HTTP/1.1\r\nhost: gw\r\n', pad(40_000)], tooLarge],
+    ['a lowercase method', [`get ${CITIZEN} HTTP/1.1\r\nhost: gw\r\n\r\n`], invalid],
+    ['a tab in the target', [`GET ${CITIZEN}\tx HTTP/1.1\r\nhost: gw\r\n\r\n`], invalid],
   ]
-  for (const [name, parts] of cases) {
+  for (const [name, parts, refusal] of cases) {
     const before = sink.records.length
     const heard = await talk(port, parts)
     const r = oneRecord(t, heard, sink, before, name)
-    t.match(r, { status: 400, code: 'request.invalid', route: null, client: null }, `${name}: what is known`)
+    t.match(r, { ...refusal, route: null, client: null }, `${name}: what is known`)
   }
   t.equal(sink.records.at(-2)?.method, 'get', 'the method is recorded as sent')
   t.notOk(sink.records.some((r) => JSON.stringify(r).includes('030075654294')), 'no raw path in any record')
 
   const before = sink.records.length
   const notV1 = await talk(port, ['GET /health/live HTTP/1.1\r\n', pad(40_000)])
-  t.same(notV1.statuses, [400], 'outside /v1: refused')
+  t.same(notV1.statuses, [413], 'outside /v1: refused')
   t.same(notV1.ids, [], 'outside /v1: no transaction')
   const cut = await talk(port, ['GET /v1', pad(40_000)])
   t.same([cut.statuses, cut.ids], [[400], []], 'a target cut off at "/v1" may be /v1x: not taken for /v1')
@@ -121,7 +125,7 @@ t.test('on a kept-alive connection, a split oversize head after a served request
     `GET ${CITIZEN} HTTP/1.1\r\n`,
     `host: gw\r\n${pad(40_000)}\r\n`,
   ], { gapMs: 300 })
-  t.same(heard.statuses, [401, 400], 'the first served, the second refused')
+  t.same(heard.statuses, [401, 413], 'the first served, the second refused as too large')
   t.equal(heard.ids.length, 2, 'each reply carries its own transaction id')
   t.same(sink.records.slice(before).map((r) => [r.id, r.status]), heard.ids.map((id, i) => [id, heard.statuses[i]]),
     'one record each, each with the status its client got')
