@@ -14,13 +14,20 @@ const STATUS = { 'Đang hoạt động': 'active', 'Tạm ngừng kinh doanh': '
 
 const enterpriseSchema = canonicalSchema('business-registry-enterprise')
 const shapes: Record<string, OperationShape> = {
-  enterprise: { record: 'enterprise', data: enterpriseSchema, fields: fieldNames(enterpriseSchema), fieldsApplyTo: 'response' },
+  enterprise: {
+    record: 'enterprise',
+    data: enterpriseSchema,
+    fields: fieldNames(enterpriseSchema),
+    fieldsApplyTo: 'response',
+  },
 }
 
 const str = (v: unknown): string | null => typeof v === 'string' ? v : null
 const list = (v: unknown, field: string): Array<Record<string, unknown>> => {
   if (v === null || v === undefined) return []
-  if (!Array.isArray(v)) throw problem('upstream.bad_response', `The registry's reply has an unusable value for ${field}`)
+  if (!Array.isArray(v)) {
+    throw problem('upstream.bad_response', `The registry's reply has an unusable value for ${field}`)
+  }
   return v.map((x) => (x ?? {}) as Record<string, unknown>)
 }
 
@@ -65,7 +72,9 @@ class BusinessRegistryAdapter extends RegistryAdapter {
       throw problem('upstream.bad_response', 'The registry answered in an unknown shape')
     }
     // A search may return neighbours; only the exact code is the record asked for.
-    const native = (reply.ketQua as Array<Record<string, unknown> | null>).find((r) => r?.maSoDoanhNghiep === key.subject)
+    const native = (reply.ketQua as Array<Record<string, unknown> | null>).find(
+      (r) => r?.maSoDoanhNghiep === key.subject
+    )
     return native == null ? null : mapEnterprise(native)
   }
 }

@@ -6,7 +6,15 @@
 import { XMLParser, XMLValidator } from 'fast-xml-parser'
 import { problem } from '../core/errors.js'
 import type { OperationSpec } from '../core/config-types.js'
-import type { Answer, CanonicalRecord, CodedAdapterDefinition, OperationInput, OperationShape, RecordKey, RecordSet } from './contract.js'
+import type {
+  Answer,
+  CanonicalRecord,
+  CodedAdapterDefinition,
+  OperationInput,
+  OperationShape,
+  RecordKey,
+  RecordSet,
+} from './contract.js'
 import { dmyToIso, mapValue } from './mapping.js'
 import { canonicalSchema, fieldNames } from './schemas.js'
 import { RegistryAdapter, subjectKey } from './registry-adapter.js'
@@ -22,11 +30,22 @@ const eventsSchema = canonicalSchema('civil-status-events')
 const maritalSchema = canonicalSchema('civil-status-marital-status')
 const shapes: Record<string, OperationShape> = {
   events: { record: 'events', data: eventsSchema, fields: fieldNames(eventsSchema), fieldsApplyTo: 'response' },
-  'marital-status': { record: 'events', data: maritalSchema, fields: fieldNames(maritalSchema), fieldsApplyTo: 'response' },
+  'marital-status': {
+    record: 'events',
+    data: maritalSchema,
+    fields: fieldNames(maritalSchema),
+    fieldsApplyTo: 'response',
+  },
 }
 
 export interface Party { role: string, personalId: string | null, fullName: string | null }
-export interface CivilEvent { type: string, registrationNo: string, registeredOn: string | null, authority: string | null, parties: Party[] }
+export interface CivilEvent {
+  type: string
+  registrationNo: string
+  registeredOn: string | null
+  authority: string | null
+  parties: Party[]
+}
 
 const parser = new XMLParser({
   ignoreAttributes: true,
@@ -42,10 +61,16 @@ function xmlEscape (s: string): string {
 }
 
 export function requestEnvelope (personalId: string): string {
-  return '<?xml version="1.0" encoding="utf-8"?>' +
-    '<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" xmlns:ht="' + NS + '">' +
-    `<soap:Body><ht:TraCuuSuKien><ht:soDinhDanh>${xmlEscape(personalId)}</ht:soDinhDanh></ht:TraCuuSuKien></soap:Body>` +
+  return (
+    '<?xml version="1.0" encoding="utf-8"?>' +
+    '<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" xmlns:ht="' +
+    NS +
+    '">' +
+    '<soap:Body><ht:TraCuuSuKien>' +
+    `<ht:soDinhDanh>${xmlEscape(personalId)}</ht:soDinhDanh>` +
+    '</ht:TraCuuSuKien></soap:Body>' +
     '</soap:Envelope>'
+  )
 }
 
 const text = (v: unknown): string | null => typeof v === 'string' && v !== '' ? v : null
@@ -54,7 +79,9 @@ function mapEvent (native: unknown): CivilEvent {
   const e = (native ?? {}) as Record<string, unknown>
   const parties = Array.isArray(e.benLienQuan) ? e.benLienQuan : []
   const registrationNo = text(e.soDangKy)
-  if (registrationNo === null) throw problem('upstream.bad_response', 'The registry sent an event without a registration number')
+  if (registrationNo === null) {
+    throw problem('upstream.bad_response', 'The registry sent an event without a registration number')
+  }
   return {
     type: mapValue(e.loai, EVENT_TYPE, 'events.type') as string,
     registrationNo,
@@ -62,7 +89,11 @@ function mapEvent (native: unknown): CivilEvent {
     authority: text(e.coQuanDangKy),
     parties: parties.map((p: unknown) => {
       const party = (p ?? {}) as Record<string, unknown>
-      return { role: mapValue(party.vaiTro, ROLE, 'events.parties.role') as string, personalId: text(party.soDinhDanh), fullName: text(party.hoVaTen) }
+      return {
+        role: mapValue(party.vaiTro, ROLE, 'events.parties.role') as string,
+        personalId: text(party.soDinhDanh),
+        fullName: text(party.hoVaTen),
+      }
     }),
   }
 }
@@ -75,7 +106,9 @@ export function parseReply (status: number, contentType: string, xml: string): C
     if (status !== 200) throw unexpectedStatus(status)
     throw problem('upstream.bad_response', 'The registry did not answer with XML')
   }
-  if (XMLValidator.validate(xml) !== true) throw problem('upstream.bad_response', 'The registry answered with malformed XML')
+  if (XMLValidator.validate(xml) !== true) {
+    throw problem('upstream.bad_response', 'The registry answered with malformed XML')
+  }
   const doc = parser.parse(xml) as { Envelope?: { Body?: Record<string, unknown> } }
   const body = doc.Envelope?.Body
   if (body === undefined || body === null || typeof body !== 'object') {
@@ -132,7 +165,7 @@ export function spouseToRead (personalId: string, events: CivilEvent[]): string 
  * registration (among `spouseEvents`, the spouse's own events) makes the person widowed since then.
  */
 export function deriveMaritalStatus (
-  personalId: string, events: CivilEvent[], spouseEvents: CivilEvent[] | null,
+  personalId: string, events: CivilEvent[], spouseEvents: CivilEvent[] | null
 ): CanonicalRecord {
   const last = decidingEvent(personalId, events)
   if (last === undefined) return { personalId, maritalStatus: 'single', since: null, spouse: null }

@@ -71,7 +71,10 @@ export class DeclarativeHttpAdapter extends RegistryAdapter {
     const res = await this.upstream.request({
       method: op.request.method,
       path: fill(op.request.path, key.params, encodeURIComponent) + (qs === '' ? '' : `?${qs}`),
-      headers: { accept: 'application/json', ...(op.request.method === 'POST' ? { 'content-type': 'application/json' } : {}) },
+      headers: {
+        accept: 'application/json',
+        ...(op.request.method === 'POST' ? { 'content-type': 'application/json' } : {}),
+      },
       ...(op.request.method === 'POST' ? { body: JSON.stringify(key.body ?? {}) } : {}),
       ...(signal === undefined ? {} : { signal }),
     })

@@ -4,7 +4,16 @@
  */
 import { problem } from '../core/errors.js'
 import type { OperationSpec } from '../core/config-types.js'
-import type { Answer, CanonicalRecord, CodedAdapterDefinition, JsonSchema, OperationInput, OperationShape, RecordKey, RecordSet } from './contract.js'
+import type {
+  Answer,
+  CanonicalRecord,
+  CodedAdapterDefinition,
+  JsonSchema,
+  OperationInput,
+  OperationShape,
+  RecordKey,
+  RecordSet,
+} from './contract.js'
 import { dmyToIso, mapValue, pointerGet } from './mapping.js'
 import { canonicalSchema, fieldNames } from './schemas.js'
 import { RegistryAdapter, subjectKey } from './registry-adapter.js'
@@ -49,7 +58,9 @@ export function mapCitizen (native: unknown): CanonicalRecord {
   const text = (name: string, field: string): string | null => {
     const v = n[name]
     if (v === null || v === undefined) return null
-    if (typeof v !== 'string') throw problem('upstream.bad_response', `The registry's reply has an unusable value for ${field}`)
+    if (typeof v !== 'string') {
+      throw problem('upstream.bad_response', `The registry's reply has an unusable value for ${field}`)
+    }
     return v
   }
   if (typeof n.soDinhDanh !== 'string' || !/^[0-9]{12}$/.test(n.soDinhDanh)) {
@@ -102,7 +113,9 @@ class PopulationAdapter extends RegistryAdapter {
     }
     if (res.status !== 200) throw unexpectedStatus(res.status)
     const record = mapCitizen(parseJsonReply(res))
-    if (record.personalId !== key.subject) throw problem('upstream.bad_response', 'The registry answered about another person')
+    if (record.personalId !== key.subject) {
+      throw problem('upstream.bad_response', 'The registry answered about another person')
+    }
     return record
   }
 

@@ -61,7 +61,7 @@ async function main (): Promise<void> {
   const viettel = join(configDir, 'agencies', 'VN.VIETTEL.yaml')
   await writeFile(viettel, (await readFile(viettel, 'utf8')).replace(/perMinute: \d+/, 'perMinute: 10000000'))
   const population = join(configDir, 'adapters', 'population.yaml')
-  let adapter = (await readFile(population, 'utf8')).replace(/(  verify:[\s\S]*?cache: \{ ttlSeconds: )\d+/, '$10')
+  let adapter = (await readFile(population, 'utf8')).replace(/( {2}verify:[\s\S]*?cache: \{ ttlSeconds: )\d+/, '$10')
   if (RPS !== null) {
     adapter = adapter.replace('  timeoutMs: 3000\n', `  timeoutMs: 3000\n  maxRequestsPerSecond: ${RPS}\n`)
   }
@@ -77,9 +77,14 @@ async function main (): Promise<void> {
   const sims = await startSimulators({ ports: { population: 0, civilStatus: 0, businessRegistry: 0 } })
   const port = await freePort()
   const gateway = await startProcess('dist/gateway/main/gateway.js', {
-    ...sims.env, PORT: String(port), CONFIG_DIR: configDir, REDIS_URL, DATABASE_URL: dbUrl.toString(),
+    ...sims.env,
+    PORT: String(port),
+    CONFIG_DIR: configDir,
+    REDIS_URL,
+    DATABASE_URL: dbUrl.toString(),
     DATA_DIR: join(WORK, 'data'),
-    LOG_LEVEL: 'warn', NDX_CHECKPOINT_KEY_FILE: projectPath('demo', 'keys', 'gateway-checkpoint.private.jwk.json'),
+    LOG_LEVEL: 'warn',
+    NDX_CHECKPOINT_KEY_FILE: projectPath('demo', 'keys', 'gateway-checkpoint.private.jwk.json'),
   }, `http://127.0.0.1:${port}/health/ready`)
   try {
     const signer = await signerFromFile('VN.VIETTEL', projectPath('demo', 'keys', 'VN.VIETTEL.private.jwk.json'))
@@ -103,8 +108,8 @@ async function main (): Promise<void> {
         }
       }))
     })
-    log(`single calls: ${single.itemsPerSecond.toFixed(0)}/s (registry ${single.registryMean.toFixed(0)}/s, `
-      + `peak ${single.registryPeak}/s), ${failures} not 200`)
+    log(`single calls: ${single.itemsPerSecond.toFixed(0)}/s (registry ${single.registryMean.toFixed(0)}/s, ` +
+      `peak ${single.registryPeak}/s), ${failures} not 200`)
 
     log(`batch: ${ITEMS} items${RPS === null ? '' : ` at maxRequestsPerSecond ${RPS}`}`)
     const items = Array.from({ length: ITEMS }, (_, i) => item(i))
@@ -128,29 +133,28 @@ async function main (): Promise<void> {
     const results = await client.call<string>('GET', `/v1/batches/${id}/results`)
     const downloadSeconds = (performance.now() - t1) / 1000
     const lines = typeof results.body === 'string' ? results.body.split('\n').filter((l) => l !== '').length : 0
-    log(`batch: ${batch.itemsPerSecond.toFixed(0)} items/s (registry ${batch.registryMean.toFixed(0)}/s, `
-      + `peak ${batch.registryPeak}/s), ${status.failed} failed, ${lines} result lines`)
+    log(`batch: ${batch.itemsPerSecond.toFixed(0)} items/s (registry ${batch.registryMean.toFixed(0)}/s, ` +
+      `peak ${batch.registryPeak}/s), ${status.failed} failed, ${lines} result lines`)
 
     const load = loadavg().map((l) => l.toFixed(1)).join(' / ')
     await writeSection([
       `## Batch lookups: ${ITEMS.toLocaleString('en-US')} verify items vs single calls (\`npm run bench:batch\`)`,
       '',
-      `Run ${new Date().toISOString()}; gateway with Redis + PostgreSQL, batch workers in process`
-        + ' (concurrency 32, window 32); population `verify` reuse off for the run (every item reaches the registry);'
-        + ` registry pace ${RPS === null ? 'not set' : `${RPS}/s`}.`,
+      `Run ${new Date().toISOString()}; gateway with Redis + PostgreSQL, batch workers in process` +
+        ' (concurrency 32, window 32); population `verify` reuse off for the run (every item reaches the registry);' +
+        ` registry pace ${RPS === null ? 'not set' : `${RPS}/s`}.`,
       '',
-      '| | items | seconds | items/s | registry requests/s (mean) | registry requests/s (peak second) '
-        + '| not answered with data |',
+      '| | items | seconds | items/s | registry requests/s (mean) | registry requests/s (peak second) ' +
+        '| not answered with data |',
       '|---|---:|---:|---:|---:|---:|---:|',
       row(`single signed calls, ${CONCURRENCY} at a time`, SINGLE, single, failures),
       row('one batch', ITEMS, batch, status.failed),
       '',
-      `Load average of the machine (2 cores, shared) at the end of the run: ${load}`
-        +
+      `Load average of the machine (2 cores, shared) at the end of the run: ${load}` +
         ' (1 / 5 / 15 min): absolute rates fall with it; both rows were measured under the same load.',
       '',
-      `Submitting the batch (${(JSON.stringify(items).length / 1048576).toFixed(1)} MiB, stored sealed in Redis)`
-        + ` took ${submitSeconds.toFixed(1)} s;`,
+      `Submitting the batch (${(JSON.stringify(items).length / 1048576).toFixed(1)} MiB, stored sealed in Redis)` +
+        ` took ${submitSeconds.toFixed(1)} s;`,
       `downloading its ${lines} result lines took ${downloadSeconds.toFixed(1)} s.`,
       '',
     ].join('\n'))

@@ -8,7 +8,10 @@ import { compactVerify, importJWK, type CryptoKey, type JWK } from 'jose'
 
 const jwk = JSON.parse(process.env.CEILING_JWK ?? '{}') as JWK & { alg: string }
 const key = await importJWK(jwk, jwk.alg) as CryptoKey
-const reply = JSON.stringify({ data: { fullName: 'Dương Đức Việt', dateOfBirth: '1975-08-14' }, meta: { source: 'reuse' } })
+const reply = JSON.stringify({
+  data: { fullName: 'Dương Đức Việt', dateOfBirth: '1975-08-14' },
+  meta: { source: 'reuse' },
+})
 const app = Fastify({ logger: false })
 app.get('/v1/population/citizens/:id', async (req, res) => {
   const auth = req.headers.authorization ?? ''

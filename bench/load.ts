@@ -65,7 +65,8 @@ async function prepare (plan: LoadPlan): Promise<Array<{ path: string, headers: 
     const path = plan.targets[i % plan.targets.length] as string
     const headers: Record<string, string> = { ...plan.headers }
     if (signer !== null) {
-      headers.authorization = `Bearer ${await signRequest(signer, { method: 'GET', target: path, ...(plan.signer?.purpose === undefined ? {} : { purpose: plan.signer.purpose }) })}`
+      const purpose = plan.signer?.purpose === undefined ? {} : { purpose: plan.signer.purpose }
+      headers.authorization = `Bearer ${await signRequest(signer, { method: 'GET', target: path, ...purpose })}`
     }
     out.push({ path, headers })
   }
@@ -103,8 +104,18 @@ export async function runLoad (plan: LoadPlan): Promise<LoadResult> {
   let stat1: number[] | null = null
   let cpu0 = process.cpuUsage()
   let cpu1 = cpu0
-  const startMeasuring = setTimeout(() => { measuring = true; measuredFrom = process.hrtime.bigint(); stat0 = procStat(); cpu0 = process.cpuUsage(); process.send?.({ measuring: true }) }, plan.warmupMs)
-  const end = setTimeout(() => { stop = true; stat1 = procStat(); cpu1 = process.cpuUsage() }, plan.warmupMs + plan.durationMs)
+  const startMeasuring = setTimeout(() => {
+    measuring = true
+    measuredFrom = process.hrtime.bigint()
+    stat0 = procStat()
+    cpu0 = process.cpuUsage()
+    process.send?.({ measuring: true })
+  }, plan.warmupMs)
+  const end = setTimeout(() => {
+    stop = true
+    stat1 = procStat()
+    cpu1 = process.cpuUsage()
+  }, plan.warmupMs + plan.durationMs)
 
   if (plan.rate === undefined) {
     const loop = async (): Promise<void> => {
@@ -169,6 +180,15 @@ export async function runLoad (plan: LoadPlan): Promise<LoadResult> {
 // As a forked child: one plan in, one result out.
 if (process.send !== undefined) {
   process.once('message', (plan: LoadPlan) => {
-    runLoad(plan).then((result) => { process.send?.({ result }); process.exit(0) }, (err: unknown) => { console.error(err); process.exit(1) })
+    runLoad(plan).then(
+      (result) => {
+        process.send?.({ result })
+        process.exit(0)
+      },
+      (err: unknown) => {
+        console.error(err)
+        process.exit(1)
+      }
+    )
   })
 }

@@ -24,7 +24,14 @@ export interface LogThroughput {
   readonly producers: number
 }
 
-export async function logThroughput (opts: { redisUrl: string, databaseUrl: string, prefix: string, seconds: number, dataDir: string, producers?: number }): Promise<LogThroughput> {
+export async function logThroughput (opts: {
+  redisUrl: string
+  databaseUrl: string
+  prefix: string
+  seconds: number
+  dataDir: string
+  producers?: number
+}): Promise<LogThroughput> {
   const producers = opts.producers ?? 256
   const sql = new PgSql(opts.databaseUrl)
   await migrate(sql)
@@ -32,24 +39,50 @@ export async function logThroughput (opts: { redisUrl: string, databaseUrl: stri
   if (redis.status !== 'ready') await new Promise((resolve) => redis.once('ready', resolve))
   const bull = `${opts.prefix}bull`
   const queue = new Queue(QUEUE_NAME, { connection: redis, prefix: bull, skipWaitingForReady: true })
-  const sink = new QueueSink(() => queue, new Spool(opts.dataDir), { batchMaxRecords: 500, batchMaxWaitMs: 2 }, { probe: () => redis.ping() })
+  const sink = new QueueSink(
+    () => queue,
+    new Spool(opts.dataDir),
+    { batchMaxRecords: 500, batchMaxWaitMs: 2 },
+    { probe: () => redis.ping() }
+  )
   const worker = startLogWorker(opts.redisUrl, bull, new LogWriter(sql))
   const base: Omit<TransactionRecord, 'id' | 'time'> = {
-    client: 'VN.LOC.DNG', keyId: 'dng-2026-01', service: 'population', operation: 'citizen', method: 'GET',
-    route: '/v1/population/citizens/{personalId}', purpose: 'public-service', subjectRef: 'X61zu7Be1234567890123456789012345678901234',
-    onBehalfOf: null, outcome: 'ok', status: 200, code: null, source: 'reuse', fields: ['fullName', 'dateOfBirth'],
-    durationMs: 1.234, upstreamMs: null, requestBytes: 0, responseBytes: 321, claimedClient: null, replayGuard: null, stale: false,
+    client: 'VN.LOC.DNG',
+    keyId: 'dng-2026-01',
+    service: 'population',
+    operation: 'citizen',
+    method: 'GET',
+    route: '/v1/population/citizens/{personalId}',
+    purpose: 'public-service',
+    subjectRef: 'X61zu7Be1234567890123456789012345678901234',
+    onBehalfOf: null,
+    outcome: 'ok',
+    status: 200,
+    code: null,
+    source: 'reuse',
+    fields: ['fullName', 'dateOfBirth'],
+    durationMs: 1.234,
+    upstreamMs: null,
+    requestBytes: 0,
+    responseBytes: 321,
+    claimedClient: null,
+    replayGuard: null,
+    stale: false,
   }
   let appended = 0
   let stop = false
   const t0 = performance.now()
-  const timer = setTimeout(() => { stop = true }, opts.seconds * 1000)
-  await Promise.all(Array.from({ length: producers }, async () => {
-    while (!stop) {
-      await sink.append({ ...base, id: transactionId(), time: new Date().toISOString() })
-      appended++
-    }
-  }))
+  const timer = setTimeout(() => {
+    stop = true
+  }, opts.seconds * 1000)
+  await Promise.all(
+    Array.from({ length: producers }, async () => {
+      while (!stop) {
+        await sink.append({ ...base, id: transactionId(), time: new Date().toISOString() })
+        appended++
+      }
+    })
+  )
   clearTimeout(timer)
   const appendSeconds = (performance.now() - t0) / 1000
   const written = await waitForRows(sql, appended, (opts.seconds + 120) * 1000 - (performance.now() - t0))
@@ -60,5 +93,13 @@ export async function logThroughput (opts: { redisUrl: string, databaseUrl: stri
   await queue.close()
   redis.disconnect()
   await sql.close()
-  return { appended, appendPerSecond: appended / appendSeconds, written, writePerSecond: written / drainSeconds, drainSeconds, lost: appended - written, producers }
+  return {
+    appended,
+    appendPerSecond: appended / appendSeconds,
+    written,
+    writePerSecond: written / drainSeconds,
+    drainSeconds,
+    lost: appended - written,
+    producers,
+  }
 }

@@ -20,19 +20,45 @@ export async function freePort (): Promise<number> {
 }
 
 /** Starts `node <script>` and resolves once its output matches `ready`, or once `ready` (a URL) answers. */
-export async function startProcess (script: string, env: Record<string, string>, ready: RegExp | string, args: string[] = []): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [...args, projectPath(script)], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', process.env.GW_STDERR === '1' ? 'inherit' : 'pipe'] })
+export async function startProcess (
+  script: string,
+  env: Record<string, string>,
+  ready: RegExp | string,
+  args: string[] = []
+): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [...args, projectPath(script)], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', process.env.GW_STDERR === '1' ? 'inherit' : 'pipe'],
+  })
   let out = ''
   await new Promise<void>((resolve, reject) => {
     let done = false
-    const finish = (): void => { if (!done) { done = true; resolve() } }
-    child.stdout?.on('data', (chunk: Buffer) => { out = (out + chunk.toString()).slice(-20_000); if (ready instanceof RegExp && ready.test(out)) finish() })
-    child.stderr?.on('data', (chunk: Buffer) => { out = (out + chunk.toString()).slice(-20_000) })
-    child.once('exit', (code) => { if (!done) reject(new Error(`${script} exited (${code ?? 'signal'}) before it was ready:\n${out.slice(-2000)}`)) })
+    const finish = (): void => {
+      if (!done) {
+        done = true
+        resolve()
+      }
+    }
+    child.stdout?.on('data', (chunk: Buffer) => {
+      out = (out + chunk.toString()).slice(-20_000)
+      if (ready instanceof RegExp && ready.test(out)) finish()
+    })
+    child.stderr?.on('data', (chunk: Buffer) => {
+      out = (out + chunk.toString()).slice(-20_000)
+    })
+    child.once('exit', (code) => {
+      if (!done) reject(new Error(`${script} exited (${code ?? 'signal'}) before it was ready:\n${out.slice(-2000)}`))
+    })
     if (typeof ready === 'string') {
       const poll = (): void => {
         if (done) return
-        fetch(ready).then((r) => { if (r.ok) finish(); else setTimeout(poll, 200) }, () => setTimeout(poll, 200))
+        fetch(ready).then(
+          (r) => {
+            if (r.ok) finish()
+            else setTimeout(poll, 200)
+          },
+          () => setTimeout(poll, 200)
+        )
       }
       poll()
     }
@@ -66,7 +92,9 @@ export function cpuSnapshot (watch: readonly number[] = []): Map<string, Sample>
       const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ').trim()
       const threads = new Map<string, number>()
       if (watch.includes(Number(pid))) {
-        for (const tid of readdirSync(`/proc/${pid}/task`)) threads.set(tid === pid ? 'main' : tid, readTicks(`/proc/${pid}/task/${tid}/stat`))
+        for (const tid of readdirSync(`/proc/${pid}/task`)) {
+          threads.set(tid === pid ? 'main' : tid, readTicks(`/proc/${pid}/task/${tid}/stat`))
+        }
       }
       out.set(pid, { cmd, ticks: readTicks(`/proc/${pid}/stat`), threads })
     } catch { /* gone meanwhile */ }
@@ -77,7 +105,12 @@ export function cpuSnapshot (watch: readonly number[] = []): Map<string, Sample>
 export interface CpuUse { label: string, cores: number, main?: number, other?: number }
 
 /** Cores used per process between two snapshots, labelled by `labels` (pid → label), others by command. */
-export function cpuBetween (a: Map<string, Sample>, b: Map<string, Sample>, seconds: number, labels: Map<number, string>): CpuUse[] {
+export function cpuBetween (
+  a: Map<string, Sample>,
+  b: Map<string, Sample>,
+  seconds: number,
+  labels: Map<number, string>
+): CpuUse[] {
   const hz = 100
   const rows: CpuUse[] = []
   for (const [pid, before] of a) {
@@ -85,7 +118,10 @@ export function cpuBetween (a: Map<string, Sample>, b: Map<string, Sample>, seco
     if (after === undefined) continue
     const cores = (after.ticks - before.ticks) / hz / seconds
     if (cores < 0.01) continue
-    const row: CpuUse = { label: labels.get(Number(pid)) ?? before.cmd.split(' ').slice(0, 2).join(' ').replace(/^.*\//, ''), cores }
+    const row: CpuUse = {
+      label: labels.get(Number(pid)) ?? before.cmd.split(' ').slice(0, 2).join(' ').replace(/^.*\//, ''),
+      cores,
+    }
     if (before.threads.size > 0) {
       const main = ((after.threads.get('main') ?? 0) - (before.threads.get('main') ?? 0)) / hz / seconds
       row.main = main
@@ -97,15 +133,20 @@ export function cpuBetween (a: Map<string, Sample>, b: Map<string, Sample>, seco
 }
 
 /** Runs one load plan in a forked load generator; snapshots CPU while it measures. */
-export async function runLoad (plan: LoadPlan, watch: readonly number[] = []): Promise<{ result: LoadResult, snapshots: [Map<string, Sample>, Map<string, Sample>] | null }> {
+export async function runLoad (
+  plan: LoadPlan,
+  watch: readonly number[] = []
+): Promise<{ result: LoadResult; snapshots: [Map<string, Sample>, Map<string, Sample>] | null }> {
   const child = fork(projectPath('dist', 'bench', 'load.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
   let before: Map<string, Sample> | null = null
   const result = await new Promise<LoadResult>((resolve, reject) => {
-    child.on('message', (m: { measuring?: boolean, result?: LoadResult }) => {
+    child.on('message', (m: { measuring?: boolean; result?: LoadResult }) => {
       if (m.measuring === true) before = cpuSnapshot(watch)
       else if (m.result !== undefined) resolve(m.result)
     })
-    child.once('exit', (code) => { if (code !== 0) reject(new Error(`load generator exited ${code}`)) })
+    child.once('exit', (code) => {
+      if (code !== 0) reject(new Error(`load generator exited ${code}`))
+    })
     child.send(plan)
   })
   const after = cpuSnapshot(watch)

@@ -57,7 +57,9 @@ async function admin<T> (fn: (c: pg.Client) => Promise<T>): Promise<T> {
 
 function median (xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b)
-  return s.length === 0 ? Number.NaN : (s[Math.floor((s.length - 1) / 2)] as number + (s[Math.ceil((s.length - 1) / 2)] as number)) / 2
+  return s.length === 0
+    ? Number.NaN
+    : ((s[Math.floor((s.length - 1) / 2)] as number) + (s[Math.ceil((s.length - 1) / 2)] as number)) / 2
 }
 
 function medianResult (results: LoadResult[]): LoadResult {
@@ -81,42 +83,95 @@ async function main (): Promise<void> {
   await admin((c) => c.query(`CREATE DATABASE ${database}`))
 
   const children: ChildProcess[] = []
-  const report: BenchReport = { machine: await machine(REDIS_URL, PG_ADMIN), command: 'npm run bench', date: new Date().toISOString(), settings: { rounds: ROUNDS, durationMs: DURATION_MS, warmupMs: WARMUP_MS, connections: CONNECTIONS }, sections: {} }
+  const report: BenchReport = {
+    machine: await machine(REDIS_URL, PG_ADMIN),
+    command: 'npm run bench',
+    date: new Date().toISOString(),
+    settings: { rounds: ROUNDS, durationMs: DURATION_MS, warmupMs: WARMUP_MS, connections: CONNECTIONS },
+    sections: {},
+  }
   try {
     const simPorts = [await freePort(), await freePort(), await freePort()]
-    const sims = await startProcess('dist/simulators/main.js', { SIM_POPULATION_PORT: String(simPorts[0]), SIM_CIVIL_STATUS_PORT: String(simPorts[1]), SIM_BUSINESS_REGISTRY_PORT: String(simPorts[2]) }, /simulators listening/)
+    const sims = await startProcess(
+      'dist/simulators/main.js',
+      {
+        SIM_POPULATION_PORT: String(simPorts[0]),
+        SIM_CIVIL_STATUS_PORT: String(simPorts[1]),
+        SIM_BUSINESS_REGISTRY_PORT: String(simPorts[2]),
+      },
+      /simulators listening/
+    )
     children.push(sims)
-    const simEnv = { POPULATION_URL: `http://127.0.0.1:${simPorts[0]}`, CIVIL_STATUS_URL: `http://127.0.0.1:${simPorts[1]}`, BUSINESS_REGISTRY_URL: `http://127.0.0.1:${simPorts[2]}` }
+    const simEnv = {
+      POPULATION_URL: `http://127.0.0.1:${simPorts[0]}`,
+      CIVIL_STATUS_URL: `http://127.0.0.1:${simPorts[1]}`,
+      BUSINESS_REGISTRY_URL: `http://127.0.0.1:${simPorts[2]}`,
+    }
 
     const gwPort = await freePort()
-    const gateway = await startProcess('dist/gateway/main/gateway.js', {
-      ...simEnv, PORT: String(gwPort), CONFIG_DIR: configDir, REDIS_URL, DATABASE_URL: dbUrl(database), DATA_DIR: join(WORK, 'data'),
-      LOG_LEVEL: 'warn', NDX_CHECKPOINT_KEY_FILE: projectPath('demo', 'keys', 'gateway-checkpoint.private.jwk.json'),
-    }, `http://127.0.0.1:${gwPort}/health/ready`, GATEWAY_NODE_ARGS)
+    const gateway = await startProcess(
+      'dist/gateway/main/gateway.js',
+      {
+        ...simEnv,
+        PORT: String(gwPort),
+        CONFIG_DIR: configDir,
+        REDIS_URL,
+        DATABASE_URL: dbUrl(database),
+        DATA_DIR: join(WORK, 'data'),
+        LOG_LEVEL: 'warn',
+        NDX_CHECKPOINT_KEY_FILE: projectPath('demo', 'keys', 'gateway-checkpoint.private.jwk.json'),
+      },
+      `http://127.0.0.1:${gwPort}/health/ready`,
+      GATEWAY_NODE_ARGS
+    )
     children.push(gateway)
     const gwUrl = `http://127.0.0.1:${gwPort}`
 
-    const key = JSON.parse(await readFile(projectPath('demo', 'keys', 'VN.LOC.DNG.private.jwk.json'), 'utf8')) as PrivateKeyFile
+    const key = JSON.parse(
+      await readFile(projectPath('demo', 'keys', 'VN.LOC.DNG.private.jwk.json'), 'utf8')
+    ) as PrivateKeyFile
     const { d: _d, ...publicJwk } = key
     const ceilPort = await freePort()
-    const ceiling = await startProcess('dist/bench/ceiling.js', { PORT: String(ceilPort), CEILING_JWK: JSON.stringify(publicJwk) }, /ceiling listening/)
+    const ceiling = await startProcess(
+      'dist/bench/ceiling.js',
+      { PORT: String(ceilPort), CEILING_JWK: JSON.stringify(publicJwk) },
+      /ceiling listening/
+    )
     children.push(ceiling)
     const ceilUrl = `http://127.0.0.1:${ceilPort}`
 
     const { citizens } = await import('../simulators/data.js').then((m) => m.registryData())
     const ids = [...citizens.keys()]
-    const hot = ids.slice(0, 200).map((id) => `/v1/population/citizens/${id}?fields=fullName,dateOfBirth,permanentAddress`)
-    const client = new NdxClient({ baseUrl: gwUrl, signer: await signerFromFile('VN.LOC.DNG', projectPath('demo', 'keys', 'VN.LOC.DNG.private.jwk.json')) })
-    if (ONLY.has('A')) for (const target of hot) await client.call('GET', target, { purpose: 'public-service' }) // keep them: every later lookup is a reuse
+    const hot = ids
+      .slice(0, 200)
+      .map((id) => `/v1/population/citizens/${id}?fields=fullName,dateOfBirth,permanentAddress`)
+    const client = new NdxClient({
+      baseUrl: gwUrl,
+      signer: await signerFromFile('VN.LOC.DNG', projectPath('demo', 'keys', 'VN.LOC.DNG.private.jwk.json')),
+    })
+    // Kept by these calls: every later lookup is a reuse.
+    if (ONLY.has('A')) for (const target of hot) await client.call('GET', target, { purpose: 'public-service' })
     const signer = { agencyId: 'VN.LOC.DNG', key, purpose: 'public-service' }
-    const maxRequests = Math.ceil((DURATION_MS + WARMUP_MS) / 1000 * 14_000)
-    const plan = (url: string): LoadPlan => ({ url, targets: hot, signer, connections: CONNECTIONS, durationMs: DURATION_MS, warmupMs: WARMUP_MS, maxRequests })
+    const maxRequests = Math.ceil(((DURATION_MS + WARMUP_MS) / 1000) * 14_000)
+    const plan = (url: string): LoadPlan => ({
+      url,
+      targets: hot,
+      signer,
+      connections: CONNECTIONS,
+      durationMs: DURATION_MS,
+      warmupMs: WARMUP_MS,
+      maxRequests,
+    })
     const gwRuns: LoadResult[] = []
     const ceilRuns: LoadResult[] = []
     let gwCpu: CpuUse[] = []
     let ceilCpu: CpuUse[] = []
     let sentToGateway = 0
-    const labels = new Map<number, string>([[gateway.pid as number, 'gateway (+ log worker)'], [ceiling.pid as number, 'ceiling'], [sims.pid as number, 'simulators']])
+    const labels = new Map<number, string>([
+      [gateway.pid as number, 'gateway (+ log worker)'],
+      [ceiling.pid as number, 'ceiling'],
+      [sims.pid as number, 'simulators'],
+    ])
     for (let r = 0; r < (ONLY.has('A') ? ROUNDS : 0); r++) {
       log(`A: round ${r + 1}/${ROUNDS}: ceiling`)
       const c = await runLoad(plan(ceilUrl), [ceiling.pid as number])
@@ -131,21 +186,64 @@ async function main (): Promise<void> {
     }
     if (ONLY.has('A')) {
       const logged = await drainedCount(dbUrl(database), hot.length + sentToGateway)
-      report.sections.reuse = { gateway: medianResult(gwRuns), ceiling: medianResult(ceilRuns), gwRuns, ceilRuns, ratio: median(gwRuns.map((x) => x.rps)) / median(ceilRuns.map((x) => x.rps)), gwCpu, ceilCpu, logged: { expected: hot.length + sentToGateway, found: logged.count, drainMs: logged.ms } }
+      report.sections.reuse = {
+        gateway: medianResult(gwRuns),
+        ceiling: medianResult(ceilRuns),
+        gwRuns,
+        ceilRuns,
+        ratio: median(gwRuns.map((x) => x.rps)) / median(ceilRuns.map((x) => x.rps)),
+        gwCpu,
+        ceilCpu,
+        logged: { expected: hot.length + sentToGateway, found: logged.count, drainMs: logged.ms },
+      }
     }
 
     // ---- B. registry path at a fixed rate, distinct subjects
     const rate = Number(env.BENCH_RATE ?? 500)
-    const perRun = Math.ceil(rate * (DURATION_MS + WARMUP_MS) / 1000) + 50
+    const perRun = Math.ceil((rate * (DURATION_MS + WARMUP_MS)) / 1000) + 50
     const direct: LoadResult[] = []
     const via: LoadResult[] = []
     for (let r = 0; r < (ONLY.has('B') ? ROUNDS : 0); r++) {
       const slice = ids.slice(1000 + r * perRun, 1000 + (r + 1) * perRun)
       log(`B: round ${r + 1}/${ROUNDS}: simulator directly, then the gateway, ${rate}/s`)
-      direct.push((await runLoad({ url: simEnv.POPULATION_URL, targets: slice.map((id) => `/api/v1/cong-dan/${id}`), headers: { 'x-api-key': 'demo-population-key' }, connections: 64, durationMs: DURATION_MS, warmupMs: WARMUP_MS, rate, maxRequests: perRun })).result)
-      via.push((await runLoad({ url: gwUrl, targets: slice.map((id) => `/v1/population/citizens/${id}`), signer, connections: 64, durationMs: DURATION_MS, warmupMs: WARMUP_MS, rate, maxRequests: perRun })).result)
+      direct.push(
+        (
+          await runLoad({
+            url: simEnv.POPULATION_URL,
+            targets: slice.map((id) => `/api/v1/cong-dan/${id}`),
+            headers: { 'x-api-key': 'demo-population-key' },
+            connections: 64,
+            durationMs: DURATION_MS,
+            warmupMs: WARMUP_MS,
+            rate,
+            maxRequests: perRun,
+          })
+        ).result
+      )
+      via.push(
+        (
+          await runLoad({
+            url: gwUrl,
+            targets: slice.map((id) => `/v1/population/citizens/${id}`),
+            signer,
+            connections: 64,
+            durationMs: DURATION_MS,
+            warmupMs: WARMUP_MS,
+            rate,
+            maxRequests: perRun,
+          })
+        ).result
+      )
     }
-    if (ONLY.has('B')) report.sections.registry = { rate, direct: medianResult(direct), gateway: medianResult(via), addedP50: median(via.map((x) => x.p50)) - median(direct.map((x) => x.p50)), addedP99: median(via.map((x) => x.p99)) - median(direct.map((x) => x.p99)) }
+    if (ONLY.has('B')) {
+      report.sections.registry = {
+        rate,
+        direct: medianResult(direct),
+        gateway: medianResult(via),
+        addedP50: median(via.map((x) => x.p50)) - median(direct.map((x) => x.p50)),
+        addedP99: median(via.map((x) => x.p99)) - median(direct.map((x) => x.p99)),
+      }
+    }
 
     await stopProcess(ceiling)
     await stopProcess(gateway)
@@ -156,7 +254,13 @@ async function main (): Promise<void> {
       const logDb = `ndx_bench_log_${runId}`
       await admin((c) => c.query(`CREATE DATABASE ${logDb}`))
       try {
-        report.sections.log = await logThroughput({ redisUrl: REDIS_URL, databaseUrl: dbUrl(logDb), prefix: `${prefix}logbench:`, seconds: DURATION_MS / 1000, dataDir: join(WORK, 'data-log') })
+        report.sections.log = await logThroughput({
+          redisUrl: REDIS_URL,
+          databaseUrl: dbUrl(logDb),
+          prefix: `${prefix}logbench:`,
+          seconds: DURATION_MS / 1000,
+          dataDir: join(WORK, 'data-log'),
+        })
       } finally {
         await admin((c) => c.query(`DROP DATABASE IF EXISTS ${logDb} WITH (FORCE)`))
       }
@@ -165,7 +269,9 @@ async function main (): Promise<void> {
 
     // ---- D. counts over a large log
     const countsDb = env.BENCH_COUNTS_DB ?? 'ndx_bench_counts'
-    const exists = await admin(async (c) => (await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [countsDb])).rowCount === 1)
+    const exists = await admin(
+      async (c) => (await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [countsDb])).rowCount === 1
+    )
     if (!exists) await admin((c) => c.query(`CREATE DATABASE ${countsDb}`))
     const csql = new PgSql(dbUrl(countsDb))
     await migrate(csql)
@@ -175,7 +281,9 @@ async function main (): Promise<void> {
       log(`D: seeding ${COUNTS_ROWS} records into ${countsDb} (once; kept for later runs)`)
       await csql.exec('TRUNCATE ndx_tx, ndx_tx_hourly')
       const t0 = Date.now()
-      await seedCounts(csql, days, Math.ceil(COUNTS_ROWS / days), (d) => log(`D: day ${d}/${days} seeded (${((Date.now() - t0) / 1000).toFixed(0)} s)`))
+      await seedCounts(csql, days, Math.ceil(COUNTS_ROWS / days), (d) =>
+        log(`D: day ${d}/${days} seeded (${((Date.now() - t0) / 1000).toFixed(0)} s)`)
+      )
       rows = await countRows(csql)
     }
     await csql.close()
@@ -204,23 +312,57 @@ async function drainedCount (url: string, expected: number): Promise<{ count: nu
   }
 }
 
-async function countsLatency (simEnv: Record<string, string>, configDir: string, databaseUrl: string, rows: number): Promise<NonNullable<BenchReport['sections']['counts']>> {
+async function countsLatency (
+  simEnv: Record<string, string>,
+  configDir: string,
+  databaseUrl: string,
+  rows: number
+): Promise<NonNullable<BenchReport['sections']['counts']>> {
   const port = await freePort()
   const url = `http://127.0.0.1:${port}`
-  const gw = await startProcess('dist/gateway/main/gateway.js', { ...simEnv, PORT: String(port), CONFIG_DIR: configDir, DATABASE_URL: databaseUrl, REDIS_URL: '', DATA_DIR: join(WORK, 'data-counts'), LOG_LEVEL: 'warn', NDX_CHECKPOINT_KEY_FILE: projectPath('demo', 'keys', 'gateway-checkpoint.private.jwk.json') }, `${url}/health/live`)
+  const gw = await startProcess(
+    'dist/gateway/main/gateway.js',
+    {
+      ...simEnv,
+      PORT: String(port),
+      CONFIG_DIR: configDir,
+      DATABASE_URL: databaseUrl,
+      REDIS_URL: '',
+      DATA_DIR: join(WORK, 'data-counts'),
+      LOG_LEVEL: 'warn',
+      NDX_CHECKPOINT_KEY_FILE: projectPath('demo', 'keys', 'gateway-checkpoint.private.jwk.json'),
+    },
+    `${url}/health/live`
+  )
   try {
-    const auditor = new NdxClient({ baseUrl: url, signer: await signerFromFile('VN.TTCP', projectPath('demo', 'keys', 'VN.TTCP.private.jwk.json')) })
+    const auditor = new NdxClient({
+      baseUrl: url,
+      signer: await signerFromFile('VN.TTCP', projectPath('demo', 'keys', 'VN.TTCP.private.jwk.json')),
+    })
     const today = new Date(new Date().toISOString().slice(0, 10) + 'T00:00:00Z')
     const iso = (d: Date): string => d.toISOString()
     const day = 86_400_000
     const queries: Array<[string, string]> = [
-      ['30 days by client and outcome', `from=${iso(new Date(today.getTime() - 30 * day))}&to=${iso(today)}&groupBy=client,outcome`],
+      [
+        '30 days by client and outcome',
+        `from=${iso(new Date(today.getTime() - 30 * day))}&to=${iso(today)}&groupBy=client,outcome`,
+      ],
       ['30 days by day', `from=${iso(new Date(today.getTime() - 30 * day))}&to=${iso(today)}&groupBy=day`],
-      ['7 days, one service, by operation and source', `from=${iso(new Date(today.getTime() - 7 * day))}&to=${iso(today)}&service=population&groupBy=operation,source`],
-      ['yesterday by hour and outcome', `from=${iso(new Date(today.getTime() - day))}&to=${iso(today)}&groupBy=hour,outcome`],
-      ['30 days, unaligned edges (rollup + raw partial hours)', `from=${iso(new Date(today.getTime() - 30 * day + 1_234_567))}&to=${iso(new Date(today.getTime() - 7_654_321))}&groupBy=client`],
+      [
+        '7 days, one service, by operation and source',
+        `from=${iso(new Date(today.getTime() - 7 * day))}&to=${iso(today)}&service=population&groupBy=operation,source`,
+      ],
+      [
+        'yesterday by hour and outcome',
+        `from=${iso(new Date(today.getTime() - day))}&to=${iso(today)}&groupBy=hour,outcome`,
+      ],
+      [
+        '30 days, unaligned edges (rollup + raw partial hours)',
+        `from=${iso(new Date(today.getTime() - 30 * day + 1_234_567))}` +
+          `&to=${iso(new Date(today.getTime() - 7_654_321))}&groupBy=client`,
+      ],
     ]
-    const out: Array<{ name: string, p50: number, max: number, total: number }> = []
+    const out: Array<{ name: string; p50: number; max: number; total: number }> = []
     for (const [name, q] of queries) {
       const times: number[] = []
       let total = 0

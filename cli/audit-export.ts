@@ -102,8 +102,14 @@ async function run (argv: string[], io: ExportIo): Promise<number> {
   const { values } = parseArgs({
     args: argv,
     options: {
-      url: { type: 'string' }, iss: { type: 'string' }, key: { type: 'string' }, aud: { type: 'string' },
-      from: { type: 'string' }, to: { type: 'string' }, format: { type: 'string' }, out: { type: 'string' },
+      url: { type: 'string' },
+      iss: { type: 'string' },
+      key: { type: 'string' },
+      aud: { type: 'string' },
+      from: { type: 'string' },
+      to: { type: 'string' },
+      format: { type: 'string' },
+      out: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
       ...Object.fromEntries(FILTERS.map((f) => [f, { type: 'string' as const }])),
     },

@@ -53,8 +53,14 @@ class UsageError extends Error {}
 class Refused extends Error {}
 
 const OPTIONS = {
-  iss: { type: 'string' }, key: { type: 'string' }, url: { type: 'string' }, service: { type: 'string' },
-  operation: { type: 'string' }, purpose: { type: 'string' }, wait: { type: 'boolean' }, out: { type: 'string' },
+  iss: { type: 'string' },
+  key: { type: 'string' },
+  url: { type: 'string' },
+  service: { type: 'string' },
+  operation: { type: 'string' },
+  purpose: { type: 'string' },
+  wait: { type: 'boolean' },
+  out: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const
 

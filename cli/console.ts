@@ -37,8 +37,12 @@ async function run (argv: string[], io: ConsoleIo): Promise<number> {
   const { values } = parseArgs({
     args: argv,
     options: {
-      iss: { type: 'string' }, key: { type: 'string' }, url: { type: 'string' }, aud: { type: 'string' },
-      port: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      iss: { type: 'string' },
+      key: { type: 'string' },
+      url: { type: 'string' },
+      aud: { type: 'string' },
+      port: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
     },
   })
   if (values.help === true) { io.stdout.write(USAGE + '\n'); return EXIT.ok }

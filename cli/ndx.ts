@@ -35,7 +35,11 @@ export const COMMANDS: readonly Command[] = [
   configCheck,
   checkpointVerify,
   external('audit export', 'stream audit records as NDJSON or CSV, with progress', () => import('./audit-export.js')),
-  external('console', 'the auditors\' console: a local web page signing each call with your key', () => import('./console.js')),
+  external(
+    'console',
+    "the auditors' console: a local web page signing each call with your key",
+    () => import('./console.js')
+  ),
   external('batch', 'submit a batch of lookups, follow it, collect its results', () => import('./batch.js')),
 ]
 

@@ -20,11 +20,15 @@ export class CliFailure extends Error {
 }
 
 const AGENCY = /^[A-Z0-9][A-Z0-9._-]{1,63}$/
-const READ_ERRORS: Record<string, string> = { ENOENT: 'no such file', EACCES: 'permission denied', EISDIR: 'it is a directory' }
+const READ_ERRORS: Record<string, string> = {
+  ENOENT: 'no such file',
+  EACCES: 'permission denied',
+  EISDIR: 'it is a directory',
+}
 
 /** The signer for `iss` from a private JWK file (or, without one, the demo key, said out loud). */
 export async function loadSigner (
-  iss: string | undefined, keyPath: string | undefined, warn: (t: string) => void, aud?: string,
+  iss: string | undefined, keyPath: string | undefined, warn: (t: string) => void, aud?: string
 ): Promise<Signer> {
   if (iss === undefined || !AGENCY.test(iss)) {
     throw new CliFailure('--iss must name the agency (e.g. VN.TTCP)', EXIT.usage)
@@ -119,7 +123,7 @@ export function refusalMessage (iss: string, status: number, body: string): stri
 
 /** A signed GET; resolves with the reply (body unread), or fails as a transport failure. */
 export async function signedGet (
-  base: string, signer: Signer, target: string, dispatcher?: Dispatcher,
+  base: string, signer: Signer, target: string, dispatcher?: Dispatcher
 ): Promise<Dispatcher.ResponseData> {
   const token = await signRequest(signer, { method: 'GET', target })
   try {

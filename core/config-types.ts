@@ -100,20 +100,26 @@ export interface GatewaySpec {
   readonly id: string
   readonly maxClockSkewSeconds: number
   readonly limits: {
-    readonly bodyBytes: number, readonly tokenBytes: number, readonly upstreamResponseBytes: number
+    readonly bodyBytes: number
+    readonly tokenBytes: number
+    readonly upstreamResponseBytes: number
     readonly batchBodyBytes: number
     /** Time to receive a whole request (head and body); a client slower than this gets 400 request.invalid. */
     readonly requestTimeoutMs: number
   }
   readonly secrets: {
     readonly pseudonymKey: string
-    readonly cacheKeys: ReadonlyArray<{ readonly id: string, readonly key: string }>
+    readonly cacheKeys: ReadonlyArray<{ readonly id: string; readonly key: string }>
     readonly checkpointKeyFile?: string
     /** Public JWK files of earlier checkpoint keys, relative to the config directory (key rotation). */
     readonly checkpointPublicKeys: readonly string[]
   }
-  readonly jwks: { readonly cacheSeconds: number, readonly refreshCooldownSeconds: number, readonly timeoutMs: number }
-  readonly reuse: { readonly maxStaleSeconds: number, readonly waitTimeoutMs: number }
+  readonly jwks: {
+    readonly cacheSeconds: number
+    readonly refreshCooldownSeconds: number
+    readonly timeoutMs: number
+  }
+  readonly reuse: { readonly maxStaleSeconds: number; readonly waitTimeoutMs: number }
   readonly log: {
     readonly retentionDays: number
     readonly batchMaxRecords: number
@@ -121,8 +127,13 @@ export interface GatewaySpec {
     readonly checkpointEverySeconds: number
   }
   /** Batch lookups (CONTRACT §10). */
-  readonly batch: { readonly resultTtlHours: number, readonly maxItems: number, readonly window: number, readonly concurrency: number }
-  readonly redis: { readonly keyPrefix: string, readonly commandTimeoutMs: number }
+  readonly batch: {
+    readonly resultTtlHours: number
+    readonly maxItems: number
+    readonly window: number
+    readonly concurrency: number
+  }
+  readonly redis: { readonly keyPrefix: string; readonly commandTimeoutMs: number }
   /** While Redis is unreachable: guard replays in each instance (`local`) or refuse signed requests (503). */
   readonly replay: { readonly whenRedisDown: 'local' | 'refuse' }
   /** Failed verifications an agency may make per subject per (UTC) day before 429 (CONTRACT §5 v1.1). */

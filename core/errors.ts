@@ -65,7 +65,11 @@ export class GatewayError extends Error {
 }
 
 /** Shorthand used across the request path: `throw problem('access.denied', '...')`. */
-export function problem (code: ProblemCode, detail?: string, opts?: ConstructorParameters<typeof GatewayError>[2]): GatewayError {
+export function problem (
+  code: ProblemCode,
+  detail?: string,
+  opts?: ConstructorParameters<typeof GatewayError>[2]
+): GatewayError {
   return new GatewayError(code, detail, opts)
 }
 

@@ -18,11 +18,11 @@ import type { Redis } from 'ioredis'
 import { pino, type Logger } from 'pino'
 import type { GatewayConfig } from '../core/config-types.js'
 import { Pseudonymizer } from '../core/pseudonym.js'
-import { MemoryQuota, RedisQuota, type QuotaLimiter } from './access/quota.js'
+import { MemoryQuota, RedisQuota } from './access/quota.js'
 import { MemoryVerifyBudget, RedisVerifyBudget, verifyBudgetGate } from './access/verify-budget.js'
 import { buildApp } from './app.js'
 import type { GatewayServices } from './services.js'
-import { MemoryReplayGuard, RedisReplayGuard, type ReplayGuard } from './auth/replay-guard.js'
+import { MemoryReplayGuard, RedisReplayGuard } from './auth/replay-guard.js'
 import { persistentReplayGuard, redisGuardDisk } from './auth/replay-journal.js'
 import { createBatchService } from './batch/service.js'
 import { BUILTIN_ROUTES, builtinHandlers } from './builtins/index.js'
@@ -32,7 +32,6 @@ import { Metrics } from './ops/metrics.js'
 import { connectRedis, waitReady } from './process/redis.js'
 import type { RequestPathDeps } from './pipeline/request-path.js'
 import { RecordCipher } from './reuse/cipher.js'
-import type { RecordReader } from './reuse/reader.js'
 import { GATEWAY_VERSION } from './reuse/record-version.js'
 import { RedisRecordStore } from './reuse/redis-store.js'
 import { ReuseReader } from './reuse/reuse-reader.js'
@@ -47,7 +46,7 @@ import { LogWriter } from './txlog/writer.js'
 
 /** The reuse reader ("provide once") over a store. */
 export function reuseReader (
-  config: GatewayConfig, store: RecordStore, opts: { pseudonymizer?: Pseudonymizer, logger?: Logger } = {},
+  config: GatewayConfig, store: RecordStore, opts: { pseudonymizer?: Pseudonymizer, logger?: Logger } = {}
 ): ReuseReader {
   const logger = opts.logger
   return new ReuseReader({
@@ -56,7 +55,11 @@ export function reuseReader (
     pseudonymizer: opts.pseudonymizer ?? new Pseudonymizer(config.gateway.secrets.pseudonymKey),
     maxStaleSeconds: config.gateway.reuse.maxStaleSeconds,
     waitTimeoutMs: config.gateway.reuse.waitTimeoutMs,
-    onStoreError: (err) => logger?.warn({ err: { message: (err as Error).message } }, 'reuse store unavailable; reading registries directly'),
+    onStoreError: (err) =>
+      logger?.warn(
+        { err: { message: (err as Error).message } },
+        'reuse store unavailable; reading registries directly'
+      ),
     onStoreRecovered: () => logger?.info('reuse store available again'),
   })
 }
@@ -95,11 +98,18 @@ export function standaloneServices (config: GatewayConfig, parts: ServiceParts =
 }
 
 /** The services a gateway process runs on, from its environment. */
-export async function createServices (env: Environment, config: GatewayConfig, logger: Logger): Promise<GatewayServices> {
+export async function createServices (
+  env: Environment,
+  config: GatewayConfig,
+  logger: Logger
+): Promise<GatewayServices> {
   const pseudonymizer = new Pseudonymizer(config.gateway.secrets.pseudonymKey)
   if (env.redisUrl === null) {
     const journal = join(env.dataDir, 'replay')
-    logger.info({ replayJournal: journal }, 'standalone: replay guard (journalled to disk) and reuse store in process')
+    logger.info(
+      { replayJournal: journal },
+      'standalone: replay guard (journalled to disk) and reuse store in process'
+    )
     const log = await openTransactionLog(env, config, logger, null)
     // jtis are journalled under DATA_DIR: a restart must not reopen tokens already used (CONTRACT §3 v1.1).
     const replayGuard = persistentReplayGuard(journal)
@@ -107,13 +117,21 @@ export async function createServices (env: Environment, config: GatewayConfig, l
     return standaloneServices(config, { pseudonymizer, replayGuard, records, log })
   }
   const redis = connectRedis({ url: env.redisUrl, commandTimeoutMs: config.gateway.redis.commandTimeoutMs, logger })
-  if (!await waitReady(redis, 3000)) logger.warn('redis not ready at startup; serving degraded until it is')
+  if (!(await waitReady(redis, 3000))) logger.warn('redis not ready at startup; serving degraded until it is')
   const prefix = config.gateway.redis.keyPrefix
   // jtis guarded alone while Redis was away are journalled under DATA_DIR and written to Redis before serving.
   const replayGuard = new RedisReplayGuard(redis, prefix, {
     disk: redisGuardDisk(join(env.dataDir, 'replay', 'redis')),
-    onDegraded: (err) => logger.warn({ err: { message: (err as Error).message } }, 'replay guard: redis unavailable, remembering locally'),
-    onStateLost: (until) => logger.warn({ until: new Date(until).toISOString() }, 'replay guard: redis lost its jtis; guarding locally too'),
+    onDegraded: (err) =>
+      logger.warn(
+        { err: { message: (err as Error).message } },
+        'replay guard: redis unavailable, remembering locally'
+      ),
+    onStateLost: (until) =>
+      logger.warn(
+        { until: new Date(until).toISOString() },
+        'replay guard: redis lost its jtis; guarding locally too'
+      ),
   })
   await replayGuard.start()
   const records = reuseReader(config, new RedisRecordStore(redis, prefix), { pseudonymizer, logger })
@@ -160,7 +178,11 @@ export async function composeGateway (opts: ComposeOptions): Promise<FastifyInst
     configDigest: () => (state as GatewayState).current().config.digest,
   })
   state = new GatewayState({
-    config, builtins: BUILTIN_ROUTES, records: services.records, metrics, logger,
+    config,
+    builtins: BUILTIN_ROUTES,
+    records: services.records,
+    metrics,
+    logger,
     ...(opts.loadConfig === undefined ? {} : { loadConfig: opts.loadConfig }),
   })
   const gateway = state
@@ -182,8 +204,12 @@ export async function composeGateway (opts: ComposeOptions): Promise<FastifyInst
     },
     fetch: { records: services.records, metrics },
     builtins: builtinHandlers({
-      records: services.records, log: services.log, pseudonymizer, reload: () => gateway.reload(),
-      cluster: () => cluster, batches,
+      records: services.records,
+      log: services.log,
+      pseudonymizer,
+      reload: () => gateway.reload(),
+      cluster: () => cluster,
+      batches,
     }),
   }
   const app = await buildApp({
@@ -212,7 +238,7 @@ export async function composeGateway (opts: ComposeOptions): Promise<FastifyInst
 
 /** This instance's place in the platform: alone without Redis, else beside every instance sharing it. */
 async function joinPlatform (
-  redis: Redis | null, config: GatewayConfig, state: GatewayState, logger: Logger,
+  redis: Redis | null, config: GatewayConfig, state: GatewayState, logger: Logger
 ): Promise<Cluster> {
   const options = {
     version: GATEWAY_VERSION,
@@ -232,13 +258,19 @@ async function joinPlatform (
  * own: the configuration, the shared reuse store and gates; their records go straight to the database.
  */
 export async function composeWorker (
-  env: Environment & { redisUrl: string }, config: GatewayConfig, logger: Logger,
+  env: Environment & { redisUrl: string }, config: GatewayConfig, logger: Logger
 ): Promise<{ close (): Promise<void> }> {
   const sql = await openDatabase(env)
   const writer = new LogWriter(sql)
   const prefix = config.gateway.redis.keyPrefix
   const logWorker = startLogWorker(env.redisUrl, `${prefix}bull`, writer, logger)
-  const maintenance = new LogMaintenance(sql, writer, await loadCheckpointer(config, logger), config.gateway.log, logger)
+  const maintenance = new LogMaintenance(
+    sql,
+    writer,
+    await loadCheckpointer(config, logger),
+    config.gateway.log,
+    logger
+  )
   const heartbeat = await startHeartbeat(env.dataDir, async () => {
     await sql.query('SELECT 1')
     return logWorker.worker.isRunning()
@@ -256,7 +288,13 @@ export async function composeWorker (
     verifyBudget: verifyBudgetGate(new RedisVerifyBudget(redis, prefix), pseudonymizer),
     pseudonymizer,
   }
-  batches.startWorkers({ current: () => runtime, operation: { access, fetch: { records } }, sink, pseudonymizer, logger })
+  batches.startWorkers({
+    current: () => runtime,
+    operation: { access, fetch: { records } },
+    sink,
+    pseudonymizer,
+    logger,
+  })
   return {
     async close () {
       clearInterval(heartbeat)

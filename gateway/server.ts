@@ -24,7 +24,9 @@ export function demoSecrets (config: GatewayConfig): string[] {
   const s = config.gateway.secrets
   const found: string[] = []
   if (s.pseudonymKey.startsWith('demo-only')) found.push('secrets.pseudonymKey')
-  if (s.cacheKeys.some((k) => Buffer.from(k.key, 'base64').toString('utf8').startsWith('demo-only'))) found.push('secrets.cacheKeys')
+  if (s.cacheKeys.some((k) => Buffer.from(k.key, 'base64').toString('utf8').startsWith('demo-only'))) {
+    found.push('secrets.cacheKeys')
+  }
   if (s.checkpointKeyFile?.includes('demo/keys') === true) found.push('secrets.checkpointKeyFile')
   return found
 }
@@ -33,7 +35,11 @@ export function createLogger (env: Environment): Logger {
   return pino(loggerOptions(env.logLevel) as object)
 }
 
-export async function startGateway (env: Environment, logger = createLogger(env), opts: { onClose?: () => Promise<void> } = {}): Promise<RunningGateway> {
+export async function startGateway (
+  env: Environment,
+  logger = createLogger(env),
+  opts: { onClose?: () => Promise<void> } = {}
+): Promise<RunningGateway> {
   let config
   try {
     config = await loadConfig(env.configDir, env.vars)
@@ -42,7 +48,12 @@ export async function startGateway (env: Environment, logger = createLogger(env)
     throw err
   }
   const demo = demoSecrets(config)
-  if (demo.length > 0) logger.warn({ secrets: demo }, 'DEMO secrets in use: fine for a demo, never for real data (see README, Production)')
+  if (demo.length > 0) {
+    logger.warn(
+      { secrets: demo },
+      'DEMO secrets in use: fine for a demo, never for real data (see README, Production)'
+    )
+  }
   const demoKeys = await demoAgencies(config)
   if (demoKeys.length > 0) {
     // Loud on purpose: anyone holding this repository can call as these agencies, admins and auditors included.
@@ -51,8 +62,13 @@ export async function startGateway (env: Environment, logger = createLogger(env)
   }
   const services = await createServices(env, config, logger)
   const app = await composeGateway({
-    config, services, logger, loadConfig: () => loadConfig(env.configDir, env.vars), shed: env.shed,
-    batchWorkers: env.worker, trustProxy: env.trustProxy,
+    config,
+    services,
+    logger,
+    loadConfig: () => loadConfig(env.configDir, env.vars),
+    shed: env.shed,
+    batchWorkers: env.worker,
+    trustProxy: env.trustProxy,
   })
   app.addHook('onClose', async () => {
     await services.close()
@@ -61,15 +77,24 @@ export async function startGateway (env: Environment, logger = createLogger(env)
 
   const onHup = (): void => {
     app.gateway.reload().catch((err: unknown) => {
-      logger.error({ issues: err instanceof ConfigError ? err.issues : undefined, err: err instanceof ConfigError ? undefined : err }, 'reload refused; the running configuration keeps serving')
+      logger.error(
+        {
+          issues: err instanceof ConfigError ? err.issues : undefined,
+          err: err instanceof ConfigError ? undefined : err,
+        },
+        'reload refused; the running configuration keeps serving'
+      )
     })
   }
   process.on('SIGHUP', onHup)
-  const grace = closeWithGrace({ delay: 10_000, skip: ['SIGHUP'], logger: { error: (m: unknown) => logger.error({ err: m }, 'closing') } }, async ({ signal, err }) => {
-    if (err !== undefined) logger.error({ err }, 'fatal error; closing')
-    else logger.info({ signal }, 'closing')
-    await app.close()
-  })
+  const grace = closeWithGrace(
+    { delay: 10_000, skip: ['SIGHUP'], logger: { error: (m: unknown) => logger.error({ err: m }, 'closing') } },
+    async ({ signal, err }) => {
+      if (err !== undefined) logger.error({ err }, 'fatal error; closing')
+      else logger.info({ signal }, 'closing')
+      await app.close()
+    }
+  )
   app.addHook('onClose', async () => {
     process.off('SIGHUP', onHup)
     grace.uninstall()

@@ -40,7 +40,7 @@ export class NdxClient {
   }
 
   /** Signs and sends one request; `target` is the path and query, e.g. `/v1/population/citizens/001`. */
-  async call<T = unknown> (method: string, target: string, opts: CallOptions = {}): Promise<GatewayReply<T>> {
+  async call<T = unknown>(method: string, target: string, opts: CallOptions = {}): Promise<GatewayReply<T>> {
     const body = opts.body === undefined ? undefined : JSON.stringify(opts.body)
     const token = await signRequest(this.#signer, {
       method,
@@ -63,28 +63,44 @@ export class NdxClient {
     })
     const text = await res.body.text()
     let parsed: unknown = text
-    try { parsed = text === '' ? null : JSON.parse(text) } catch { /* not JSON: keep the text */ }
+    try {
+      parsed = text === '' ? null : JSON.parse(text)
+    } catch {
+      /* not JSON: keep the text */
+    }
     const txn = res.headers['x-transaction-id']
-    return { status: res.statusCode, headers: res.headers, body: parsed as T, transactionId: typeof txn === 'string' ? txn : undefined }
+    return {
+      status: res.statusCode,
+      headers: res.headers,
+      body: parsed as T,
+      transactionId: typeof txn === 'string' ? txn : undefined,
+    }
   }
 
-  citizen (personalId: string, opts: { purpose: string, fields?: string[], sub?: string }): Promise<GatewayReply> {
+  citizen (personalId: string, opts: { purpose: string; fields?: string[]; sub?: string }): Promise<GatewayReply> {
     return this.call('GET', `/v1/population/citizens/${personalId}${fieldsQuery(opts.fields)}`, opts)
   }
 
-  verifyCitizen (personalId: string, claims: Record<string, unknown>, opts: { purpose: string, sub?: string }): Promise<GatewayReply> {
+  verifyCitizen (
+    personalId: string,
+    claims: Record<string, unknown>,
+    opts: { purpose: string; sub?: string }
+  ): Promise<GatewayReply> {
     return this.call('POST', `/v1/population/citizens/${personalId}/verify`, { ...opts, body: claims })
   }
 
-  civilEvents (personalId: string, opts: { purpose: string, fields?: string[], sub?: string }): Promise<GatewayReply> {
+  civilEvents (personalId: string, opts: { purpose: string; fields?: string[]; sub?: string }): Promise<GatewayReply> {
     return this.call('GET', `/v1/civil-status/persons/${personalId}/events${fieldsQuery(opts.fields)}`, opts)
   }
 
-  maritalStatus (personalId: string, opts: { purpose: string, fields?: string[], sub?: string }): Promise<GatewayReply> {
+  maritalStatus (
+    personalId: string,
+    opts: { purpose: string; fields?: string[]; sub?: string }
+  ): Promise<GatewayReply> {
     return this.call('GET', `/v1/civil-status/persons/${personalId}/marital-status${fieldsQuery(opts.fields)}`, opts)
   }
 
-  enterprise (code: string, opts: { purpose?: string, fields?: string[], sub?: string } = {}): Promise<GatewayReply> {
+  enterprise (code: string, opts: { purpose?: string; fields?: string[]; sub?: string } = {}): Promise<GatewayReply> {
     return this.call('GET', `/v1/business-registry/enterprises/${code}${fieldsQuery(opts.fields)}`, opts)
   }
 }

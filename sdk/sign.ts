@@ -78,8 +78,16 @@ export async function signerFromFile (agencyId: string, path: string, audience?:
 }
 
 /** A new signing key pair: the private JWK to keep, and the public JWK for the agency's config file. */
-export async function generateAgencyKey (kid: string, alg: SigningAlgorithm = 'ES256'): Promise<{ privateJwk: PrivateKeyFile, publicJwk: JWK }> {
-  const options = alg === 'EdDSA' ? { crv: 'Ed25519', extractable: true } : alg.startsWith('PS') || alg.startsWith('RS') ? { modulusLength: 3072, extractable: true } : { extractable: true }
+export async function generateAgencyKey (
+  kid: string,
+  alg: SigningAlgorithm = 'ES256'
+): Promise<{ privateJwk: PrivateKeyFile; publicJwk: JWK }> {
+  const options =
+    alg === 'EdDSA'
+      ? { crv: 'Ed25519', extractable: true }
+      : alg.startsWith('PS') || alg.startsWith('RS')
+        ? { modulusLength: 3072, extractable: true }
+        : { extractable: true }
   const { privateKey, publicKey } = await generateKeyPair(alg, options)
   const privateJwk = { ...(await exportJWK(privateKey)), kid, alg }
   const publicJwk = await exportJWK(publicKey)

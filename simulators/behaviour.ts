@@ -31,7 +31,11 @@ export interface Simulator {
   close (): Promise<void>
 }
 
-export function createSimulator (name: string, settings: SimulatorSettings, register: (app: FastifyInstance, sim: Simulator) => void): Simulator {
+export function createSimulator (
+  name: string,
+  settings: SimulatorSettings,
+  register: (app: FastifyInstance, sim: Simulator) => void
+): Simulator {
   const app = Fastify({ logger: false, bodyLimit: 1024 * 1024 })
   const stats: SimulatorStats = { lookups: new Map(), requests: 0, failures: 0 }
   const sim: Simulator = {
@@ -39,7 +43,8 @@ export function createSimulator (name: string, settings: SimulatorSettings, regi
     app,
     settings,
     stats,
-    lookupCount: (id) => id === undefined ? [...stats.lookups.values()].reduce((a, b) => a + b, 0) : stats.lookups.get(id) ?? 0,
+    lookupCount: (id) =>
+      id === undefined ? [...stats.lookups.values()].reduce((a, b) => a + b, 0) : (stats.lookups.get(id) ?? 0),
     async listen (port, host = '127.0.0.1') {
       await app.listen({ port, host })
       const addr = app.server.address()
@@ -52,7 +57,10 @@ export function createSimulator (name: string, settings: SimulatorSettings, regi
     if (settings.latencyMs > 0) await sleep(settings.latencyMs)
     if (settings.failRate > 0 && Math.random() < settings.failRate) {
       stats.failures++
-      return reply.code(503).header('retry-after', '1').type('text/html; charset=utf-8')
+      return reply
+        .code(503)
+        .header('retry-after', '1')
+        .type('text/html; charset=utf-8')
         .send('<html><body><h1>503 Service Temporarily Unavailable</h1></body></html>')
     }
   })

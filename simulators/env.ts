@@ -6,7 +6,9 @@
 function port (value: string | undefined, fallback: number, name: string): number {
   if (value === undefined || value === '') return fallback
   const n = Number(value)
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`${name} must be a port number, got ${JSON.stringify(value)}`)
+  if (!Number.isInteger(n) || n < 0 || n > 65535) {
+    throw new Error(`${name} must be a port number, got ${JSON.stringify(value)}`)
+  }
   return n
 }
 
@@ -22,7 +24,9 @@ export function readSimulatorEnvironment (env: NodeJS.ProcessEnv = process.env):
   const latencyMs = Number(env.SIM_LATENCY_MS ?? 0)
   const failRate = Number(env.SIM_FAIL_RATE ?? 0)
   if (!Number.isFinite(latencyMs) || latencyMs < 0) throw new Error('SIM_LATENCY_MS must be a number of milliseconds')
-  if (!Number.isFinite(failRate) || failRate < 0 || failRate > 1) throw new Error('SIM_FAIL_RATE must be between 0 and 1')
+  if (!Number.isFinite(failRate) || failRate < 0 || failRate > 1) {
+    throw new Error('SIM_FAIL_RATE must be between 0 and 1')
+  }
   const keys: { population?: string, civilStatus?: string, businessRegistry?: string } = {}
   if (env.POPULATION_API_KEY) keys.population = env.POPULATION_API_KEY
   if (env.CIVIL_STATUS_API_KEY) keys.civilStatus = env.CIVIL_STATUS_API_KEY

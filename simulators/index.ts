@@ -25,7 +25,11 @@ export interface RunningSimulators {
 }
 
 export const DEFAULT_PORTS = { population: 4101, civilStatus: 4102, businessRegistry: 4103 }
-export const DEMO_KEYS = { population: 'demo-population-key', civilStatus: 'demo-civil-status-key', businessRegistry: 'demo-business-registry-key' }
+export const DEMO_KEYS = {
+  population: 'demo-population-key',
+  civilStatus: 'demo-civil-status-key',
+  businessRegistry: 'demo-business-registry-key',
+}
 
 export async function startSimulators (opts: SimulatorOptions = {}): Promise<RunningSimulators> {
   const host = opts.host ?? '127.0.0.1'
@@ -33,11 +37,18 @@ export async function startSimulators (opts: SimulatorOptions = {}): Promise<Run
   const common = { latencyMs: opts.latencyMs ?? 0, failRate: opts.failRate ?? 0 }
   const population = populationSimulator({ ...common, apiKey: opts.keys?.population ?? DEMO_KEYS.population })
   const civilStatus = civilStatusSimulator({ ...common, apiKey: opts.keys?.civilStatus ?? DEMO_KEYS.civilStatus })
-  const businessRegistry = businessRegistrySimulator({ ...common, apiKey: opts.keys?.businessRegistry ?? DEMO_KEYS.businessRegistry })
+  const businessRegistry = businessRegistrySimulator({
+    ...common,
+    apiKey: opts.keys?.businessRegistry ?? DEMO_KEYS.businessRegistry,
+  })
   const started: Simulator[] = []
   try {
     const urls: string[] = []
-    for (const [sim, port] of [[population, ports.population], [civilStatus, ports.civilStatus], [businessRegistry, ports.businessRegistry]] as const) {
+    for (const [sim, port] of [
+      [population, ports.population],
+      [civilStatus, ports.civilStatus],
+      [businessRegistry, ports.businessRegistry],
+    ] as const) {
       urls.push(await sim.listen(port, host))
       started.push(sim)
     }
@@ -45,8 +56,14 @@ export async function startSimulators (opts: SimulatorOptions = {}): Promise<Run
       population,
       civilStatus,
       businessRegistry,
-      env: { POPULATION_URL: urls[0] as string, CIVIL_STATUS_URL: urls[1] as string, BUSINESS_REGISTRY_URL: urls[2] as string },
-      close: async () => { await Promise.all([population.close(), civilStatus.close(), businessRegistry.close()]) },
+      env: {
+        POPULATION_URL: urls[0] as string,
+        CIVIL_STATUS_URL: urls[1] as string,
+        BUSINESS_REGISTRY_URL: urls[2] as string,
+      },
+      close: async () => {
+        await Promise.all([population.close(), civilStatus.close(), businessRegistry.close()])
+      },
     }
   } catch (err) {
     await Promise.all(started.map((s) => s.close()))

@@ -4,5 +4,16 @@ import { startSimulators } from './index.js'
 
 const settings = readSimulatorEnvironment()
 const sims = await startSimulators(settings)
-process.stdout.write(JSON.stringify({ msg: 'registry simulators listening', ...sims.env, latencyMs: settings.latencyMs, failRate: settings.failRate }) + '\n')
-for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => { void sims.close().then(() => process.exit(0)) })
+process.stdout.write(
+  JSON.stringify({
+    msg: 'registry simulators listening',
+    ...sims.env,
+    latencyMs: settings.latencyMs,
+    failRate: settings.failRate,
+  }) + '\n'
+)
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    void sims.close().then(() => process.exit(0))
+  })
+}

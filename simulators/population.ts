@@ -18,9 +18,13 @@ export function populationSimulator (settings: SimulatorSettings): Simulator {
       }
       countLookup(sim, id)
       const citizen = citizens.get(id)
-      if (citizen === undefined) return reply.code(404).send({ maLoi: 'KHONG_TIM_THAY', thongDiep: 'Không tìm thấy công dân' })
+      if (citizen === undefined) {
+        return reply.code(404).send({ maLoi: 'KHONG_TIM_THAY', thongDiep: 'Không tìm thấy công dân' })
+      }
       return citizen
     })
-    app.setNotFoundHandler((_req, reply) => reply.code(404).send({ maLoi: 'DUONG_DAN_KHONG_TON_TAI', thongDiep: 'Đường dẫn không tồn tại' }))
+    app.setNotFoundHandler((_req, reply) =>
+      reply.code(404).send({ maLoi: 'DUONG_DAN_KHONG_TON_TAI', thongDiep: 'Đường dẫn không tồn tại' })
+    )
   })
 }

@@ -47,10 +47,12 @@ export async function renderIntegrity (w) {
 async function renderCheckpoints (w, cursor, rows = []) {
   const res = await api('/v1/audit/checkpoints', cursor ? { ...w, cursor } : w)
   rows.push(...res.items)
-  replace('checkpoints', rows.length === 0 ? el('p', { class: 'muted' }, 'No checkpoint in this window.') : table([
-    ['seq', (c) => fmtInt(c.seq)], ['time (UTC)', (c) => fmtTime(c.time)], ['key', (c) => c.kid ?? '—'],
-    ['hash', (c) => el('span', { class: 'mono', title: c.hash }, `${c.hash.slice(0, 16)}…`)],
-  ], rows), res.nextCursor ? el('button', { onclick: () => renderCheckpoints(w, res.nextCursor, rows) }, 'More') : '')
+  replace('checkpoints', rows.length === 0
+    ? el('p', { class: 'muted' }, 'No checkpoint in this window.')
+    : table([
+      ['seq', (c) => fmtInt(c.seq)], ['time (UTC)', (c) => fmtTime(c.time)], ['key', (c) => c.kid ?? '—'],
+      ['hash', (c) => el('span', { class: 'mono', title: c.hash }, `${c.hash.slice(0, 16)}…`)],
+    ], rows), res.nextCursor ? el('button', { onclick: () => renderCheckpoints(w, res.nextCursor, rows) }, 'More') : '')
   let keys
   try {
     keys = (await api('/v1/audit/keys')).keys

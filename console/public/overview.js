@@ -110,7 +110,8 @@ export async function renderOverview (w, opts) {
     if (!bySvc.has(s)) bySvc.set(s, [])
     bySvc.get(s).push(`${g.purpose ?? '(no purpose)'} ${fmtInt(g.count)}`)
   }
-  replace('purposes', bySvc.size === 0 ? el('p', { class: 'muted' }, 'Nothing in this window')
+  replace('purposes', bySvc.size === 0
+    ? el('p', { class: 'muted' }, 'Nothing in this window')
     : el('dl', {}, [...bySvc].sort().flatMap(([s, ps]) => [el('dt', {}, s), el('dd', {}, ps.join(' · '))])),
   purposes.note ? el('p', { class: 'muted small' }, purposes.note) : '')
 }

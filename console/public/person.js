@@ -17,19 +17,31 @@ export async function renderPerson (w, subject, showRecord) {
     `${fmtInt(count(['ok']))} served, ${fmtInt(count(['denied', 'rejected']))} refused, `,
     `${fmtInt(count(['not_found']))} not found, ${fmtInt(count(['error']))} failed`,
     complete ? '' : ' (the first 10,000; narrow the window to see the rest)')
-  const rows = items.length === 0
-    ? el('p', { class: 'muted' }, 'No attempt on this subject within the window.')
-    : table([
-      ['time (UTC)', (r) => fmtTime(r.time)],
-      ['agency', (r) => r.client ?? (r.claimedClient ? `(unidentified; claimed ${r.claimedClient})` : '(unidentified)')],
-      ['service · operation', (r) => `${r.service ?? '—'} · ${r.operation ?? '—'}`],
-      ['purpose', (r) => r.purpose ?? '—'],
-      ['fields', (r) => r.fields === null || r.fields === undefined ? '—' : r.fields.join(', ')],
-      ['outcome', (r) => badge(r.outcome)],
-      ['status · code', (r) => `${r.status}${r.code ? ` · ${r.code}` : ''}`],
-      ['on behalf of', (r) => r.onBehalfOf
-        ? el('span', { class: 'mono', title: 'pseudonym' }, `${r.onBehalfOf.slice(0, 10)}…`)
-        : '—'],
-    ], items, showRecord)
+  const rows =
+    items.length === 0
+      ? el('p', { class: 'muted' }, 'No attempt on this subject within the window.')
+      : table(
+        [
+          ['time (UTC)', (r) => fmtTime(r.time)],
+          [
+            'agency',
+            (r) => r.client ?? (r.claimedClient ? `(unidentified; claimed ${r.claimedClient})` : '(unidentified)'),
+          ],
+          ['service · operation', (r) => `${r.service ?? '—'} · ${r.operation ?? '—'}`],
+          ['purpose', (r) => r.purpose ?? '—'],
+          ['fields', (r) => (r.fields === null || r.fields === undefined ? '—' : r.fields.join(', '))],
+          ['outcome', (r) => badge(r.outcome)],
+          ['status · code', (r) => `${r.status}${r.code ? ` · ${r.code}` : ''}`],
+          [
+            'on behalf of',
+            (r) =>
+              r.onBehalfOf
+                ? el('span', { class: 'mono', title: 'pseudonym' }, `${r.onBehalfOf.slice(0, 10)}…`)
+                : '—',
+          ],
+        ],
+        items,
+        showRecord
+      )
   replace('person-result', summary, rows)
 }

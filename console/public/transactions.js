@@ -30,16 +30,18 @@ async function load () {
   const params = { ...current.w, ...current.filters, limit: PAGE, cursor: cursors[page] }
   const res = await api('/v1/audit/transactions', params)
   cursors[page + 1] = res.nextCursor ?? undefined
-  replace('tx-table', res.items.length === 0 ? el('p', { class: 'muted' }, 'No record matches.') : table([
-    ['time (UTC)', (r) => fmtTime(r.time)],
-    ['agency', (r) => r.client ?? '(unidentified)'],
-    ['service · operation', (r) => `${r.service ?? '—'} · ${r.operation ?? '—'}`],
-    ['purpose', (r) => r.purpose ?? '—'],
-    ['outcome', (r) => badge(r.outcome)],
-    ['status', (r) => String(r.status)],
-    ['code', (r) => r.code ?? '—'],
-    ['source', (r) => r.source ?? '—'],
-  ], res.items, showRecord))
+  replace('tx-table', res.items.length === 0
+    ? el('p', { class: 'muted' }, 'No record matches.')
+    : table([
+      ['time (UTC)', (r) => fmtTime(r.time)],
+      ['agency', (r) => r.client ?? '(unidentified)'],
+      ['service · operation', (r) => `${r.service ?? '—'} · ${r.operation ?? '—'}`],
+      ['purpose', (r) => r.purpose ?? '—'],
+      ['outcome', (r) => badge(r.outcome)],
+      ['status', (r) => String(r.status)],
+      ['code', (r) => r.code ?? '—'],
+      ['source', (r) => r.source ?? '—'],
+    ], res.items, showRecord))
   document.getElementById('prev').disabled = page === 0
   document.getElementById('next').disabled = !res.nextCursor
   replace('page-no', `page ${page + 1}${res.window ? ` · ${res.window.from} → ${res.window.to}` : ''}`)

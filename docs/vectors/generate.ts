@@ -82,7 +82,10 @@ for (const [i, c] of CASES.entries()) {
   const signer = await signerFromJwk(ISS, privateJwk)
   const jti = `vector-${String(i + 1).padStart(2, '0')}-0123456789abcdef`
   const token = await signRequest(signer, {
-    method: c.method, target: c.target, iat: IAT, jti,
+    method: c.method,
+    target: c.target,
+    iat: IAT,
+    jti,
     ...(c.body === undefined ? {} : { body: c.body }),
     ...(c.purpose === undefined ? {} : { purpose: c.purpose }),
     ...(c.sub === undefined ? {} : { sub: c.sub }),
@@ -92,7 +95,10 @@ for (const [i, c] of CASES.entries()) {
     name: c.name,
     key: { alg: c.alg, kid: privateJwk.kid, publicJwk, privateJwk },
     request: {
-      method: c.method, target: c.target, body: c.body ?? '', bodyBase64: Buffer.from(c.body ?? '', 'utf8').toString('base64'),
+      method: c.method,
+      target: c.target,
+      body: c.body ?? '',
+      bodyBase64: Buffer.from(c.body ?? '', 'utf8').toString('base64'),
     },
     bsh: bodyHash(c.body),
     header: decodeProtectedHeader(token),

@@ -16,10 +16,14 @@ export function requireRole (caller: Caller, role: Role): void {
 export function authorizeOperation (caller: Caller, op: CompiledOperation): Grant {
   requireRole(caller, 'consumer')
   const grant = caller.agency.spec.grants[`${op.service.service}.${op.spec.id}`]
-  if (grant === undefined) throw problem('access.denied', `${op.service.service}.${op.spec.id} is not granted to this agency`)
+  if (grant === undefined) {
+    throw problem('access.denied', `${op.service.service}.${op.spec.id} is not granted to this agency`)
+  }
   const purpose = caller.purpose
   if (purpose === null) {
-    if (op.service.personalData) throw problem('access.purpose', `${op.service.service} holds personal data: the token needs a purpose claim`)
+    if (op.service.personalData) {
+      throw problem('access.purpose', `${op.service.service} holds personal data: the token needs a purpose claim`)
+    }
   } else if (grant.purposes !== '*' && !grant.purposes.includes(purpose)) {
     throw problem('access.purpose', `Purpose ${purpose} is not granted for ${op.service.service}.${op.spec.id}`)
   }
@@ -41,7 +45,11 @@ export function selectFields (op: CompiledOperation, grant: Grant, fieldsParam: 
   const unknown = asked.filter((f) => !op.shape.fields.includes(f))
   if (unknown.length > 0 || asked.length === 0) {
     throw problem('request.invalid', 'fields names unknown fields', {
-      errors: (unknown.length > 0 ? unknown : ['']).map((f) => ({ in: 'query' as const, name: 'fields', reason: `${f === '' ? 'an empty name' : f} is not a field of this operation` })),
+      errors: (unknown.length > 0 ? unknown : ['']).map((f) => ({
+        in: 'query' as const,
+        name: 'fields',
+        reason: `${f === '' ? 'an empty name' : f} is not a field of this operation`,
+      })),
     })
   }
   const refused = asked.filter((f) => !allowed.includes(f))

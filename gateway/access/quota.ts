@@ -88,7 +88,9 @@ export class RedisQuota implements QuotaLimiter {
   async take (agency: string, perMinute: number, now = Date.now()): Promise<QuotaDecision> {
     const window = Math.floor(now / WINDOW_MS)
     try {
-      const count = Number(await this.#redis.ndxQuotaTake(`${this.#prefix}${agency}:${window}`, String(WINDOW_MS + 5000)))
+      const count = Number(
+        await this.#redis.ndxQuotaTake(`${this.#prefix}${agency}:${window}`, String(WINDOW_MS + 5000))
+      )
       return decision(count, perMinute, now)
     } catch {
       return this.#local.takeSync(agency, perMinute, now)

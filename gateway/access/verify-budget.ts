@@ -126,7 +126,7 @@ export type VerifyBudgetGate = (caller: Caller, subject: string, runtime: Runtim
  * (or refuses with 429 quota.exceeded) and returns what gives it back when every claim matched.
  */
 export function verifyBudgetGate (
-  budget: VerifyBudget, pseudonymizer: Pseudonymizer, metrics?: { verifyBudgetExhausted (): void },
+  budget: VerifyBudget, pseudonymizer: Pseudonymizer, metrics?: { verifyBudgetExhausted (): void }
 ): VerifyBudgetGate {
   return async (caller, subject, runtime) => {
     const max = runtime.config.gateway.verify.maxFailedPerSubjectPerDay

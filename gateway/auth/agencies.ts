@@ -30,15 +30,20 @@ export class AgencyEntry {
 export class AgencyDirectory {
   readonly #entries = new Map<string, AgencyEntry>()
 
-  constructor (config: GatewayConfig, previous?: AgencyDirectory, onJwksError?: (err: unknown, agency: string) => void) {
+  constructor (
+    config: GatewayConfig,
+    previous?: AgencyDirectory,
+    onJwksError?: (err: unknown, agency: string) => void
+  ) {
     const opts = config.gateway.jwks
     for (const spec of Object.values(config.agencies)) {
       let jwks: JwksCache | null = null
       if (spec.jwksUrl !== null) {
         const before = previous?.get(spec.id)?.jwks
-        jwks = before?.url === spec.jwksUrl
-          ? before
-          : new JwksCache(spec.jwksUrl, { ...opts, onError: (err) => onJwksError?.(err, spec.id) })
+        jwks =
+          before?.url === spec.jwksUrl
+            ? before
+            : new JwksCache(spec.jwksUrl, { ...opts, onError: (err) => onJwksError?.(err, spec.id) })
       }
       this.#entries.set(spec.id, new AgencyEntry(spec, jwks))
     }

@@ -77,7 +77,9 @@ function decodeJson (segment: string, what: string): Record<string, unknown> {
   } catch {
     throw problem('auth.malformed', `The token's ${what} is not base64url JSON`)
   }
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw problem('auth.malformed', `The token's ${what} is not a JSON object`)
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw problem('auth.malformed', `The token's ${what} is not a JSON object`)
+  }
   return value as Record<string, unknown>
 }
 
@@ -91,7 +93,9 @@ function clip (target: string): string {
 }
 
 export function hashBody (body: Buffer | undefined): string {
-  return body === undefined || body.length === 0 ? EMPTY_BODY_HASH : createHash('sha256').update(body).digest('base64url')
+  return body === undefined || body.length === 0
+    ? EMPTY_BODY_HASH
+    : createHash('sha256').update(body).digest('base64url')
 }
 
 export async function authenticate (
@@ -100,7 +104,7 @@ export async function authenticate (
   guard: ReplayGuard,
   settings: AuthSettings,
   progress: AuthProgress,
-  nowMs = Date.now(),
+  nowMs = Date.now()
 ): Promise<Caller> {
   const header = req.authorization
   if (header === undefined || header === '') throw problem('auth.missing', 'Send Authorization: Bearer <token>')
@@ -112,15 +116,23 @@ export async function authenticate (
 
   const protectedHeader = decodeJson(parts[1]!, 'header')
   const alg = protectedHeader.alg
-  if (typeof alg !== 'string' || !ALGORITHMS.has(alg)) throw problem('auth.algorithm', `Accepted algorithms: ${ALLOWED_ALGORITHMS.join(', ')}`)
+  if (typeof alg !== 'string' || !ALGORITHMS.has(alg)) {
+    throw problem('auth.algorithm', `Accepted algorithms: ${ALLOWED_ALGORITHMS.join(', ')}`)
+  }
   if (!isTyp(protectedHeader.typ)) throw problem('auth.malformed', 'The token header needs typ "ndx+jwt"')
   const kid = protectedHeader.kid
-  if (typeof kid !== 'string' || kid === '' || kid.length > 128) throw problem('auth.malformed', 'The token header needs a kid')
-  if ('crit' in protectedHeader || 'b64' in protectedHeader) throw problem('auth.malformed', 'The token header has unsupported parameters')
+  if (typeof kid !== 'string' || kid === '' || kid.length > 128) {
+    throw problem('auth.malformed', 'The token header needs a kid')
+  }
+  if ('crit' in protectedHeader || 'b64' in protectedHeader) {
+    throw problem('auth.malformed', 'The token header has unsupported parameters')
+  }
   if (parts[3] === '') throw problem('auth.signature', 'The token is not signed')
 
   const claims = decodeJson(parts[2]!, 'claims')
-  if (typeof claims.iss !== 'string' || claims.iss === '') throw problem('auth.malformed', 'The token needs an iss claim')
+  if (typeof claims.iss !== 'string' || claims.iss === '') {
+    throw problem('auth.malformed', 'The token needs an iss claim')
+  }
   progress.claimedClient = claims.iss.slice(0, 128)
   const agency = agencies.get(claims.iss)
   if (agency === undefined) throw problem('auth.unknown_client', 'No agency is registered under this iss')
@@ -144,23 +156,33 @@ export async function authenticate (
 
   const now = nowMs / 1000
   const { iat, exp } = claims
-  if (typeof iat !== 'number' || !Number.isFinite(iat)) throw problem('auth.malformed', 'The token needs a numeric iat claim')
+  if (typeof iat !== 'number' || !Number.isFinite(iat)) {
+    throw problem('auth.malformed', 'The token needs a numeric iat claim')
+  }
   if (Math.abs(now - iat) > settings.maxClockSkewSeconds) {
     throw problem('auth.expired', `iat must be within ${settings.maxClockSkewSeconds} seconds of the gateway's clock`)
   }
   if (exp !== undefined) {
     if (typeof exp !== 'number' || !Number.isFinite(exp)) throw problem('auth.malformed', 'exp must be numeric')
     if (exp <= now) throw problem('auth.expired', 'The token has expired')
-    if (exp > iat + MAX_LIFETIME_SECONDS) throw problem('auth.malformed', `exp may be at most ${MAX_LIFETIME_SECONDS} seconds after iat`)
+    if (exp > iat + MAX_LIFETIME_SECONDS) {
+      throw problem('auth.malformed', `exp may be at most ${MAX_LIFETIME_SECONDS} seconds after iat`)
+    }
   }
 
   const { jti, htm, htu, bsh, purpose, sub } = claims
-  if (typeof jti !== 'string' || !JTI.test(jti)) throw problem('auth.malformed', 'jti must be 16-128 characters of [A-Za-z0-9_-]')
+  if (typeof jti !== 'string' || !JTI.test(jti)) {
+    throw problem('auth.malformed', 'jti must be 16-128 characters of [A-Za-z0-9_-]')
+  }
   if (typeof htm !== 'string' || typeof htu !== 'string' || typeof bsh !== 'string') {
     throw problem('auth.malformed', 'The token needs htm, htu and bsh claims')
   }
-  if (purpose !== undefined && (typeof purpose !== 'string' || !PURPOSE.test(purpose))) throw problem('auth.malformed', 'purpose must be a purpose code')
-  if (sub !== undefined && (typeof sub !== 'string' || sub === '' || sub.length > 256)) throw problem('auth.malformed', 'sub must be a non-empty string')
+  if (purpose !== undefined && (typeof purpose !== 'string' || !PURPOSE.test(purpose))) {
+    throw problem('auth.malformed', 'purpose must be a purpose code')
+  }
+  if (sub !== undefined && (typeof sub !== 'string' || sub === '' || sub.length > 256)) {
+    throw problem('auth.malformed', 'sub must be a non-empty string')
+  }
   progress.purpose = purpose ?? null
   progress.onBehalfOf = sub ?? null
 
@@ -173,7 +195,10 @@ export async function authenticate (
   const computed = hashBody(req.body)
   if (bsh !== computed) {
     const bytes = req.body?.length ?? 0
-    throw problem('auth.binding', `bsh does not match the request body: the gateway computed ${computed} (${bytes} bytes)`)
+    throw problem(
+      'auth.binding',
+      `bsh does not match the request body: the gateway computed ${computed} (${bytes} bytes)`
+    )
   }
 
   // Remember the jti for as long as any configuration could accept its token (a later reload may widen the

@@ -71,7 +71,9 @@ export class JwksCache {
     const fresh = now - this.#fetchedAt < this.#opts.cacheSeconds * 1000
     if (fresh && this.#keys.has(kid)) return this.#keys.get(kid)
     // Expired, or a kid not seen yet: fetch again, unless we tried moments ago (then answer from what we have).
-    if (this.#inflight !== null || now - this.#attemptedAt >= this.#opts.refreshCooldownSeconds * 1000) await this.#refresh(now)
+    if (this.#inflight !== null || now - this.#attemptedAt >= this.#opts.refreshCooldownSeconds * 1000) {
+      await this.#refresh(now)
+    }
     return this.#keys.get(kid)
   }
 

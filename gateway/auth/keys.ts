@@ -34,7 +34,9 @@ export function publicKeyProblem (jwk: JWK): string | null {
   }
   try {
     const key = createPublicKey({ key: jwk as import('node:crypto').JsonWebKey, format: 'jwk' })
-    if (jwk.kty === 'RSA' && (key.asymmetricKeyDetails?.modulusLength ?? 0) < 2048) return 'RSA keys need at least 2048 bits'
+    if (jwk.kty === 'RSA' && (key.asymmetricKeyDetails?.modulusLength ?? 0) < 2048) {
+      return 'RSA keys need at least 2048 bits'
+    }
   } catch {
     return 'not a valid public key'
   }

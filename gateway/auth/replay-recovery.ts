@@ -32,7 +32,6 @@ export interface RedisGuardDisk {
   saveEpoch (epoch: string): void
 }
 
-
 export interface EpochObservation {
   /** The generation now in Redis: remember it (in memory and under DATA_DIR). */
   readonly epoch: string

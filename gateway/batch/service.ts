@@ -45,7 +45,12 @@ export function createBatchService (redisUrl: string, config: GatewayConfig): Ba
       // Registries known at startup; one added by a reload gets its worker at the next restart.
       const services = Object.values(config.services)
       workers = startBatchWorkers({
-        redisUrl, bullPrefix, services, concurrency: gw.batch.concurrency, runner, queues,
+        redisUrl,
+        bullPrefix,
+        services,
+        concurrency: gw.batch.concurrency,
+        runner,
+        queues,
         ...(logger === undefined ? {} : { logger }),
       })
       logger?.info({ services: services.map((s) => s.service) }, 'batch workers running')

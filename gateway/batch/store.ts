@@ -65,7 +65,7 @@ end
 for i = 1, 4 do redis.call('EXPIRE', KEYS[i], ARGV[5]) end
 return 1`
 
-const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`
+const RELEASE = 'if redis.call(\'GET\', KEYS[1]) == ARGV[1] then return redis.call(\'DEL\', KEYS[1]) end return 0'
 
 /** How many results one read fetches while results are streamed. */
 const READ_CHUNK = 500
@@ -102,8 +102,15 @@ export class BatchStore {
     const key = this.#key(id)
     const inKey = this.#key(id, ':in')
     const fields: Record<string, string | Buffer> = {
-      client: meta.client, keyId: meta.keyId, service: meta.service, operation: meta.operation,
-      total: String(meta.total), window: String(meta.window), createdAt: meta.createdAt, done: '0', failed: '0',
+      client: meta.client,
+      keyId: meta.keyId,
+      service: meta.service,
+      operation: meta.operation,
+      total: String(meta.total),
+      window: String(meta.window),
+      createdAt: meta.createdAt,
+      done: '0',
+      failed: '0',
     }
     if (meta.purpose !== null) fields.purpose = meta.purpose
     if (meta.onBehalfOf !== null) fields.sub = this.#seal(meta.onBehalfOf, key, 'sub')

@@ -17,9 +17,21 @@ import type { RecordReader } from '../reuse/reader.js'
 import type { ReloadResult } from '../runtime/reload-result.js'
 
 export const ADMIN_ROUTES: readonly BuiltinRoute[] = [
-  { method: 'POST', path: '/admin/reload', name: 'admin.reload', service: 'admin', operation: 'reload', role: 'admin' },
   {
-    method: 'GET', path: '/admin/instances', name: 'admin.instances', service: 'admin', operation: 'instances', role: 'admin',
+    method: 'POST',
+    path: '/admin/reload',
+    name: 'admin.reload',
+    service: 'admin',
+    operation: 'reload',
+    role: 'admin',
+  },
+  {
+    method: 'GET',
+    path: '/admin/instances',
+    name: 'admin.instances',
+    service: 'admin',
+    operation: 'instances',
+    role: 'admin',
   },
   { method: 'POST', path: '/admin/purge', name: 'admin.purge', service: 'admin', operation: 'purge', role: 'admin' },
 ]
@@ -48,10 +60,19 @@ export function adminHandlers (deps: AdminDeps): Record<string, BuiltinHandler> 
         return await deps.reload()
       } catch (err) {
         if (!(err instanceof ConfigError)) throw err
-        throw problem('request.invalid', `The configuration directory was refused (${err.issues.length} issue(s)); the running configuration keeps serving`, {
-          title: 'The configuration directory was refused',
-          errors: err.issues.map((i) => ({ in: 'config' as const, name: `${i.file}${i.path === '' ? '' : `#${i.path}`}`, reason: i.reason })),
-        })
+        throw problem(
+          'request.invalid',
+          `The configuration directory was refused (${err.issues.length} issue(s)); ` +
+            'the running configuration keeps serving',
+          {
+            title: 'The configuration directory was refused',
+            errors: err.issues.map((i) => ({
+              in: 'config' as const,
+              name: `${i.file}${i.path === '' ? '' : `#${i.path}`}`,
+              reason: i.reason,
+            })),
+          }
+        )
       }
     },
     'admin.instances': async () => {

@@ -70,12 +70,14 @@ function fileName (from: Date, to: Date, format: ExportFormat): string {
 }
 
 export function auditExportHandler (
-  log: TransactionLog | null, pseudonymizer: () => Pseudonymizer, pageSize = EXPORT_PAGE_SIZE,
+  log: TransactionLog | null, pseudonymizer: () => Pseudonymizer, pageSize = EXPORT_PAGE_SIZE
 ): BuiltinHandler {
   return async ({ caller, query, notes, reply }) => {
     checkNames(query, [...FILTER_NAMES, 'format'])
     const format = (query.format ?? 'ndjson') as ExportFormat
-    if (!EXPORT_FORMATS.includes(format)) invalidQuery([{ in: 'query', name: 'format', reason: 'must be ndjson or csv' }])
+    if (!EXPORT_FORMATS.includes(format)) {
+      invalidQuery([{ in: 'query', name: 'format', reason: 'must be ndjson or csv' }])
+    }
     const filter = parseFilter(caller, query, pseudonymizer())
     if (query.subject !== undefined) notes.subject = query.subject
     const reader = requireLog(log).reader

@@ -11,18 +11,47 @@ import type { BuiltinHandler } from '../pipeline/request-path.js'
 import { checkIntegrity } from '../txlog/integrity.js'
 import type { TransactionLog } from '../txlog/log.js'
 import {
-  decodeCursor, decodeSeqCursor, FILTER_NAMES, GROUP_KEYS, invalidQuery, parseFilter, timeRange, windowOf, type GroupKey,
+  decodeCursor,
+  decodeSeqCursor,
+  FILTER_NAMES,
+  GROUP_KEYS,
+  invalidQuery,
+  parseFilter,
+  timeRange,
+  windowOf,
+  type GroupKey,
 } from '../txlog/queries.js'
 
 export const AUDIT_ROUTES: readonly BuiltinRoute[] = [
-  { method: 'GET', path: '/audit/transactions', name: 'audit.transactions', service: 'audit', operation: 'transactions' },
-  { method: 'GET', path: '/audit/transactions/{id}', name: 'audit.transaction', service: 'audit', operation: 'transaction' },
-  { method: 'GET', path: '/audit/counts', name: 'audit.counts', service: 'audit', operation: 'counts' },
   {
-    method: 'GET', path: '/audit/integrity', name: 'audit.integrity', service: 'audit', operation: 'integrity', role: 'auditor',
+    method: 'GET',
+    path: '/audit/transactions',
+    name: 'audit.transactions',
+    service: 'audit',
+    operation: 'transactions',
   },
   {
-    method: 'GET', path: '/audit/checkpoints', name: 'audit.checkpoints', service: 'audit', operation: 'checkpoints',
+    method: 'GET',
+    path: '/audit/transactions/{id}',
+    name: 'audit.transaction',
+    service: 'audit',
+    operation: 'transaction',
+  },
+  { method: 'GET', path: '/audit/counts', name: 'audit.counts', service: 'audit', operation: 'counts' },
+  {
+    method: 'GET',
+    path: '/audit/integrity',
+    name: 'audit.integrity',
+    service: 'audit',
+    operation: 'integrity',
+    role: 'auditor',
+  },
+  {
+    method: 'GET',
+    path: '/audit/checkpoints',
+    name: 'audit.checkpoints',
+    service: 'audit',
+    operation: 'checkpoints',
     role: 'auditor',
   },
   { method: 'GET', path: '/audit/keys', name: 'audit.keys', service: 'audit', operation: 'keys' },
@@ -60,18 +89,23 @@ export async function fromLog<T> (work: () => Promise<T>): Promise<T> {
     return await work()
   } catch (err) {
     if (err instanceof GatewayError) throw err
-    throw problem('gateway.unavailable', 'The transaction log database is not answering; try again shortly', { cause: err })
+    throw problem('gateway.unavailable', 'The transaction log database is not answering; try again shortly', {
+      cause: err,
+    })
   }
 }
 
-export function auditHandlers (log: TransactionLog | null, pseudonymizer: () => Pseudonymizer): Record<string, BuiltinHandler> {
+export function auditHandlers (
+  log: TransactionLog | null,
+  pseudonymizer: () => Pseudonymizer
+): Record<string, BuiltinHandler> {
   return {
     'audit.transactions': async ({ caller, query, notes }) => {
       checkNames(query, [...FILTER_NAMES, 'limit', 'cursor'])
       const filter = parseFilter(caller, query, pseudonymizer())
       if (query.subject !== undefined) notes.subject = query.subject
       const limit = limitOf(query, 100)
-      const cursor = query.cursor === undefined ? null : decodeCursor(query.cursor) ?? badCursor()
+      const cursor = query.cursor === undefined ? null : (decodeCursor(query.cursor) ?? badCursor())
       const page = await fromLog(() => requireLog(log).reader.list(filter, limit, cursor))
       return { ...page, window: windowOf(filter) }
     },
@@ -109,7 +143,7 @@ export function auditHandlers (log: TransactionLog | null, pseudonymizer: () => 
       checkNames(query, ['from', 'to', 'limit', 'cursor'])
       const { from, to } = timeRange(query)
       const limit = limitOf(query, 100)
-      const after = query.cursor === undefined ? null : decodeSeqCursor(query.cursor) ?? badCursor()
+      const after = query.cursor === undefined ? null : (decodeSeqCursor(query.cursor) ?? badCursor())
       const l = requireLog(log)
       const page = await fromLog(() => l.reader.checkpoints(from, to, limit, after))
       return { key: l.checkpointer?.publicJwk ?? null, ...page, window: windowOf({ from, to }) }

@@ -83,8 +83,15 @@ export function batchHandlers (batches: BatchService | null): Record<string, Bui
       const batchId = randomUUID()
       const window = limits.window
       await service.store.create(batchId, {
-        client: caller.agency.spec.id, keyId: caller.kid, service: body.service, operation: body.operation, purpose,
-        onBehalfOf: caller.onBehalfOf, total: body.items.length, window, createdAt: new Date().toISOString(),
+        client: caller.agency.spec.id,
+        keyId: caller.kid,
+        service: body.service,
+        operation: body.operation,
+        purpose,
+        onBehalfOf: caller.onBehalfOf,
+        total: body.items.length,
+        window,
+        createdAt: new Date().toISOString(),
       }, body.items)
       await service.queues.start(body.service, batchId, body.items.length, window)
       reply.code(202)
@@ -158,16 +165,18 @@ export function batchOpenApi (route: BuiltinRoute, txnHeader: unknown): Record<s
       }),
     }
     case 'batch.status': return {
-      summary: 'A batch\'s progress (its submitter only)', parameters: id,
+      summary: 'A batch\'s progress (its submitter only)',
+      parameters: id,
       responses: reply(200, 'Progress', 'application/json', STATUS_SCHEMA),
     }
     case 'batch.cancel': return {
-      summary: 'Cancel what has not run', parameters: id,
+      summary: 'Cancel what has not run',
+      parameters: id,
       responses: reply(202, 'Cancelled (or already done)', 'application/json', STATUS_SCHEMA),
     }
     default: return {
-      summary: 'Results so far, one NDJSON line per item in submission order: '
-        + '{ index, status, data | problem, transactionId }',
+      summary: 'Results so far, one NDJSON line per item in submission order: ' +
+        '{ index, status, data | problem, transactionId }',
       parameters: id,
       responses: reply(200, 'Results', 'application/x-ndjson', { type: 'string' }),
     }

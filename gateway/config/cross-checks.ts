@@ -11,7 +11,9 @@ import { placeholders, type RawGateway } from './normalize.js'
 export function checkGateway (raw: RawGateway, file: string, issues: IssueSink): void {
   const ids = new Set<string>()
   raw.secrets.cacheKeys.forEach((k, i) => {
-    if (decodeKey(k.key).length !== 32) issues.push({ file, path: `/secrets/cacheKeys/${i}/key`, reason: 'must be 32 bytes, base64-encoded' })
+    if (decodeKey(k.key).length !== 32) {
+      issues.push({ file, path: `/secrets/cacheKeys/${i}/key`, reason: 'must be 32 bytes, base64-encoded' })
+    }
     if (ids.has(k.id)) issues.push({ file, path: `/secrets/cacheKeys/${i}/id`, reason: `key id ${k.id} is used twice` })
     ids.add(k.id)
   })
@@ -32,55 +34,89 @@ export function checkServices (services: Record<string, ServiceSpec>, issues: Is
     const file = svc.file
     const coded = svc.adapter === null ? null : CODED_ADAPTERS[svc.adapter]
     if (svc.adapter !== null && coded === undefined) {
-      issues.push({ file, path: '/adapter', reason: `no coded adapter named ${svc.adapter} (known: ${Object.keys(CODED_ADAPTERS).join(', ')})` })
+      issues.push({
+        file,
+        path: '/adapter',
+        reason: `no coded adapter named ${svc.adapter} (known: ${Object.keys(CODED_ADAPTERS).join(', ')})`,
+      })
       continue
     }
     if (coded != null) {
       for (const id of Object.keys(coded.operations)) {
-        if (svc.operations[id] === undefined) issues.push({ file, path: `/operations/${id}`, reason: `is required by the ${coded.name} adapter` })
+        if (svc.operations[id] === undefined) {
+          issues.push({ file, path: `/operations/${id}`, reason: `is required by the ${coded.name} adapter` })
+        }
       }
     }
     const routes = new Map<string, string>()
     for (const op of Object.values(svc.operations)) {
       const at = `/operations/${op.id}`
       if (coded != null) {
-        if (coded.operations[op.id] === undefined) issues.push({ file, path: at, reason: `is not an operation of the ${coded.name} adapter` })
-        if (op.request !== undefined || op.response !== undefined) issues.push({ file, path: at, reason: 'a coded adapter maps its own records; remove request and response' })
+        if (coded.operations[op.id] === undefined) {
+          issues.push({ file, path: at, reason: `is not an operation of the ${coded.name} adapter` })
+        }
+        if (op.request !== undefined || op.response !== undefined) {
+          issues.push({ file, path: at, reason: 'a coded adapter maps its own records; remove request and response' })
+        }
       } else {
-        if (op.request === undefined) issues.push({ file, path: `${at}/request`, reason: 'is required for the declarative HTTP adapter' })
-        if (op.response === undefined) issues.push({ file, path: `${at}/response`, reason: 'is required for the declarative HTTP adapter' })
+        if (op.request === undefined) {
+          issues.push({ file, path: `${at}/request`, reason: 'is required for the declarative HTTP adapter' })
+        }
+        if (op.response === undefined) {
+          issues.push({ file, path: `${at}/response`, reason: 'is required for the declarative HTTP adapter' })
+        }
       }
       for (const name of placeholders(op.path)) {
-        if (op.params[name] === undefined) issues.push({ file, path: `${at}/params/${name}`, reason: `is used in the path but not declared` })
+        if (op.params[name] === undefined) {
+          issues.push({ file, path: `${at}/params/${name}`, reason: 'is used in the path but not declared' })
+        }
       }
-      if (op.params[op.subject] === undefined) issues.push({ file, path: `${at}/subject`, reason: `names no declared param (${op.subject})` })
+      if (op.params[op.subject] === undefined) {
+        issues.push({ file, path: `${at}/subject`, reason: `names no declared param (${op.subject})` })
+      }
       if (op.request !== undefined) {
         const used = [...placeholders(op.request.path), ...Object.values(op.request.query).flatMap(placeholders)]
         for (const name of used) {
-          if (op.params[name] === undefined) issues.push({ file, path: `${at}/request`, reason: `uses {${name}}, which is not a declared param` })
+          if (op.params[name] === undefined) {
+            issues.push({ file, path: `${at}/request`, reason: `uses {${name}}, which is not a declared param` })
+          }
         }
       }
-      for (const [name, p] of Object.entries(op.params)) checkPattern(p.pattern, file, `${at}/params/${name}/pattern`, issues)
+      for (const [name, p] of Object.entries(op.params)) {
+        checkPattern(p.pattern, file, `${at}/params/${name}/pattern`, issues)
+      }
       for (const [name, m] of Object.entries(op.response ?? {})) {
         // A map without values fails every lookup at run time; values without a map would be silently ignored.
         const path = `${at}/response/${name}/values`
         if (m.type === 'map' && m.values === undefined) {
-          issues.push({ file, path, reason: 'is required with type: map (the native codes and the canonical value of each)' })
+          issues.push({
+            file,
+            path,
+            reason: 'is required with type: map (the native codes and the canonical value of each)',
+          })
         }
         if (m.type !== 'map' && m.values !== undefined) {
-          const reason = `is only used with type: map (this field is type: ${m.type ?? 'string'}); add type: map or remove values`
+          const reason = `is only used with type: map (this field is type: ${m.type ?? 'string'}); ` +
+          'add type: map or remove values'
           issues.push({ file, path, reason })
         }
       }
       const routeKey = `${op.method} ${op.path.replace(/\{[^}]+\}/g, '{}')}`
       const clash = routes.get(routeKey)
-      if (clash !== undefined) issues.push({ file, path: `${at}/path`, reason: `has the same route as operation ${clash}` })
+      if (clash !== undefined) {
+        issues.push({ file, path: `${at}/path`, reason: `has the same route as operation ${clash}` })
+      }
       routes.set(routeKey, op.id)
     }
   }
 }
 
-export function checkAgencies (agencies: Record<string, AgencySpec>, services: Record<string, ServiceSpec>, issues: IssueSink, broken: ReadonlySet<string> = new Set()): void {
+export function checkAgencies (
+  agencies: Record<string, AgencySpec>,
+  services: Record<string, ServiceSpec>,
+  issues: IssueSink,
+  broken: ReadonlySet<string> = new Set()
+): void {
   for (const agency of Object.values(agencies)) {
     const file = agency.file
     const kids = new Set<string>()
@@ -102,20 +138,33 @@ export function checkAgencies (agencies: Record<string, AgencySpec>, services: R
       const at = `/grants/${key}`
       if (broken.has(serviceName)) continue
       if (svc === undefined || op === undefined) {
-        issues.push({ file, path: at, reason: svc === undefined
-          ? `no service ${serviceName} is configured${suggestion(serviceName, Object.keys(services))}`
-          : `service ${serviceName} has no operation ${opId}${suggestion(opId, Object.keys(svc.operations))}` })
+        issues.push({
+          file,
+          path: at,
+          reason:
+            svc === undefined
+              ? `no service ${serviceName} is configured${suggestion(serviceName, Object.keys(services))}`
+              : `service ${serviceName} has no operation ${opId}${suggestion(opId, Object.keys(svc.operations))}`,
+        })
         continue
       }
       const shape = operationShape(svc, op)
       if (shape !== undefined && grant !== undefined && grant.fields !== '*') {
         for (const f of grant.fields) {
           if (shape.fields.includes(f)) continue
-          issues.push({ file, path: `${at}/fields`, reason: `${f} is not a field of ${key}${suggestion(f, shape.fields)}` })
+          issues.push({
+            file,
+            path: `${at}/fields`,
+            reason: `${f} is not a field of ${key}${suggestion(f, shape.fields)}`,
+          })
         }
       }
       if (svc.personalData && grant !== undefined && grant.purposes !== '*' && grant.purposes.length === 0) {
-        issues.push({ file, path: `${at}/purposes`, reason: `${serviceName} holds personal data: list the purposes this grant serves` })
+        issues.push({
+          file,
+          path: `${at}/purposes`,
+          reason: `${serviceName} holds personal data: list the purposes this grant serves`,
+        })
       }
     }
     if (agency.sources.length > 0 && !agency.roles.includes('source')) {
@@ -123,7 +172,11 @@ export function checkAgencies (agencies: Record<string, AgencySpec>, services: R
     }
     agency.sources.forEach((s, i) => {
       if (services[s] !== undefined || broken.has(s)) return
-      issues.push({ file, path: `/sources/${i}`, reason: `no service ${s} is configured${suggestion(s, Object.keys(services))}` })
+      issues.push({
+        file,
+        path: `/sources/${i}`,
+        reason: `no service ${s} is configured${suggestion(s, Object.keys(services))}`,
+      })
     })
   }
 }

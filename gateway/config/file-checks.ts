@@ -37,7 +37,7 @@ async function checkJwkFile (dir: string, name: string, needPrivate: boolean): P
 
 /** Checks every file `gateway.yaml` names; `secrets` is the raw (validated) section. */
 export async function checkGatewayFiles (
-  dir: string, secrets: Record<string, unknown>, file: string, issues: IssueSink,
+  dir: string, secrets: Record<string, unknown>, file: string, issues: IssueSink
 ): Promise<void> {
   const keyFile = secrets.checkpointKeyFile
   if (typeof keyFile === 'string' && keyFile !== '') {

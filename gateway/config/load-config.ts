@@ -11,7 +11,14 @@ import { createHash } from 'node:crypto'
 import { readdir, readFile } from 'node:fs/promises'
 import { basename, extname, join } from 'node:path'
 import type { JWK } from 'jose'
-import type { AgencySpec, ConfigIssue, GatewayConfig, GatewaySpec, IssueSink, ServiceSpec } from '../../core/config-types.js'
+import type {
+  AgencySpec,
+  ConfigIssue,
+  GatewayConfig,
+  GatewaySpec,
+  IssueSink,
+  ServiceSpec,
+} from '../../core/config-types.js'
 import { substituteEnv } from './env-refs.js'
 import { compileSchema } from './schema-validator.js'
 import { checkAgencies, checkGateway, checkServices } from './cross-checks.js'
@@ -92,7 +99,7 @@ async function listConfigFiles (dir: string, sub: string, issues: IssueList): Pr
 
 async function readConfigFile (
   dir: string, file: string, env: Readonly<Record<string, string | undefined>>, issues: IssueList,
-  hash: ReturnType<typeof createHash>,
+  hash: ReturnType<typeof createHash>
 ): Promise<ParsedFile | null> {
   let text: string
   try {
@@ -128,12 +135,17 @@ function isObject (v: unknown): v is Record<string, unknown> {
  * Loads `dir`, substituting `${NAME}` from `env`. Resolves with a frozen configuration, or rejects with a
  * `ConfigError` listing every issue found.
  */
-export async function loadConfig (dir: string, env: Readonly<Record<string, string | undefined>>): Promise<GatewayConfig> {
+export async function loadConfig (
+  dir: string,
+  env: Readonly<Record<string, string | undefined>>
+): Promise<GatewayConfig> {
   const issues = new IssueList()
   const hash = createHash('sha256')
 
-  const gatewayFiles = (await readdir(dir).catch(() => null))
-  if (gatewayFiles === null) throw new ConfigError([{ file: dir, path: '', reason: 'configuration directory not found' }])
+  const gatewayFiles = await readdir(dir).catch(() => null)
+  if (gatewayFiles === null) {
+    throw new ConfigError([{ file: dir, path: '', reason: 'configuration directory not found' }])
+  }
   const gatewayNames = gatewayFiles.filter((n) => /^gateway\.(ya?ml|json)$/.test(n))
   if (gatewayNames.length !== 1) {
     const reason = gatewayNames.length === 0 ? 'missing' : `found ${gatewayNames.join(' and ')}; keep one`
@@ -141,7 +153,8 @@ export async function loadConfig (dir: string, env: Readonly<Record<string, stri
   }
 
   let gateway: GatewaySpec | null = null
-  const gatewayFile = gatewayNames.length === 1 ? await readConfigFile(dir, gatewayNames[0] as string, env, issues, hash) : null
+  const gatewayFile =
+    gatewayNames.length === 1 ? await readConfigFile(dir, gatewayNames[0] as string, env, issues, hash) : null
   if (gatewayFile !== null) {
     const valid = validate(validateGateway, gatewayFile, issues)
     const raw = gatewayFile.data as RawGateway

@@ -2,20 +2,47 @@
  * Turns validated raw files (defaults applied by the schemas) into the typed specs the gateway uses.
  */
 import type { JWK } from 'jose'
-import type { AgencySpec, FieldMapping, FieldType, GatewaySpec, Grant, OperationSpec, ParamSpec, Role, ServiceSpec } from '../../core/config-types.js'
+import type {
+  AgencySpec,
+  FieldMapping,
+  FieldType,
+  GatewaySpec,
+  Grant,
+  OperationSpec,
+  ParamSpec,
+  Role,
+  ServiceSpec,
+} from '../../core/config-types.js'
 
 export type RawGateway = GatewaySpec
 
-export interface RawParam { type: ParamSpec['type'], pattern?: string, enum?: string[], minLength?: number, maxLength?: number, required?: boolean, description?: string }
+export interface RawParam {
+  type: ParamSpec['type']
+  pattern?: string
+  enum?: string[]
+  minLength?: number
+  maxLength?: number
+  required?: boolean
+  description?: string
+}
 export interface RawOperation {
   method: 'GET' | 'POST'
   path: string
   summary?: string
   params: Record<string, RawParam>
   subject: string
-  request?: { method: 'GET' | 'POST', path: string, query?: Record<string, string>, recordPointer?: string }
+  request?: { method: 'GET' | 'POST'; path: string; query?: Record<string, string>; recordPointer?: string }
   notFound: number[]
-  response?: Record<string, string | { from: string, type?: FieldType, values?: Record<string, string | number | boolean | null>, description?: string }>
+  response?: Record<
+    string,
+    | string
+    | {
+      from: string
+      type?: FieldType
+      values?: Record<string, string | number | boolean | null>
+      description?: string
+    }
+  >
   cache: { ttlSeconds: number }
 }
 export interface RawService {
@@ -24,7 +51,13 @@ export interface RawService {
   description?: string
   personalData: boolean
   adapter?: string
-  upstream: { baseUrl: string, timeoutMs: number, connections: number, maxRequestsPerSecond?: number, headers: Record<string, string> }
+  upstream: {
+    baseUrl: string
+    timeoutMs: number
+    connections: number
+    maxRequestsPerSecond?: number
+    headers: Record<string, string>
+  }
   operations: Record<string, RawOperation>
 }
 export interface RawAgency {
@@ -48,7 +81,11 @@ export function toGateway (raw: RawGateway): GatewaySpec {
     id: raw.id,
     maxClockSkewSeconds: raw.maxClockSkewSeconds,
     limits: { ...raw.limits },
-    secrets: { ...raw.secrets, cacheKeys: raw.secrets.cacheKeys.map((k) => ({ ...k })), checkpointPublicKeys: [...(raw.secrets.checkpointPublicKeys ?? [])] },
+    secrets: {
+      ...raw.secrets,
+      cacheKeys: raw.secrets.cacheKeys.map((k) => ({ ...k })),
+      checkpointPublicKeys: [...(raw.secrets.checkpointPublicKeys ?? [])],
+    },
     jwks: { ...raw.jwks },
     reuse: { ...raw.reuse },
     log: { ...raw.log },
@@ -60,7 +97,16 @@ export function toGateway (raw: RawGateway): GatewaySpec {
   }
 }
 
-function toMapping (m: string | { from: string, type?: FieldType, values?: Record<string, string | number | boolean | null>, description?: string }): FieldMapping {
+function toMapping (
+  m:
+    | string
+    | {
+      from: string
+      type?: FieldType
+      values?: Record<string, string | number | boolean | null>
+      description?: string
+    }
+): FieldMapping {
   if (typeof m === 'string') return { from: m, type: undefined }
   return {
     from: m.from,
@@ -88,7 +134,14 @@ function toOperation (service: string, id: string, raw: RawOperation): Operation
     subject: raw.subject,
     ...(raw.request === undefined
       ? {}
-      : { request: { method: raw.request.method, path: raw.request.path, query: { ...(raw.request.query ?? {}) }, recordPointer: raw.request.recordPointer ?? '' } }),
+      : {
+          request: {
+            method: raw.request.method,
+            path: raw.request.path,
+            query: { ...(raw.request.query ?? {}) },
+            recordPointer: raw.request.recordPointer ?? '',
+          },
+        }),
     notFound: [...raw.notFound],
     ...(raw.response === undefined
       ? {}
@@ -106,7 +159,9 @@ export function toService (raw: RawService, file: string): ServiceSpec {
     personalData: raw.personalData,
     adapter: raw.adapter ?? null,
     upstream: { ...raw.upstream, headers: { ...raw.upstream.headers } },
-    operations: Object.fromEntries(Object.entries(raw.operations).map(([id, op]) => [id, toOperation(raw.service, id, op)])),
+    operations: Object.fromEntries(
+      Object.entries(raw.operations).map(([id, op]) => [id, toOperation(raw.service, id, op)])
+    ),
     file,
   }
 }

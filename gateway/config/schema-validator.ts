@@ -21,8 +21,13 @@ export interface SchemaIssue { path: string, reason: string }
 type Schema = Record<string, unknown>
 
 const ARTICLE: Record<string, string> = {
-  string: 'a string', integer: 'an integer', number: 'a number', boolean: 'true or false',
-  array: 'a list', object: 'a mapping (name: value)', null: 'null',
+  string: 'a string',
+  integer: 'an integer',
+  number: 'a number',
+  boolean: 'true or false',
+  array: 'a list',
+  object: 'a mapping (name: value)',
+  null: 'null',
 }
 
 function jsonType (v: unknown): string {
@@ -65,15 +70,21 @@ function describe (e: ErrorObject): SchemaIssue {
       const known = Object.keys((e.parentSchema as Schema | undefined)?.properties ?? {})
       return { path: `${e.instancePath}/${name}`, reason: `unknown property${suggestion(name, known)}` }
     }
-    case 'required': return { path: `${e.instancePath}/${String(p.missingProperty)}`, reason: 'is required' }
-    case 'propertyNames': return { path: `${e.instancePath}/${String(p.propertyName)}`, reason: 'is not an allowed name' }
+    case 'required':
+      return { path: `${e.instancePath}/${String(p.missingProperty)}`, reason: 'is required' }
+    case 'propertyNames':
+      return { path: `${e.instancePath}/${String(p.propertyName)}`, reason: 'is not an allowed name' }
     case 'enum': {
       const values = (p.allowedValues as unknown[]).map((v) => `\`${String(v)}\``).join(', ')
       return { path: e.instancePath, reason: `must be one of ${values}` }
     }
-    case 'const': return { path: e.instancePath, reason: `must be \`${String(p.allowedValue)}\`` }
+    case 'const':
+      return { path: e.instancePath, reason: `must be \`${String(p.allowedValue)}\`` }
     case 'type': {
-      const types = String(p.type).split(',').map((t) => ARTICLE[t] ?? t).join(' or ')
+      const types = String(p.type)
+        .split(',')
+        .map((t) => ARTICLE[t] ?? t)
+        .join(' or ')
       return { path: e.instancePath, reason: `must be ${types}` }
     }
     case 'pattern': {
@@ -81,7 +92,8 @@ function describe (e: ErrorObject): SchemaIssue {
       const hint = typeof what === 'string' ? ` (${what})` : ''
       return { path: e.instancePath, reason: `must match the pattern ${String(p.pattern)}${hint}` }
     }
-    default: return { path: e.instancePath, reason: e.message ?? e.keyword }
+    default:
+      return { path: e.instancePath, reason: e.message ?? e.keyword }
   }
 }
 

@@ -52,7 +52,10 @@ function sendRaw (socket: Socket, gerr: GatewayError, id: string | null, charged
 }
 
 function writeRaw (socket: Socket, gerr: GatewayError, id: string | null): void {
-  if (!socket.writable) return void socket.destroy()
+  if (!socket.writable) {
+    socket.destroy()
+    return
+  }
   const text = JSON.stringify(problemBody(gerr, id))
   const txn = id === null ? '' : `X-Transaction-Id: ${id}\r\n`
   const retry = gerr.status === 503 ? 'Retry-After: 1\r\n' : ''
@@ -65,7 +68,7 @@ function writeRaw (socket: Socket, gerr: GatewayError, id: string | null): void 
 /** Keeps the record (built from the reply's size), then replies; a record that cannot be kept means a 503. */
 function recordThenSend (
   deps: ClientErrorDeps, socket: Socket, gerr: GatewayError, id: string,
-  record: (responseBytes: number) => TransactionRecord, charged: IncomingMessage | null = null,
+  record: (responseBytes: number) => TransactionRecord, charged: IncomingMessage | null = null
 ): void {
   const bytes = Buffer.byteLength(JSON.stringify(problemBody(gerr, id)))
   let r: TransactionRecord

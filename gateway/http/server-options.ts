@@ -76,7 +76,10 @@ function undecodableTarget (parts: ServerParts): NonNullable<FastifyServerOption
     const reply = rawReply as unknown as FastifyReply
     const gerr = problem('request.invalid', 'The request target is not valid percent-encoding',
       { errors: [{ in: 'path', name: 'target', reason: 'malformed percent-encoding' }] })
-    if (!isV1(req.url)) return void sendProblem(req, reply, gerr)
+    if (!isV1(req.url)) {
+      sendProblem(req, reply, gerr)
+      return
+    }
     const txn = openRequestTransaction(req, reply)
     noteRefusal(txn, gerr.code)
     const body = JSON.stringify(problemBody(gerr, txn.id))

@@ -136,7 +136,7 @@ export function replying (raw: IncomingMessage): true | Promise<void> {
 
 /** Takes the request in flight on a connection (if any) for a parser error or timeout to be charged to. */
 export function takeInFlight (
-  socket: Socket, st: SocketHead | undefined,
+  socket: Socket, st: SocketHead | undefined
 ): { raw: IncomingMessage, id: string, txn: TransactionContext | null } | null {
   if (st === undefined || st.request === null) return null
   const raw = st.request

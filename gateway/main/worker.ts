@@ -18,9 +18,12 @@ await startOrExit(logger, 'worker', async () => {
   }
   const config = await loadConfig(env.configDir, env.vars)
   const worker = await composeWorker({ ...env, redisUrl: env.redisUrl }, config, logger)
-  closeWithGrace({ delay: 30_000, logger: { error: (m: unknown) => logger.error({ err: m }, 'closing') } }, async ({ signal, err }) => {
-    if (err !== undefined) logger.error({ err }, 'fatal error; closing')
-    else logger.info({ signal }, 'closing')
-    await worker.close()
-  })
+  closeWithGrace(
+    { delay: 30_000, logger: { error: (m: unknown) => logger.error({ err: m }, 'closing') } },
+    async ({ signal, err }) => {
+      if (err !== undefined) logger.error({ err }, 'fatal error; closing')
+      else logger.info({ signal }, 'closing')
+      await worker.close()
+    }
+  )
 })

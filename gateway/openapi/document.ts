@@ -19,9 +19,13 @@ function strip (schema: JsonSchema): JsonSchema {
   return rest
 }
 
-const PROBLEM_SCHEMA = strip(JSON.parse(readFileSync(projectPath('schemas', 'problem.schema.json'), 'utf8')) as JsonSchema)
+const PROBLEM_SCHEMA = strip(
+  JSON.parse(readFileSync(projectPath('schemas', 'problem.schema.json'), 'utf8')) as JsonSchema
+)
 const STATUS_TEXT: Record<number, string> = {}
-for (const [code, p] of Object.entries(PROBLEMS)) STATUS_TEXT[p.status] = STATUS_TEXT[p.status] === undefined ? code : `${STATUS_TEXT[p.status]}, ${code}`
+for (const [code, p] of Object.entries(PROBLEMS)) {
+  STATUS_TEXT[p.status] = STATUS_TEXT[p.status] === undefined ? code : `${STATUS_TEXT[p.status]}, ${code}`
+}
 
 /** Every /v1 reply, success or problem, names its transaction record. */
 const TXN_HEADER = { 'X-Transaction-Id': { $ref: '#/components/headers/X-Transaction-Id' } }
@@ -77,14 +81,21 @@ function operationPath (op: CompiledOperation): Record<string, unknown> {
       name: 'fields',
       in: 'query',
       required: false,
-      description: `Comma-separated canonical fields to return (default: every granted field). One of: ${shape.fields.join(', ')}`,
+      description: 'Comma-separated canonical fields to return (default: every granted field). ' +
+        `One of: ${shape.fields.join(', ')}`,
       schema: { type: 'string', pattern: `^(${shape.fields.join('|')})(,(${shape.fields.join('|')}))*$` },
     })
   }
   const notes = [
-    service.personalData ? 'Personal data: the token needs a `purpose` claim granted for this operation.' : 'No personal data: `purpose` is optional.',
-    shape.fieldsApplyTo === 'claims' ? 'The grant lists the fields an agency may claim; the reply discloses booleans only.' : 'The reply holds the caller\'s granted fields only.',
-    spec.cache.ttlSeconds > 0 ? `Records are reused for ${spec.cache.ttlSeconds} s (meta.source).` : 'Records are not reused.',
+    service.personalData
+      ? 'Personal data: the token needs a `purpose` claim granted for this operation.'
+      : 'No personal data: `purpose` is optional.',
+    shape.fieldsApplyTo === 'claims'
+      ? 'The grant lists the fields an agency may claim; the reply discloses booleans only.'
+      : "The reply holds the caller's granted fields only.",
+    spec.cache.ttlSeconds > 0
+      ? `Records are reused for ${spec.cache.ttlSeconds} s (meta.source).`
+      : 'Records are not reused.',
   ]
   return {
     operationId: `${service.service}.${spec.id}`,
@@ -93,7 +104,9 @@ function operationPath (op: CompiledOperation): Record<string, unknown> {
     'x-ndx-service-title': service.title,
     description: notes.join(' '),
     parameters,
-    ...(shape.body === undefined ? {} : { requestBody: { required: true, content: { 'application/json': { schema: strip(shape.body) } } } }),
+    ...(shape.body === undefined
+      ? {}
+      : { requestBody: { required: true, content: { 'application/json': { schema: strip(shape.body) } } } }),
     responses: {
       200: {
         description: 'The record (granted fields only)',
@@ -159,7 +172,9 @@ export function openApiDocument (runtime: Runtime, builtins: readonly BuiltinRou
     info: {
       title: 'ndx-gateway',
       version: VERSION,
-      description: 'Signed, purpose-bound lookups in government registries. Every /v1 request carries a compact JWS signed by the calling agency (CONTRACT §3); every request is recorded in the transaction log.',
+      description:
+        'Signed, purpose-bound lookups in government registries. Every /v1 request carries a compact JWS signed ' +
+        'by the calling agency (CONTRACT §3); every request is recorded in the transaction log.',
     },
     servers: [{ url: '/' }],
     tags: [
@@ -168,7 +183,9 @@ export function openApiDocument (runtime: Runtime, builtins: readonly BuiltinRou
         'x-displayName': s.title,
         description: s.description === undefined ? s.title : `${s.title}. ${s.description}`,
       })),
-      { name: 'notifications' }, { name: 'audit' }, { name: 'admin' },
+      { name: 'notifications' },
+      { name: 'audit' },
+      { name: 'admin' },
     ],
     security: [{ ndxSignedRequest: [] }],
     paths,
@@ -178,7 +195,9 @@ export function openApiDocument (runtime: Runtime, builtins: readonly BuiltinRou
           type: 'http',
           scheme: 'bearer',
           bearerFormat: 'JWS',
-          description: 'Header {alg: ES256|ES384|EdDSA|PS256|RS256, kid, typ: "ndx+jwt"}; claims iss, aud (gateway id), iat, jti (once), htm, htu, bsh (SHA-256 of the body), purpose, optional exp and sub.',
+          description:
+            'Header {alg: ES256|ES384|EdDSA|PS256|RS256, kid, typ: "ndx+jwt"}; claims iss, aud (gateway id), iat, ' +
+            'jti (once), htm, htu, bsh (SHA-256 of the body), purpose, optional exp and sub.',
         },
       },
       headers: {
@@ -196,8 +215,11 @@ export function openApiDocument (runtime: Runtime, builtins: readonly BuiltinRou
 }
 
 /** The document of the configuration serving, made once per runtime (so it follows reloads). */
-export function cachedDocument (current: () => Runtime, builtins: readonly BuiltinRoute[]): () => Record<string, unknown> {
-  let made: { runtime: Runtime, doc: Record<string, unknown> } | null = null
+export function cachedDocument (
+  current: () => Runtime,
+  builtins: readonly BuiltinRoute[]
+): () => Record<string, unknown> {
+  let made: { runtime: Runtime; doc: Record<string, unknown> } | null = null
   return () => {
     const runtime = current()
     if (made?.runtime !== runtime) made = { runtime, doc: openApiDocument(runtime, builtins) }

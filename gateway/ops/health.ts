@@ -24,7 +24,11 @@ export async function readiness (sources: ReadinessSources): Promise<Readiness> 
   if (redis !== null) {
     const up = redis.status === 'ready'
     checks.redis = up ? 'ok' : `down (${redis.status})`
-    if (!up) reasons.push('redis is not answering: reuse and replay memory are local to this instance, log records spool to disk')
+    if (!up) {
+      reasons.push(
+        'redis is not answering: reuse and replay memory are local to this instance, log records spool to disk'
+      )
+    }
   } else {
     checks.redis = 'not used (standalone)'
   }

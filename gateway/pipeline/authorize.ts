@@ -56,7 +56,7 @@ const UNIDENTIFIED: ReadonlySet<string> = new Set([
  * only on refusals, so requests that verify never pay for it.
  */
 export async function admitUnverified (
-  gates: AccessGates, req: FastifyRequest, err: unknown, runtime: Runtime,
+  gates: AccessGates, req: FastifyRequest, err: unknown, runtime: Runtime
 ): Promise<void> {
   if (!(err instanceof GatewayError) || !UNIDENTIFIED.has(err.code)) return
   const perMinute = runtime.config.gateway.quota.unauthenticatedPerMinute
@@ -100,7 +100,7 @@ export function authorizeCall (caller: Caller, op: CompiledOperation, call: Oper
  * gives it back when every claim matched. Null when nothing was taken (not a verification, or no budget).
  */
 export async function spendVerification (
-  gates: AccessGates, caller: Caller, access: Access, runtime: Runtime,
+  gates: AccessGates, caller: Caller, access: Access, runtime: Runtime
 ): Promise<(() => Promise<void>) | null> {
   if (access.fields !== null || gates.verifyBudget === undefined) return null
   return gates.verifyBudget(caller, access.input.subject, runtime)

@@ -39,7 +39,7 @@ const MAX_ROUNDS = 4
 
 /** Reads the records of `op`'s answer and builds it; registry time is added to `notes.upstreamMs`. */
 export async function fetchAnswer (
-  op: CompiledOperation, input: ParsedInput, deps: FetchDeps, context: FetchContext, notes: OperationNotes,
+  op: CompiledOperation, input: ParsedInput, deps: FetchDeps, context: FetchContext, notes: OperationNotes
 ): Promise<Fetched> {
   const read = new Map<string, LoadedRecord | null>()
   const records: RecordSet = {
@@ -66,7 +66,7 @@ export async function fetchAnswer (
 
 /** One record through the reuse reader; the adapter loads it only if it is not kept. */
 async function readOne (
-  op: CompiledOperation, key: RecordKey, deps: FetchDeps, context: FetchContext, notes: OperationNotes,
+  op: CompiledOperation, key: RecordKey, deps: FetchDeps, context: FetchContext, notes: OperationNotes
 ): Promise<LoadedRecord | null> {
   const policy = {
     ttlSeconds: op.spec.cache.ttlSeconds,
@@ -85,7 +85,7 @@ async function readOne (
 
 async function load (
   adapter: Adapter, key: RecordKey, signal: AbortSignal | undefined, deps: FetchDeps, context: FetchContext,
-  notes: OperationNotes,
+  notes: OperationNotes
 ): Promise<CanonicalRecord | null> {
   const started = performance.now()
   let result = 'ok'

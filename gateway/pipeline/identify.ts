@@ -43,7 +43,8 @@ export function identify (runtime: Runtime, method: string, url: string): Identi
     query,
     badQuery,
     route: target?.template ?? null,
-    service: target === undefined ? null : target.kind === 'operation' ? target.op.service.service : target.route.service,
+    service:
+      target === undefined ? null : target.kind === 'operation' ? target.op.service.service : target.route.service,
     operation: target === undefined ? null : target.kind === 'operation' ? target.op.spec.id : target.route.operation,
     subject: target?.kind === 'operation' ? namedSubject(target.op, match?.params ?? {}, query) : null,
   }
@@ -59,7 +60,7 @@ export function notServed (runtime: Runtime, method: string, path: string): Gate
 
 /** The subject the request names (path or query), before it is validated; only ever recorded pseudonymised. */
 function namedSubject (
-  op: CompiledOperation, pathParams: Record<string, string>, query: Record<string, string>,
+  op: CompiledOperation, pathParams: Record<string, string>, query: Record<string, string>
 ): string | null {
   const v = pathParams[op.spec.subject] ?? query[op.spec.subject]
   return typeof v === 'string' && v !== '' && v.length <= 256 ? v : null

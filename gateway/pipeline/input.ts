@@ -34,7 +34,9 @@ export function parseQuery (query: string): Record<string, string> {
       name = decodeURIComponent((eq === -1 ? pair : pair.slice(0, eq)).replace(/\+/g, ' '))
       value = decodeURIComponent((eq === -1 ? '' : pair.slice(eq + 1)).replace(/\+/g, ' '))
     } catch {
-      throw problem('request.invalid', 'The query string is not valid percent-encoding', { errors: [{ in: 'query', name: 'query', reason: 'malformed percent-encoding' }] })
+      throw problem('request.invalid', 'The query string is not valid percent-encoding', {
+        errors: [{ in: 'query', name: 'query', reason: 'malformed percent-encoding' }],
+      })
     }
     if (Object.hasOwn(out, name)) issues.push({ in: 'query', name, reason: 'is given more than once' })
     out[name] = value
@@ -50,7 +52,13 @@ export function isJsonUtf8 (contentType: string | undefined): boolean {
   return m !== null && (m[2] === undefined || /^utf-?8$/i.test(m[2]))
 }
 
-export function readInput (op: CompiledOperation, pathParams: Record<string, string>, query: Record<string, string>, body: unknown, contentType: string | undefined): ParsedInput {
+export function readInput (
+  op: CompiledOperation,
+  pathParams: Record<string, string>,
+  query: Record<string, string>,
+  body: unknown,
+  contentType: string | undefined
+): ParsedInput {
   const issues: ValidationIssue[] = []
   for (const name of Object.keys(query)) {
     if (!op.queryNames.has(name)) issues.push({ in: 'query', name, reason: 'is not a parameter of this operation' })
@@ -60,13 +68,26 @@ export function readInput (op: CompiledOperation, pathParams: Record<string, str
     if (p.in === 'query' && query[name] !== undefined) params[name] = query[name]
   }
   issues.push(...op.checkParams(params))
-  if (issues.length > 0) throw problem('request.invalid', 'The request does not match the operation', { errors: issues })
+  if (issues.length > 0) {
+    throw problem('request.invalid', 'The request does not match the operation', { errors: issues })
+  }
 
   if (op.checkBody !== null) {
     if (!isJsonUtf8(contentType)) throw problem('request.media_type', 'Send the body as application/json (UTF-8)')
-    if (body === undefined || body === null) throw problem('request.invalid', 'A JSON body is required', { errors: [{ in: 'body', name: 'body', reason: 'is required' }] })
+    if (body === undefined || body === null) {
+      throw problem('request.invalid', 'A JSON body is required', {
+        errors: [{ in: 'body', name: 'body', reason: 'is required' }],
+      })
+    }
     const bodyIssues = op.checkBody(body)
-    if (bodyIssues.length > 0) throw problem('request.invalid', 'The body does not match the operation', { errors: bodyIssues })
+    if (bodyIssues.length > 0) {
+      throw problem('request.invalid', 'The body does not match the operation', { errors: bodyIssues })
+    }
   }
-  return { params, subject: params[op.spec.subject] as string, body: op.checkBody === null ? undefined : body, fields: query.fields }
+  return {
+    params,
+    subject: params[op.spec.subject] as string,
+    body: op.checkBody === null ? undefined : body,
+    fields: query.fields,
+  }
 }

@@ -137,10 +137,15 @@ export function noteReceived (txn: TransactionContext, bytes: number): void {
 export function itemTransaction (
   id: string, method: string,
   item: {
-    readonly client: string, readonly keyId: string, readonly purpose: string | null,
-    readonly onBehalfOf: string | null, readonly service: string, readonly operation: string,
-    readonly route: string | null, readonly requestBytes: number,
-  },
+    readonly client: string,
+    readonly keyId: string,
+    readonly purpose: string | null,
+    readonly onBehalfOf: string | null,
+    readonly service: string,
+    readonly operation: string,
+    readonly route: string | null,
+    readonly requestBytes: number,
+  }
 ): TransactionContext {
   const txn = openTransaction(id, method)
   txn.client = item.client
@@ -158,7 +163,7 @@ const round3 = (ms: number): number => Math.round(ms * 1000) / 1000
 
 /** The record of a transaction; `pseudo` is null only where nothing can need it (no subject, no sub). */
 export function toRecord (
-  txn: TransactionContext, status: number, responseBytes: number, pseudo: Pseudonymizer | null,
+  txn: TransactionContext, status: number, responseBytes: number, pseudo: Pseudonymizer | null
 ): TransactionRecord {
   const ok = status >= 200 && status < 300
   return {
@@ -191,7 +196,7 @@ export function toRecord (
 
 /** The record of a request refused before it was parsed: only what the gateway saw is known. */
 export function unparsedRecord (
-  id: string, method: string, status: number, code: string, responseBytes: number, startedAt: number,
+  id: string, method: string, status: number, code: string, responseBytes: number, startedAt: number
 ): TransactionRecord {
   const txn = openTransaction(id, method)
   txn.code = code

@@ -92,7 +92,7 @@ export async function serveV1 (req: FastifyRequest, reply: FastifyReply, deps: R
 
 /** Step 2, with what it learnt noted whatever the outcome; an unidentifiable caller counts per address. */
 async function verified (
-  req: FastifyRequest, runtime: Runtime, deps: RequestPathDeps, txn: TransactionContext,
+  req: FastifyRequest, runtime: Runtime, deps: RequestPathDeps, txn: TransactionContext
 ): Promise<Caller> {
   const progress = emptyProgress()
   try {
@@ -107,7 +107,7 @@ async function verified (
 
 async function serveBuiltin (
   req: FastifyRequest, reply: FastifyReply, deps: RequestPathDeps,
-  at: { caller: Caller, runtime: Runtime, target: Identified, name: string, txn: TransactionContext },
+  at: { caller: Caller, runtime: Runtime, target: Identified, name: string, txn: TransactionContext }
 ): Promise<unknown> {
   const handler = deps.builtins[at.name]
   if (handler === undefined) throw problem('route.not_found', 'No operation is served at this path with this method')
@@ -115,7 +115,15 @@ async function serveBuiltin (
   const notes: BuiltinNotes = {}
   try {
     const { caller, runtime, target } = at
-    return await handler({ req, reply, caller, runtime, params: target.match?.params ?? {}, query: target.query, notes })
+    return await handler({
+      req,
+      reply,
+      caller,
+      runtime,
+      params: target.match?.params ?? {},
+      query: target.query,
+      notes,
+    })
   } finally {
     noteBuiltin(at.txn, notes)
   }
@@ -128,7 +136,7 @@ async function serveBuiltin (
 export async function runOperation (
   caller: Caller, op: CompiledOperation, call: OperationCall,
   deps: { readonly access: AccessGates, readonly fetch: FetchDeps }, notes: OperationNotes, runtime: Runtime,
-  transactionId: string,
+  transactionId: string
 ): Promise<Served> {
   const access = authorizeCall(caller, op, call)
   notes.subject = access.input.subject

@@ -13,7 +13,7 @@ export function emptyProgress (): AuthProgress {
 }
 
 export async function verify (
-  req: FastifyRequest, runtime: Runtime, replayGuard: ReplayGuard, progress: AuthProgress,
+  req: FastifyRequest, runtime: Runtime, replayGuard: ReplayGuard, progress: AuthProgress
 ): Promise<Caller> {
   const gw = runtime.config.gateway
   return authenticate(
@@ -31,7 +31,7 @@ export async function verify (
       maxTokenBytes: gw.limits.tokenBytes,
       whenRedisDown: gw.replay.whenRedisDown,
     },
-    progress,
+    progress
   )
 }
 

@@ -25,7 +25,12 @@ export default fp(async function body (app: FastifyInstance) {
     try {
       done(null, sjson.parse(buf.toString('utf8'), undefined, { protoAction: 'error', constructorAction: 'error' }))
     } catch {
-      done(problem('request.invalid', 'The body is not valid JSON', { errors: [{ in: 'body', name: 'body', reason: 'is not valid JSON or holds __proto__/constructor keys' }] }), undefined)
+      done(
+        problem('request.invalid', 'The body is not valid JSON', {
+          errors: [{ in: 'body', name: 'body', reason: 'is not valid JSON or holds __proto__/constructor keys' }],
+        }),
+        undefined
+      )
     }
   })
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (req, raw, done) => {

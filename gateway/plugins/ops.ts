@@ -27,9 +27,12 @@ const DOCS_FILES: Record<string, string> = {
 const DOCS_HTML = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>ndx-gateway API</title>
 <link rel="icon" href="/docs/favicon-32x32.png"><link rel="stylesheet" href="/docs/swagger-ui.css"></head>
-<body><div id="ui"></div><script src="/docs/swagger-ui-bundle.js"></script><script src="/docs/init.js"></script></body></html>`
-const DOCS_INIT = "window.ui = SwaggerUIBundle({ url: '/openapi.json', dom_id: '#ui', deepLinking: true, supportedSubmitMethods: [] })\n"
-const CSP = "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; frame-ancestors 'none'"
+<body><div id="ui"></div>
+<script src="/docs/swagger-ui-bundle.js"></script><script src="/docs/init.js"></script></body></html>`
+const DOCS_INIT = "window.ui = SwaggerUIBundle({ url: '/openapi.json', dom_id: '#ui', deepLinking: true, " +
+  'supportedSubmitMethods: [] })\n'
+const CSP = "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; " +
+  "frame-ancestors 'none'"
 
 export default fp<OpsOptions>(async function ops (app: FastifyInstance, opts) {
   const { metrics } = opts
@@ -49,7 +52,9 @@ export default fp<OpsOptions>(async function ops (app: FastifyInstance, opts) {
 
   app.get('/openapi.json', async (_req, reply) => reply.header('cache-control', 'no-cache').send(opts.openapi()))
 
-  app.get('/docs', async (_req, reply) => reply.type('text/html; charset=utf-8').header('content-security-policy', CSP).send(DOCS_HTML))
+  app.get('/docs', async (_req, reply) =>
+    reply.type('text/html; charset=utf-8').header('content-security-policy', CSP).send(DOCS_HTML)
+  )
   app.get('/docs/init.js', async (_req, reply) => reply.type('text/javascript; charset=utf-8').send(DOCS_INIT))
   app.get<{ Params: { file: string } }>('/docs/:file', async (req, reply) => {
     // Own properties only: `constructor` or `__proto__` would otherwise find Object.prototype's members.

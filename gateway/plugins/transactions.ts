@@ -36,7 +36,8 @@ export default fp<TransactionsOptions>(async function transactions (app: Fastify
     // Whatever the spelling, a request the router sends to /v1 is a transaction.
     const v1 = isV1Path(req.url) || req.routeOptions.url?.startsWith('/v1') === true || isV1(req.url)
     if (v1) openRequestTransaction(req, reply)
-    // Node's own refusal of this is an unrecorded bare 400 (requireHostHeader is off in http/server-options.ts for that).
+    // Node's own refusal of this is an unrecorded bare 400 (requireHostHeader is off in
+    // http/server-options.ts for that).
     if (req.raw.headers.host === undefined && req.raw.httpVersionMajor === 1 && req.raw.httpVersionMinor === 1) {
       return done(problem('request.invalid', 'An HTTP/1.1 request must carry a Host header'))
     }

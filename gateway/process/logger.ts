@@ -16,7 +16,11 @@ export function loggerOptions (level: string): FastifyServerOptions['logger'] {
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     serializers: {
       // Fastify logs `req` on some internal paths: keep only what is safe.
-      req: (req: { method?: string, routeOptions?: { url?: string }, id?: string }) => ({ method: req.method, route: req.routeOptions?.url, id: req.id }),
+      req: (req: { method?: string; routeOptions?: { url?: string }; id?: string }) => ({
+        method: req.method,
+        route: req.routeOptions?.url,
+        id: req.id,
+      }),
       res: (res: { statusCode?: number }) => ({ statusCode: res.statusCode }),
     },
   }

@@ -24,7 +24,12 @@ export function connectRedis (opts: RedisOptions): Redis {
   })
   let down = false
   redis.on('error', (err: Error) => {
-    if (!down) opts.logger?.warn({ err: { message: err.message, code: (err as NodeJS.ErrnoException).code } }, 'redis unavailable')
+    if (!down) {
+      opts.logger?.warn(
+        { err: { message: err.message, code: (err as NodeJS.ErrnoException).code } },
+        'redis unavailable'
+      )
+    }
     down = true
   })
   redis.on('ready', () => {

@@ -35,7 +35,7 @@ export function recordVersion (service: ServiceSpec): string {
 
 /** Services whose records a new configuration would not serve: changed or removed. */
 export function changedRecordVersions (
-  before: Readonly<Record<string, ServiceSpec>>, after: Readonly<Record<string, ServiceSpec>>,
+  before: Readonly<Record<string, ServiceSpec>>, after: Readonly<Record<string, ServiceSpec>>
 ): string[] {
   return Object.values(before)
     .filter((s) => {

@@ -43,7 +43,11 @@ export class RedisRecordStore implements RecordStore {
     this.#prefix = `${prefix}reuse:`
     this.#channel = `${prefix}reuse:events`
     // A subscriber needs its own connection; it may queue its SUBSCRIBE until Redis is reachable.
-    this.#subscriber = redis.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null, enableAutoPipelining: false })
+    this.#subscriber = redis.duplicate({
+      enableOfflineQueue: true,
+      maxRetriesPerRequest: null,
+      enableAutoPipelining: false,
+    })
     this.#subscriber.on('error', () => { /* reported by the main connection */ })
     this.#subscriber.on('message', (_channel: string, message: string) => {
       let event: StoreEvent
@@ -78,7 +82,16 @@ export class RedisRecordStore implements RecordStore {
 
   async set (key: string, value: Buffer, ttlMs: number, generation: string): Promise<boolean> {
     const index = indexOf(key)
-    const done = await this.#redis.eval(SET_IF_GENERATION, 3, this.#rec(key), this.#idx(index), this.#gen(index), value, String(Math.max(1, Math.ceil(ttlMs))), generation)
+    const done = await this.#redis.eval(
+      SET_IF_GENERATION,
+      3,
+      this.#rec(key),
+      this.#idx(index),
+      this.#gen(index),
+      value,
+      String(Math.max(1, Math.ceil(ttlMs))),
+      generation
+    )
     return done === 1
   }
 

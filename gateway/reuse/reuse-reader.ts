@@ -75,7 +75,9 @@ export class ReuseReader implements RecordReader {
   async read (key: RecordKey, policy: ReadPolicy, load: Loader): Promise<LoadedRecord | null> {
     if (policy.ttlSeconds <= 0) {
       const record = await load()
-      return record === null ? null : { record, source: 'upstream', retrievedAt: new Date().toISOString(), stale: false }
+      return record === null
+        ? null
+        : { record, source: 'upstream', retrievedAt: new Date().toISOString(), stale: false }
     }
     const name = this.storageKey(key, policy.version)
     const shared = this.#inflight.get(name)
@@ -144,7 +146,7 @@ export class ReuseReader implements RecordReader {
    * must load after all (a "done" whose record is not there: an invalidation kept it out, or it expired).
    */
   async #shareOutcome (
-    name: string, policy: ReadPolicy, kept: Kept | null, event: StoreEvent, token: string,
+    name: string, policy: ReadPolicy, kept: Kept | null, event: StoreEvent, token: string
   ): Promise<LoadedRecord | null | undefined> {
     let keepLock = false
     try {
@@ -174,7 +176,7 @@ export class ReuseReader implements RecordReader {
   }
 
   async #loadAndKeep (
-    name: string, policy: ReadPolicy, load: Loader, kept: Kept | null, token: string | null, generation: string | null,
+    name: string, policy: ReadPolicy, load: Loader, kept: Kept | null, token: string | null, generation: string | null
   ): Promise<LoadedRecord | null> {
     // The outcome is announced, kept as the last load and the lock released together (one round trip), all
     // after the record is kept.

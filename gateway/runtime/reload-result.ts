@@ -23,6 +23,8 @@ export function describeReload (before: GatewayConfig, after: GatewayConfig): Re
     agencies: Object.keys(after.agencies).length,
     services: Object.keys(after.services).length,
     operations: Object.values(after.services).reduce((n, s) => n + Object.keys(s.operations).length, 0),
-    restartRequired: STARTUP_ONLY.filter((k) => JSON.stringify(before.gateway[k]) !== JSON.stringify(after.gateway[k])).map((k) => `gateway.${k}`),
+    restartRequired: STARTUP_ONLY.filter(
+      (k) => JSON.stringify(before.gateway[k]) !== JSON.stringify(after.gateway[k])
+    ).map((k) => `gateway.${k}`),
   }
 }

@@ -63,7 +63,14 @@ export class Runtime {
   #retired = false
   #closed: Promise<void> | null = null
 
-  constructor (config: GatewayConfig, opts: { builtins: readonly BuiltinRoute[], previous?: Runtime, onJwksError?: (err: unknown, agency: string) => void }) {
+  constructor (
+    config: GatewayConfig,
+    opts: {
+      builtins: readonly BuiltinRoute[]
+      previous?: Runtime
+      onJwksError?: (err: unknown, agency: string) => void
+    }
+  ) {
     this.config = config
     this.agencies = new AgencyDirectory(config, opts.previous?.agencies, opts.onJwksError)
     const adapters = new Map<string, Adapter>()
@@ -77,7 +84,11 @@ export class Runtime {
           // The config checks refuse an operation a coded adapter does not have: a shape is always found.
           const shape = operationShape(service, spec)
           if (shape === undefined) throw new Error(`${service.service} has no operation ${spec.id}`)
-          const queryNames = new Set(Object.entries(spec.params).filter(([, p]) => p.in === 'query').map(([name]) => name))
+          const queryNames = new Set(
+            Object.entries(spec.params)
+              .filter(([, p]) => p.in === 'query')
+              .map(([name]) => name)
+          )
           if (shape.fieldsApplyTo === 'response') queryNames.add('fields')
           const op: CompiledOperation = {
             spec,
@@ -87,7 +98,10 @@ export class Runtime {
             checkParams: compileParamCheck(spec.params),
             checkBody: shape.body === undefined ? null : compileBodyCheck(shape.body),
             queryNames,
-            serialize: fastJson({ type: 'object', properties: { data: shape.data, meta: REPLY_META_SCHEMA } } as Parameters<typeof fastJson>[0]) as (r: { data: unknown, meta: unknown }) => string,
+            serialize: fastJson({
+              type: 'object',
+              properties: { data: shape.data, meta: REPLY_META_SCHEMA },
+            } as Parameters<typeof fastJson>[0]) as (r: { data: unknown; meta: unknown }) => string,
           }
           operations.set(`${service.service}.${spec.id}`, op)
           const target: RouteTarget = { kind: 'operation', op, template: spec.route }
@@ -96,7 +110,11 @@ export class Runtime {
       }
       for (const route of opts.builtins) {
         const template = `/v1${route.path}`
-        this.#router.on(route.method, toFindMyWayPath(template), () => {}, { kind: 'builtin', route, template } satisfies RouteTarget)
+        this.#router.on(route.method, toFindMyWayPath(template), () => {}, {
+          kind: 'builtin',
+          route,
+          template,
+        } satisfies RouteTarget)
       }
     } catch (err) {
       for (const a of adapters.values()) void a.close()

@@ -53,7 +53,10 @@ export class GatewayState {
     old.retire()
     const result = describeReload(old.config, next)
     if (result.restartRequired.length > 0) {
-      this.#opts.logger.warn({ sections: result.restartRequired }, 'reloaded; these settings apply only after a restart')
+      this.#opts.logger.warn(
+        { sections: result.restartRequired },
+        'reloaded; these settings apply only after a restart'
+      )
     }
     return result
   }
@@ -76,7 +79,12 @@ export class GatewayState {
       metrics.reload(false)
       await this.#cluster?.reloaded('refused', false)
       const issues = (err as { issues?: unknown }).issues
-      if (!announce) logger.error(issues === undefined ? { err } : { issues }, 'announced reload refused; the running configuration keeps serving')
+      if (!announce) {
+        logger.error(
+          issues === undefined ? { err } : { issues },
+          'announced reload refused; the running configuration keeps serving'
+        )
+      }
       throw err
     }
     metrics.reload(true)

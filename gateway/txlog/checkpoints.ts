@@ -135,7 +135,7 @@ export class Checkpointer {
   }
 
   sign (
-    seq: number, hash: string, prev: { seq: number, hash: string } | null = null, now = Date.now(),
+    seq: number, hash: string, prev: { seq: number, hash: string } | null = null, now = Date.now()
   ): Promise<string> {
     return this.signPayload({ seq, hash, prev }, CHECKPOINT_TYP, now)
   }
@@ -151,7 +151,7 @@ export class Checkpointer {
    * `TamperSuspected`: an operator rewrote the chain, and the gateway must not sign the rewrite.
    */
   async checkpoint (
-    sql: Sql, opts: { now?: number, everySeconds?: number } = {},
+    sql: Sql, opts: { now?: number, everySeconds?: number } = {}
   ): Promise<{ seq: number, hash: string } | null> {
     const now = opts.now ?? Date.now()
     return sql.transaction(async (tx) => {
@@ -182,7 +182,7 @@ export class Checkpointer {
 
   /** The point the next checkpoint extends, checked; rejects when the database contradicts what it signed. */
   async #anchor (
-    tx: Sql, last: { seq: number, hash: string, jws: string } | null, now: number, everySeconds?: number,
+    tx: Sql, last: { seq: number, hash: string, jws: string } | null, now: number, everySeconds?: number
   ): Promise<ChainPoint> {
     const mine = this.#lastSigned
     if (last === null) {

@@ -17,7 +17,7 @@ export const EXPORT_PAGE_SIZE = 1000
  * consumer that stops asking (a slow reader behind backpressure) stops the queries too.
  */
 export async function * recordPages (
-  reader: Pick<LogReader, 'list'>, filter: LogFilter, pageSize = EXPORT_PAGE_SIZE,
+  reader: Pick<LogReader, 'list'>, filter: LogFilter, pageSize = EXPORT_PAGE_SIZE
 ): AsyncGenerator<TransactionRecord[], void, undefined> {
   let cursor: { time: string, seq: number } | null = null
   for (;;) {

@@ -92,8 +92,14 @@ export function parseFilter (caller: Caller, query: Record<string, string>, pseu
 }
 
 const FILTER_COLUMNS = {
-  client: 'client', service: 'service', operation: 'operation', outcome: 'outcome', source: 'source',
-  subjectRef: 'subject_ref', purpose: 'purpose', code: 'code',
+  client: 'client',
+  service: 'service',
+  operation: 'operation',
+  outcome: 'outcome',
+  source: 'source',
+  subjectRef: 'subject_ref',
+  purpose: 'purpose',
+  code: 'code',
 } as const
 
 /** Filters the hourly rollup cannot answer (it has no such column): counted from the records instead. */

@@ -78,7 +78,7 @@ export class GroupCommit<T> {
     }
     this.#flush(batch.map((p) => p.item)).then(
       () => settle((p) => p.resolve()),
-      (err: unknown) => settle((p) => p.reject(err)),
+      (err: unknown) => settle((p) => p.reject(err))
     ).finally(() => {
       this.#running--
       // Whatever arrived meanwhile has waited long enough: write it now, without another delay.

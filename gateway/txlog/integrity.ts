@@ -70,7 +70,7 @@ class Findings {
  * (`hash`; null when no record follows), else the whole gap is unaccounted for.
  */
 function unaccounted (
-  ranges: readonly RemovedRange[], from: number, to: number, hash: string | null,
+  ranges: readonly RemovedRange[], from: number, to: number, hash: string | null
 ): Array<[number, number]> {
   const out: Array<[number, number]> = []
   let next = from
@@ -88,12 +88,19 @@ function unaccounted (
   return out
 }
 
-export async function checkIntegrity (sql: Sql, from: Date, to: Date, opts: IntegrityOptions): Promise<IntegrityResult> {
+export async function checkIntegrity (
+  sql: Sql,
+  from: Date,
+  to: Date,
+  opts: IntegrityOptions
+): Promise<IntegrityResult> {
   const now = opts.now ?? Date.now()
   const page = opts.pageSize ?? 5000
   const found = new Findings(opts.maxProblems ?? 1000)
-  const [bounds] = await sql.query<{ lo: number | null, hi: number | null }>(
-    'SELECT min(seq) AS lo, max(seq) AS hi FROM ndx_tx WHERE time >= $1 AND time < $2', [from, to])
+  const [bounds] = await sql.query<{ lo: number | null; hi: number | null }>(
+    'SELECT min(seq) AS lo, max(seq) AS hi FROM ndx_tx WHERE time >= $1 AND time < $2',
+    [from, to]
+  )
   if (bounds?.lo == null || bounds.hi == null) return { checked: 0, ok: true, firstInvalid: null, problems: [] }
   const lo = Number(bounds.lo)
   const hi = Number(bounds.hi)
@@ -101,11 +108,15 @@ export async function checkIntegrity (sql: Sql, from: Date, to: Date, opts: Inte
   const removed = prefixRanges(await removedRanges(sql, opts.keys))
 
   // The predecessor of the first record: the one before it, else the last kept before it, else genesis.
-  const [before] = await sql.query<{ seq: number, hash: string }>(
-    'SELECT seq, hash FROM ndx_tx WHERE seq < $1 ORDER BY seq DESC LIMIT 1', [lo])
+  const [before] = await sql.query<{ seq: number; hash: string }>(
+    'SELECT seq, hash FROM ndx_tx WHERE seq < $1 ORDER BY seq DESC LIMIT 1',
+    [lo]
+  )
   let prev = before === undefined ? { seq: 0, hash: GENESIS } : { seq: Number(before.seq), hash: before.hash }
   const [cpBefore] = await sql.query<CheckpointRow>(
-    'SELECT seq, hash, jws FROM ndx_checkpoints WHERE seq < $1 ORDER BY seq DESC LIMIT 1', [lo])
+    'SELECT seq, hash, jws FROM ndx_checkpoints WHERE seq < $1 ORDER BY seq DESC LIMIT 1',
+    [lo]
+  )
   let lastCp: CheckpointRow | null = cpBefore ?? null
   let checked = 0
   /** The last record under a checkpoint that verified. */
@@ -130,7 +141,9 @@ export async function checkIntegrity (sql: Sql, from: Date, to: Date, opts: Inte
     }
     if (opts.keys !== null) {
       const cps = await sql.query<CheckpointRow>(
-        'SELECT seq, hash, jws FROM ndx_checkpoints WHERE seq >= $1 AND seq < $2 ORDER BY seq', [a, b])
+        'SELECT seq, hash, jws FROM ndx_checkpoints WHERE seq >= $1 AND seq < $2 ORDER BY seq',
+        [a, b]
+      )
       for (const cp of cps) {
         const seq = Number(cp.seq)
         if (await checkCheckpoint(sql, opts.keys, { ...cp, seq }, lastCp, hashes.get(seq), found)) anchored = seq
@@ -149,7 +162,7 @@ export async function checkIntegrity (sql: Sql, from: Date, to: Date, opts: Inte
 
 /** The payload of a checkpoint whose signature verifies and that states its row's seq and hash, or null. */
 async function validCheckpoint (
-  keys: CheckpointKeys, cp: CheckpointRow, recordHash: string | undefined,
+  keys: CheckpointKeys, cp: CheckpointRow, recordHash: string | undefined
 ): Promise<CheckpointPayload | null> {
   const payload = await keys.verify<CheckpointPayload>(cp.jws)
   const states = payload !== null && payload.seq === Number(cp.seq) && payload.hash === cp.hash
@@ -159,7 +172,7 @@ async function validCheckpoint (
 /** Checks one checkpoint and its link to the one before; resolves with whether it anchors its record. */
 async function checkCheckpoint (
   sql: Sql, keys: CheckpointKeys, cp: CheckpointRow, lastCp: CheckpointRow | null,
-  recordHash: string | undefined, found: Findings,
+  recordHash: string | undefined, found: Findings
 ): Promise<boolean> {
   // A checkpoint over a deleted record: the deletion is the problem already reported.
   if (recordHash === undefined) return false
@@ -189,7 +202,7 @@ async function checkCheckpoint (
 
 /** Records cut off after the range's last one (the head says they were written). */
 async function checkTail (
-  sql: Sql, hi: number, prev: { seq: number, hash: string }, removed: readonly RemovedRange[], found: Findings,
+  sql: Sql, hi: number, prev: { seq: number, hash: string }, removed: readonly RemovedRange[], found: Findings
 ): Promise<void> {
   if (prev.seq < hi) found.add('deleted', prev.seq + 1, hi)
   const [next] = await sql.query<{ seq: number }>('SELECT seq FROM ndx_tx WHERE seq > $1 ORDER BY seq LIMIT 1', [hi])
@@ -205,7 +218,7 @@ async function checkTail (
  * inserted row with a high seq must not silence this check).
  */
 async function checkCovered (
-  sql: Sql, keys: CheckpointKeys, anchored: number, hi: number, dueBefore: number, found: Findings,
+  sql: Sql, keys: CheckpointKeys, anchored: number, hi: number, dueBefore: number, found: Findings
 ): Promise<void> {
   let covered = anchored
   if (covered < hi) {
@@ -230,7 +243,7 @@ async function checkCovered (
  */
 async function checkFirst (
   sql: Sql, keys: CheckpointKeys, removed: readonly RemovedRange[], lo: number, hi: number, late: number,
-  found: Findings,
+  found: Findings
 ): Promise<void> {
   const [first] = await sql.query<CheckpointRow & { record_hash: string | null }>(
     `SELECT c.seq, c.hash, c.jws, (SELECT t.hash FROM ndx_tx t WHERE t.seq = c.seq LIMIT 1) AS record_hash

@@ -54,7 +54,10 @@ export interface TransactionLog {
 }
 
 function withTimeout<T> (p: Promise<T>, ms: number): Promise<T> {
-  return Promise.race([p, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('timeout')), ms).unref())])
+  return Promise.race([
+    p,
+    new Promise<never>((_resolve, reject) => setTimeout(() => reject(new Error('timeout')), ms).unref()),
+  ])
 }
 
 export async function openDatabase (env: Pick<Environment, 'databaseUrl' | 'dataDir'>): Promise<Sql> {
@@ -78,14 +81,19 @@ export async function loadCheckpointer (config: GatewayConfig, logger?: Logger):
 
 /** The checkpoint keys an auditor verifies with: the current key's public half and `checkpointPublicKeys`. */
 export async function loadCheckpointKeys (
-  config: GatewayConfig, checkpointer: Checkpointer | null,
+  config: GatewayConfig, checkpointer: Checkpointer | null
 ): Promise<CheckpointKeys | null> {
   const files = config.gateway.secrets.checkpointPublicKeys.map((f) => resolve(config.dir, f))
   if (checkpointer === null && files.length === 0) return null
   return CheckpointKeys.fromFiles(files, checkpointer?.publicJwk)
 }
 
-export async function openTransactionLog (env: Environment, config: GatewayConfig, logger: Logger, redis: Redis | null): Promise<TransactionLog> {
+export async function openTransactionLog (
+  env: Environment,
+  config: GatewayConfig,
+  logger: Logger,
+  redis: Redis | null
+): Promise<TransactionLog> {
   const sql = await openDatabase(env)
   const writer = new LogWriter(sql)
   const reader = new LogReader(sql)
@@ -103,7 +111,9 @@ export async function openTransactionLog (env: Environment, config: GatewayConfi
     // Fails fast while Redis is away (batches spool to disk instead of waiting in memory).
     const conn = redis.duplicate({ enableOfflineQueue: false, maxRetriesPerRequest: 0, commandTimeout: 1000 })
     producer = conn
-    conn.on('error', () => { /* reported by the gateway's connection; batches spool meanwhile */ })
+    conn.on('error', () => {
+      /* reported by the gateway's connection; batches spool meanwhile */
+    })
     // BullMQ's first command must find the connection ready, so the queue is made once it is.
     const makeQueue = (): void => {
       if (queue !== null) return
@@ -114,16 +124,32 @@ export async function openTransactionLog (env: Environment, config: GatewayConfi
     if (await waitReady(conn, 2000)) makeQueue()
     sink = new QueueSink(() => queue, new Spool(env.dataDir), batch, {
       probe: () => redis.ping(),
-      onSpooled: (n, err) => logger.warn({ records: n, err: { message: (err as Error).message } }, 'transaction log: queue unavailable, records spooled to disk'),
+      onSpooled: (n, err) =>
+        logger.warn(
+          { records: n, err: { message: (err as Error).message } },
+          'transaction log: queue unavailable, records spooled to disk'
+        ),
       onReplayed: (n) => logger.info({ records: n }, 'transaction log: spooled records moved to the queue'),
     })
     if (sql.kind === 'pglite') worker = startLogWorker(env.redisUrl, bullPrefix, writer, logger)
-    else if (env.worker && env.databaseUrl !== null) worker = startLogWorkerThread({ redisUrl: env.redisUrl, databaseUrl: env.databaseUrl, bullPrefix, logLevel: logger.level }, logger)
+    else if (env.worker && env.databaseUrl !== null) {
+      worker = startLogWorkerThread(
+        { redisUrl: env.redisUrl, databaseUrl: env.databaseUrl, bullPrefix, logLevel: logger.level },
+        logger
+      )
+    }
   } else {
     sink = new DirectSink(writer, batch, (result) => reportPoisoned(result, logger))
   }
   const mode = producer !== null ? 'queue' : sql.kind
-  logger.info({ mode, database: sql.kind, worker: worker === null ? 'none' : sql.kind === 'pglite' ? 'main thread' : 'worker thread' }, 'transaction log ready')
+  logger.info(
+    {
+      mode,
+      database: sql.kind,
+      worker: worker === null ? 'none' : sql.kind === 'pglite' ? 'main thread' : 'worker thread',
+    },
+    'transaction log ready'
+  )
 
   return {
     mode,
@@ -135,14 +161,18 @@ export async function openTransactionLog (env: Environment, config: GatewayConfi
     keys,
     checkpointEverySeconds: config.gateway.log.checkpointEverySeconds,
     maintenance,
-    ready: async () => { await worker?.ready() },
+    ready: async () => {
+      await worker?.ready()
+    },
     async problem () {
       try {
         await sql.query('SELECT 1')
       } catch (err) {
         return `transaction log database: ${(err as Error).message}`
       }
-      if (sink instanceof QueueSink && !sink.queueHealthy) return 'transaction log queue unavailable (records spooling to disk)'
+      if (sink instanceof QueueSink && !sink.queueHealthy) {
+        return 'transaction log queue unavailable (records spooling to disk)'
+      }
       return null
     },
     async stats () {

@@ -80,7 +80,11 @@ export class LogReader {
     this.#sql = sql
   }
 
-  async list (filter: LogFilter, limit: number, cursor: { time: string, seq: number } | null): Promise<{ items: TransactionRecord[], nextCursor: string | null }> {
+  async list (
+    filter: LogFilter,
+    limit: number,
+    cursor: { time: string; seq: number } | null
+  ): Promise<{ items: TransactionRecord[]; nextCursor: string | null }> {
     const params: unknown[] = []
     let clause = whereClause(filter, params)
     if (cursor !== null) {
@@ -88,21 +92,32 @@ export class LogReader {
       clause += ` AND (time, seq) > ($${params.length - 1}::timestamptz, $${params.length}::bigint)`
     }
     params.push(limit + 1)
-    const rows = await this.#sql.query<Row>(`SELECT * FROM ndx_tx WHERE ${clause} ORDER BY time, seq LIMIT $${params.length}`, params)
+    const rows = await this.#sql.query<Row>(
+      `SELECT * FROM ndx_tx WHERE ${clause} ORDER BY time, seq LIMIT $${params.length}`,
+      params
+    )
     const page = rows.slice(0, limit)
     const last = page[page.length - 1]
     return {
       items: page.map(recordOfRow),
-      nextCursor: rows.length > limit && last !== undefined ? encodeCursor(new Date(last.time).toISOString(), Number(last.seq)) : null,
+      nextCursor:
+        rows.length > limit && last !== undefined
+          ? encodeCursor(new Date(last.time).toISOString(), Number(last.seq))
+          : null,
     }
   }
 
   /** One record; the id's own timestamp (UUIDv7) narrows the search to a few partitions. */
   async get (id: string): Promise<TransactionRecord | null> {
     const ms = Number.parseInt(id.replace(/-/g, '').slice(0, 12), 16)
-    const rows = Number.isFinite(ms) && id[14] === '7'
-      ? await this.#sql.query<Row>('SELECT * FROM ndx_tx WHERE id = $1 AND time >= $2 AND time <= $3', [id, new Date(ms - 86_400_000), new Date(ms + 86_400_000)])
-      : await this.#sql.query<Row>('SELECT * FROM ndx_tx WHERE id = $1', [id])
+    const rows =
+      Number.isFinite(ms) && id[14] === '7'
+        ? await this.#sql.query<Row>('SELECT * FROM ndx_tx WHERE id = $1 AND time >= $2 AND time <= $3', [
+          id,
+          new Date(ms - 86_400_000),
+          new Date(ms + 86_400_000),
+        ])
+        : await this.#sql.query<Row>('SELECT * FROM ndx_tx WHERE id = $1', [id])
     return rows[0] === undefined ? null : recordOfRow(rows[0])
   }
 
@@ -131,7 +146,12 @@ export class LogReader {
         else found.count = (found.count as number) + n
       }
     }
-    const groups = groupBy.length === 0 ? [] : [...merged.values()].sort((a, b) => JSON.stringify(groupBy.map((k) => a[k])).localeCompare(JSON.stringify(groupBy.map((k) => b[k]))))
+    const groups =
+      groupBy.length === 0
+        ? []
+        : [...merged.values()].sort((a, b) =>
+            JSON.stringify(groupBy.map((k) => a[k])).localeCompare(JSON.stringify(groupBy.map((k) => b[k])))
+          )
     return { total, groups }
   }
 
@@ -141,19 +161,31 @@ export class LogReader {
     const select = groupBy.map((k) => `${groupExpr(k, rollup)} AS "${k}"`)
     const count = rollup ? 'sum(n)::bigint' : 'count(*)::bigint'
     const group = groupBy.length === 0 ? '' : ` GROUP BY ${groupBy.map((_, i) => i + 1).join(', ')}`
-    return this.#sql.query(`SELECT ${[...select, `${count} AS n`].join(', ')} FROM ${rollup ? 'ndx_tx_hourly' : 'ndx_tx'} WHERE ${clause}${group}`, params)
+    return this.#sql.query(
+      `SELECT ${[...select, `${count} AS n`].join(', ')} FROM ${rollup ? 'ndx_tx_hourly' : 'ndx_tx'} ` +
+        `WHERE ${clause}${group}`,
+      params
+    )
   }
 
   /** Checkpoints signed in [from, to), by seq, paged with a cursor. */
   async checkpoints (
-    from: Date, to: Date, limit = 100, after: number | null = null,
-  ): Promise<{ items: CheckpointItem[], nextCursor: string | null }> {
-    const rows = await this.#sql.query<{ seq: number, hash: string, time: Date, kid: string | null, jws: string }>(
+    from: Date,
+    to: Date,
+    limit = 100,
+    after: number | null = null
+  ): Promise<{ items: CheckpointItem[]; nextCursor: string | null }> {
+    const rows = await this.#sql.query<{ seq: number; hash: string; time: Date; kid: string | null; jws: string }>(
       `SELECT seq, hash, time, kid, jws FROM ndx_checkpoints
        WHERE time >= $1 AND time < $2 AND seq > $3 ORDER BY seq LIMIT $4`,
-      [from, to, after ?? -1, limit + 1])
+      [from, to, after ?? -1, limit + 1]
+    )
     const page = rows.slice(0, limit).map((r) => ({
-      seq: Number(r.seq), hash: r.hash, time: new Date(r.time).toISOString(), kid: r.kid ?? kidOf(r.jws), jws: r.jws,
+      seq: Number(r.seq),
+      hash: r.hash,
+      time: new Date(r.time).toISOString(),
+      kid: r.kid ?? kidOf(r.jws),
+      jws: r.jws,
     }))
     const last = page[page.length - 1]
     return { items: page, nextCursor: rows.length > limit && last !== undefined ? encodeSeqCursor(last.seq) : null }

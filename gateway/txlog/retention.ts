@@ -26,7 +26,7 @@ export interface RetentionPayload {
  * Rejects with `TamperSuspected` (and drops nothing) when they do not hold exactly a prefix of the chain.
  */
 export async function purge (
-  sql: Sql, writer: LogWriter, signer: Checkpointer | null, days: number, now = new Date(),
+  sql: Sql, writer: LogWriter, signer: Checkpointer | null, days: number, now = new Date()
 ): Promise<string[]> {
   const cutoff = partitionOf(new Date(now.getTime() - days * 86_400_000))
   return sql.transaction(async (tx) => {
@@ -57,7 +57,7 @@ export async function purge (
  * start where the retention traces end and recompute from there. Resolves with the range to sign.
  */
 async function checkPrefix (
-  tx: Sql, signer: Checkpointer | null, lo: number, hi: number, n: number,
+  tx: Sql, signer: Checkpointer | null, lo: number, hi: number, n: number
 ): Promise<RemovedRange> {
   const from = await retainedFrom(tx, signer?.trusted ?? null)
   const [below] = await tx.query<{ n: number }>('SELECT count(*)::bigint AS n FROM ndx_tx WHERE seq <= $1', [hi])

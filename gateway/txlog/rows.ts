@@ -5,12 +5,32 @@ import type { Outcome, TransactionRecord } from './record.js'
 
 /** One row of `ndx_tx`, as PostgreSQL returns it. */
 export interface Row {
-  seq: number, id: string, time: Date, client: string | null, key_id: string | null, service: string | null, operation: string | null,
-  method: string, route: string | null, purpose: string | null, subject_ref: string | null, on_behalf_of: string | null,
-  outcome: Outcome, status: number, code: string | null, source: 'upstream' | 'reuse' | null, fields: string | null,
-  duration_ms: number, upstream_ms: number | null, request_bytes: number, response_bytes: number,
-  claimed_client?: string | null, replay_guard?: 'shared' | 'local' | null, stale?: boolean | null,
-  prev_hash: string, hash: string
+  seq: number,
+  id: string,
+  time: Date,
+  client: string | null,
+  key_id: string | null,
+  service: string | null,
+  operation: string | null,
+  method: string,
+  route: string | null,
+  purpose: string | null,
+  subject_ref: string | null,
+  on_behalf_of: string | null,
+  outcome: Outcome,
+  status: number,
+  code: string | null,
+  source: 'upstream' | 'reuse' | null,
+  fields: string | null,
+  duration_ms: number,
+  upstream_ms: number | null,
+  request_bytes: number,
+  response_bytes: number,
+  claimed_client?: string | null,
+  replay_guard?: 'shared' | 'local' | null,
+  stale?: boolean | null,
+  prev_hash: string,
+  hash: string
 }
 
 /** A record as the database holds it, back in the form it was hashed in. */

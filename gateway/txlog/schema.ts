@@ -90,8 +90,11 @@ CREATE TABLE ndx_tx_poisoned (
 export async function migrate (sql: Sql): Promise<number> {
   return sql.transaction(async (tx) => {
     await tx.query('SELECT pg_advisory_xact_lock(7461626)')
-    await tx.exec('CREATE TABLE IF NOT EXISTS ndx_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())')
-    const done = new Set((await tx.query<{ version: number }>('SELECT version FROM ndx_migrations')).map((r) => r.version))
+    await tx.exec('CREATE TABLE IF NOT EXISTS ndx_migrations ' +
+      '(version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())')
+    const done = new Set(
+      (await tx.query<{ version: number }>('SELECT version FROM ndx_migrations')).map((r) => r.version)
+    )
     let applied = 0
     for (const m of MIGRATIONS) {
       if (done.has(m.version)) continue

@@ -22,7 +22,7 @@ export interface BatchOptions {
  * the database refused, so an operator sees it. Records hold no personal data (CONTRACT §7).
  */
 export function reportPoisonToStderr (
-  result: IsolatedWrite, out: { write (line: string): unknown } = process.stderr,
+  result: IsolatedWrite, out: { write (line: string): unknown } = process.stderr
 ): void {
   for (const p of result.poisoned) {
     out.write(JSON.stringify({
@@ -47,7 +47,7 @@ export class DirectSink implements TransactionSink {
    * reported, as an error line on stderr (`reportPoisonToStderr`), never dropped silently.
    */
   constructor (
-    writer: LogWriter, opts: BatchOptions, onWritten: (result: IsolatedWrite) => void = reportPoisonToStderr,
+    writer: LogWriter, opts: BatchOptions, onWritten: (result: IsolatedWrite) => void = reportPoisonToStderr
   ) {
     // A batch the database refuses is written record by record and poison kept aside: one request's record
     // never turns the replies of the others into 503. The write is awaited on its own statement: written as
@@ -102,12 +102,23 @@ export class QueueSink implements TransactionSink {
   #queueHealthy = true
   #closed = false
 
-  constructor (queue: () => Queue | null, spool: Spool, opts: BatchOptions & { concurrency?: number }, events: QueueSinkEvents) {
+  constructor (
+    queue: () => Queue | null,
+    spool: Spool,
+    opts: BatchOptions & { concurrency?: number },
+    events: QueueSinkEvents
+  ) {
     this.#queue = queue
     this.#spool = spool
     this.#events = events
-    this.#commit = new GroupCommit((records) => this.#deliver(records), { maxItems: opts.batchMaxRecords, maxWaitMs: opts.batchMaxWaitMs, concurrency: opts.concurrency ?? 1 })
-    this.#timer = setInterval(() => { void this.replay() }, 1000).unref()
+    this.#commit = new GroupCommit((records) => this.#deliver(records), {
+      maxItems: opts.batchMaxRecords,
+      maxWaitMs: opts.batchMaxWaitMs,
+      concurrency: opts.concurrency ?? 1,
+    })
+    this.#timer = setInterval(() => {
+      void this.replay()
+    }, 1000).unref()
     void this.replay()
   }
 
@@ -148,17 +159,21 @@ export class QueueSink implements TransactionSink {
   replay (): Promise<void> {
     this.#replaying ??= (async () => {
       try {
-        if (!await this.#spool.pending()) return
+        if (!(await this.#spool.pending())) return
         await this.#events.probe()
         const queue = this.#queue()
         if (queue === null) return
-        const n = await this.#spool.replay(async (records) => { await queue.add(JOB_NAME, { records }, JOB_OPTIONS) })
+        const n = await this.#spool.replay(async (records) => {
+          await queue.add(JOB_NAME, { records }, JOB_OPTIONS)
+        })
         if (n > 0) this.#events.onReplayed?.(n)
         this.#queueHealthy = true
       } catch {
         // Still down: try again on the next tick.
       }
-    })().finally(() => { this.#replaying = null })
+    })().finally(() => {
+      this.#replaying = null
+    })
     return this.#replaying
   }
 

@@ -68,10 +68,15 @@ export class PgSql implements Sql {
 }
 
 interface PgliteLike {
-  query<T> (text: string, params?: unknown[]): Promise<{ rows: T[] }>
-  exec (text: string): Promise<unknown>
-  transaction<T> (fn: (tx: { query<R> (text: string, params?: unknown[]): Promise<{ rows: R[] }>, exec (text: string): Promise<unknown> }) => Promise<T>): Promise<T>
-  close (): Promise<void>
+  query<T>(text: string, params?: unknown[]): Promise<{ rows: T[] }>
+  exec(text: string): Promise<unknown>
+  transaction<T>(
+    fn: (tx: {
+      query<R>(text: string, params?: unknown[]): Promise<{ rows: R[] }>
+      exec(text: string): Promise<unknown>
+    }) => Promise<T>,
+  ): Promise<T>
+  close(): Promise<void>
 }
 
 export class PgliteSql implements Sql {

@@ -83,7 +83,12 @@ function runThread (data: ThreadData): void {
   const sql = new PgSql(data.databaseUrl)
   const writer = new LogWriter(sql)
   let worker: LogWorker | null = startLogWorker(data.redisUrl, data.bullPrefix, writer, logger)
-  worker.worker.waitUntilReady().then(() => { parentPort?.postMessage({ type: 'ready' } satisfies FromThread) }, () => {})
+  worker.worker.waitUntilReady().then(
+    () => {
+      parentPort?.postMessage({ type: 'ready' } satisfies FromThread)
+    },
+    () => {}
+  )
   parentPort?.on('message', (msg: ToThread) => {
     if (msg.type !== 'close' || worker === null) return
     const w = worker

@@ -30,23 +30,40 @@ export class LogMaintenance {
   readonly #logger: Logger | undefined
   readonly #everySeconds: number
 
-  constructor (sql: Sql, writer: LogWriter, checkpointer: Checkpointer | null, opts: MaintenanceOptions, logger?: Logger) {
+  constructor (
+    sql: Sql,
+    writer: LogWriter,
+    checkpointer: Checkpointer | null,
+    opts: MaintenanceOptions,
+    logger?: Logger
+  ) {
     this.#sql = sql
     this.#writer = writer
     this.#checkpointer = checkpointer
     this.#logger = logger
     this.#everySeconds = opts.checkpointEverySeconds
-    if (checkpointer !== null) this.#timers.push(setInterval(() => { void this.checkpoint() }, opts.checkpointEverySeconds * 1000).unref())
+    if (checkpointer !== null) {
+      this.#timers.push(
+        setInterval(() => {
+          void this.checkpoint()
+        }, opts.checkpointEverySeconds * 1000).unref()
+      )
+    }
     const purge = (): void => {
-      purgeExpired(this.#sql, this.#writer, this.#checkpointer, opts.retentionDays).then((dropped) => {
-        if (dropped.length > 0) this.#logger?.info({ dropped }, 'transaction log: partitions past retention dropped')
-      }, (err: unknown) => this.#failed(err, 'transaction log: retention purge failed'))
+      purgeExpired(this.#sql, this.#writer, this.#checkpointer, opts.retentionDays).then(
+        (dropped) => {
+          if (dropped.length > 0) {
+            this.#logger?.info({ dropped }, 'transaction log: partitions past retention dropped')
+          }
+        },
+        (err: unknown) => this.#failed(err, 'transaction log: retention purge failed')
+      )
     }
     purge()
     this.#timers.push(setInterval(purge, 3_600_000).unref())
   }
 
-  async checkpoint (): Promise<{ seq: number, hash: string } | null> {
+  async checkpoint (): Promise<{ seq: number; hash: string } | null> {
     if (this.#checkpointer === null) return null
     try {
       return await this.#checkpointer.checkpoint(this.#sql, { everySeconds: this.#everySeconds })
@@ -59,8 +76,10 @@ export class LogMaintenance {
   /** A refusal to sign is an alarm (`ndx_txlog_tamper_suspected` counts it), anything else a retry. */
   #failed (err: unknown, msg: string): void {
     if (err instanceof TamperSuspected) {
-      this.#logger?.error({ err: { code: err.code, message: err.message } },
-        'transaction log: tamper suspected; not signed')
+      this.#logger?.error(
+        { err: { code: err.code, message: err.message } },
+        'transaction log: tamper suspected; not signed'
+      )
     } else {
       this.#logger?.warn({ err }, msg)
     }
@@ -105,7 +124,12 @@ export function startLogWorker (redisUrl: string, bullPrefix: string, writer: Lo
     await commit.add(job.data.records)
     return { records: job.data.records.length }
   }, { connection, prefix: bullPrefix, concurrency: JOBS_AT_ONCE, ...RECOVERY })
-  worker.on('failed', (job, err) => logger?.warn({ err: { message: err.message }, job: job?.id, attempts: job?.attemptsMade }, 'transaction log: batch not written yet; will retry'))
+  worker.on('failed', (job, err) =>
+    logger?.warn(
+      { err: { message: err.message }, job: job?.id, attempts: job?.attemptsMade },
+      'transaction log: batch not written yet; will retry'
+    )
+  )
   worker.on('error', (err) => logger?.warn({ err: { message: err.message } }, 'transaction log worker: redis error'))
   return {
     worker,
@@ -121,9 +145,15 @@ export function startLogWorker (redisUrl: string, bullPrefix: string, writer: Lo
 export function reportPoisoned (result: IsolatedWrite, logger?: Logger): void {
   for (const p of result.poisoned) {
     if (p.kept) {
-      logger?.error({ txn: p.id, reason: p.error }, 'transaction log: record refused by the database; kept aside in ndx_tx_poisoned')
+      logger?.error(
+        { txn: p.id, reason: p.error },
+        'transaction log: record refused by the database; kept aside in ndx_tx_poisoned'
+      )
     } else {
-      logger?.error({ txn: p.id, reason: p.error, record: p.record }, 'transaction log: record refused by the database and not kept aside')
+      logger?.error(
+        { txn: p.id, reason: p.error, record: p.record },
+        'transaction log: record refused by the database and not kept aside'
+      )
     }
   }
 }

@@ -13,23 +13,76 @@ import { storable, type TransactionRecord } from './record.js'
 import { partitionOf } from './schema.js'
 import type { Sql } from './sql.js'
 
-const COLUMNS = ['seq', 'id', 'time', 'client', 'key_id', 'service', 'operation', 'method', 'route', 'purpose', 'subject_ref',
-  'on_behalf_of', 'outcome', 'status', 'code', 'source', 'fields', 'duration_ms', 'upstream_ms', 'request_bytes', 'response_bytes',
-  'claimed_client', 'replay_guard', 'stale', 'prev_hash', 'hash']
+const COLUMNS = [
+  'seq',
+  'id',
+  'time',
+  'client',
+  'key_id',
+  'service',
+  'operation',
+  'method',
+  'route',
+  'purpose',
+  'subject_ref',
+  'on_behalf_of',
+  'outcome',
+  'status',
+  'code',
+  'source',
+  'fields',
+  'duration_ms',
+  'upstream_ms',
+  'request_bytes',
+  'response_bytes',
+  'claimed_client',
+  'replay_guard',
+  'stale',
+  'prev_hash',
+  'hash',
+]
 const COLUMN_TYPES = ['bigint', 'uuid', 'timestamptz', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'text',
   'text', 'text', 'smallint', 'text', 'text', 'text', 'double precision', 'double precision', 'integer', 'integer',
   'text', 'text', 'boolean', 'text', 'text']
-const INSERT_ROWS = `INSERT INTO ndx_tx (${COLUMNS.join(',')}) SELECT * FROM unnest(${COLUMN_TYPES.map((t, i) => `$${i + 1}::${t}[]`).join(', ')})`
+const UNNEST = COLUMN_TYPES.map((t, i) => `$${i + 1}::${t}[]`).join(', ')
+const INSERT_ROWS = `INSERT INTO ndx_tx (${COLUMNS.join(',')}) SELECT * FROM unnest(${UNNEST})`
 
 function row (seq: number, r: TransactionRecord, prevHash: string, hash: string): unknown[] {
-  return [seq, r.id, r.time, r.client, r.keyId, r.service, r.operation, r.method, r.route, r.purpose, r.subjectRef,
-    r.onBehalfOf, r.outcome, r.status, r.code, r.source, r.fields === null ? null : JSON.stringify(r.fields), r.durationMs,
-    r.upstreamMs, r.requestBytes, r.responseBytes, r.claimedClient, r.replayGuard, r.stale, prevHash, hash]
+  return [
+    seq,
+    r.id,
+    r.time,
+    r.client,
+    r.keyId,
+    r.service,
+    r.operation,
+    r.method,
+    r.route,
+    r.purpose,
+    r.subjectRef,
+    r.onBehalfOf,
+    r.outcome,
+    r.status,
+    r.code,
+    r.source,
+    r.fields === null ? null : JSON.stringify(r.fields),
+    r.durationMs,
+    r.upstreamMs,
+    r.requestBytes,
+    r.responseBytes,
+    r.claimedClient,
+    r.replayGuard,
+    r.stale,
+    prevHash,
+    hash,
+  ]
 }
 
 function placeholders (rows: number, cols: number): string {
   const out: string[] = []
-  for (let i = 0; i < rows; i++) out.push(`(${Array.from({ length: cols }, (_, c) => `$${i * cols + c + 1}`).join(',')})`)
+  for (let i = 0; i < rows; i++) {
+    out.push(`(${Array.from({ length: cols }, (_, c) => `$${i * cols + c + 1}`).join(',')})`)
+  }
   return out.join(',')
 }
 
@@ -65,7 +118,7 @@ export class LogWriter {
       const times = records.map((r) => r.time).sort()
       const existing = new Set((await tx.query<{ id: string }>(
         'SELECT id::text AS id FROM ndx_tx WHERE time >= $1 AND time <= $2 AND id = ANY($3::uuid[])',
-        [times[0], times[times.length - 1], records.map((r) => r.id)],
+        [times[0], times[times.length - 1], records.map((r) => r.id)]
       )).map((r) => r.id))
       const fresh: TransactionRecord[] = []
       for (const r of records) {
@@ -143,7 +196,9 @@ export class LogWriter {
     const p = partitionOf(time)
     if (this.#partitions.has(p.name)) return
     // Runs under the head lock, so writers never race to create the same partition.
-    await tx.exec(`CREATE TABLE IF NOT EXISTS ${p.name} PARTITION OF ndx_tx FOR VALUES FROM ('${p.from}') TO ('${p.to}')`)
+    await tx.exec(
+      `CREATE TABLE IF NOT EXISTS ${p.name} PARTITION OF ndx_tx FOR VALUES FROM ('${p.from}') TO ('${p.to}')`
+    )
     this.#partitions.add(p.name)
   }
 
@@ -160,9 +215,10 @@ export class LogWriter {
     }
     const values = [...counts.values()]
     await tx.query(
-      `INSERT INTO ndx_tx_hourly (hour, client, service, operation, outcome, source, n) VALUES ${placeholders(values.length, 7)}
+      `INSERT INTO ndx_tx_hourly (hour, client, service, operation, outcome, source, n)
+       VALUES ${placeholders(values.length, 7)}
        ON CONFLICT (hour, client, service, operation, outcome, source) DO UPDATE SET n = ndx_tx_hourly.n + EXCLUDED.n`,
-      values.flatMap((v) => [...v.key, v.n]),
+      values.flatMap((v) => [...v.key, v.n])
     )
   }
 

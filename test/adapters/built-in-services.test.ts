@@ -7,7 +7,9 @@ import { buildTestGateway, json, signedInject } from '../helpers/gateway.js'
 
 t.test('population: every canonical field from its native name', async (t) => {
   const { app } = await buildTestGateway(t)
-  const res = await signedInject(app, 'VN.BHXH', 'GET', '/v1/population/citizens/038085681321', { purpose: 'social-insurance' })
+  const res = await signedInject(app, 'VN.BHXH', 'GET', '/v1/population/citizens/038085681321', {
+    purpose: 'social-insurance',
+  })
   t.equal(res.statusCode, 200)
   t.same(json(res).data, {
     personalId: '038085681321',
@@ -63,7 +65,9 @@ t.test('population: the full canonical record (an agency granted every field)', 
 
 t.test('population: an unknown citizen is record.not_found', async (t) => {
   const { app, sink } = await buildTestGateway(t)
-  const res = await signedInject(app, 'VN.LOC.DNG', 'GET', '/v1/population/citizens/999999999999', { purpose: 'public-service' })
+  const res = await signedInject(app, 'VN.LOC.DNG', 'GET', '/v1/population/citizens/999999999999', {
+    purpose: 'public-service',
+  })
   t.equal(res.statusCode, 404)
   t.equal(json(res).code, 'record.not_found')
   t.match(sink.records[0], { outcome: 'not_found', status: 404 })
@@ -71,9 +75,14 @@ t.test('population: an unknown citizen is record.not_found', async (t) => {
 
 t.test('civil-status: events with types, roles and dates, oldest first', async (t) => {
   const { app } = await buildTestGateway(t)
-  const res = await signedInject(app, 'VN.LOC.DNG', 'GET', '/v1/civil-status/persons/030075654294/events', { purpose: 'public-service' })
+  const res = await signedInject(app, 'VN.LOC.DNG', 'GET', '/v1/civil-status/persons/030075654294/events', {
+    purpose: 'public-service',
+  })
   t.equal(res.statusCode, 200)
-  const data = json(res).data as { personalId: string, events: Array<{ type: string, registeredOn: string, registrationNo: string }> }
+  const data = json(res).data as {
+    personalId: string
+    events: Array<{ type: string; registeredOn: string; registrationNo: string }>
+  }
   t.equal(data.personalId, '030075654294')
   t.same(data.events.map((e) => [e.type, e.registeredOn, e.registrationNo]), [
     ['birth', '1975-09-20', '1/1975/KS'],
@@ -91,25 +100,69 @@ t.test('civil-status: events with types, roles and dates, oldest first', async (
       { role: 'wife', personalId: '096179024395', fullName: 'Hoàng Phương Nga' },
     ],
   })
-  t.same((data.events[2] as unknown as { parties: Array<{ role: string }> }).parties.map((p) => p.role), ['self', 'father', 'mother'])
+  t.same(
+    (data.events[2] as unknown as { parties: Array<{ role: string }> }).parties.map((p) => p.role),
+    ['self', 'father', 'mother']
+  )
 })
 
 t.test('civil-status: divorce and death events', async (t) => {
   const { app } = await buildTestGateway(t)
-  const divorced = json(await signedInject(app, 'VN.LOC.DNG', 'GET', '/v1/civil-status/persons/064070607103/events', { purpose: 'public-service' })).data as { events: Array<{ type: string }> }
+  const divorced = json(
+    await signedInject(app, 'VN.LOC.DNG', 'GET', '/v1/civil-status/persons/064070607103/events', {
+      purpose: 'public-service',
+    })
+  ).data as { events: Array<{ type: string }> }
   t.same(divorced.events.map((e) => e.type).filter((x) => x !== 'birth'), ['marriage', 'divorce'])
-  const dead = json(await signedInject(app, 'VN.LOC.DNG', 'GET', '/v1/civil-status/persons/095075907487/events', { purpose: 'public-service' })).data as { events: Array<{ type: string, registeredOn: string, parties: unknown[] }> }
-  t.match(dead.events.find((e) => e.type === 'death'), { registeredOn: '2022-08-03', parties: [{ role: 'self', personalId: '095075907487' }] })
+  const dead = json(
+    await signedInject(app, 'VN.LOC.DNG', 'GET', '/v1/civil-status/persons/095075907487/events', {
+      purpose: 'public-service',
+    })
+  ).data as { events: Array<{ type: string; registeredOn: string; parties: unknown[] }> }
+  t.match(
+    dead.events.find((e) => e.type === 'death'),
+    { registeredOn: '2022-08-03', parties: [{ role: 'self', personalId: '095075907487' }] }
+  )
 })
 
 t.test('civil-status: marital status derived from events', async (t) => {
   const { app } = await buildTestGateway(t)
-  const status = async (id: string) => json(await signedInject(app, 'VN.LOC.DNG', 'GET', `/v1/civil-status/persons/${id}/marital-status`, { purpose: 'public-service' })).data
-  t.same(await status('030075654294'), { personalId: '030075654294', maritalStatus: 'married', since: '1999-01-13', spouse: { personalId: '096179024395', fullName: 'Hoàng Phương Nga' } })
-  t.same(await status('064070607103'), { personalId: '064070607103', maritalStatus: 'divorced', since: '1998-05-15', spouse: null })
-  t.same(await status('079178183333'), { personalId: '079178183333', maritalStatus: 'widowed', since: '2022-08-03', spouse: null }, 'from the spouse\'s death registration')
-  t.same(await status('038085681321'), { personalId: '038085681321', maritalStatus: 'single', since: null, spouse: null })
-  const unknown = await signedInject(app, 'VN.LOC.DNG', 'GET', '/v1/civil-status/persons/999999999999/marital-status', { purpose: 'public-service' })
+  const status = async (id: string) =>
+    json(
+      await signedInject(app, 'VN.LOC.DNG', 'GET', `/v1/civil-status/persons/${id}/marital-status`, {
+        purpose: 'public-service',
+      })
+    ).data
+  t.same(await status('030075654294'), {
+    personalId: '030075654294',
+    maritalStatus: 'married',
+    since: '1999-01-13',
+    spouse: { personalId: '096179024395', fullName: 'Hoàng Phương Nga' },
+  })
+  t.same(await status('064070607103'), {
+    personalId: '064070607103',
+    maritalStatus: 'divorced',
+    since: '1998-05-15',
+    spouse: null,
+  })
+  t.same(
+    await status('079178183333'),
+    { personalId: '079178183333', maritalStatus: 'widowed', since: '2022-08-03', spouse: null },
+    "from the spouse's death registration"
+  )
+  t.same(await status('038085681321'), {
+    personalId: '038085681321',
+    maritalStatus: 'single',
+    since: null,
+    spouse: null,
+  })
+  const unknown = await signedInject(
+    app,
+    'VN.LOC.DNG',
+    'GET',
+    '/v1/civil-status/persons/999999999999/marital-status',
+    { purpose: 'public-service' }
+  )
   t.equal(unknown.statusCode, 404)
   t.equal(json(unknown).code, 'record.not_found', 'the SOAP fault KHONG_TIM_THAY')
 })
@@ -117,11 +170,22 @@ t.test('civil-status: marital status derived from events', async (t) => {
 t.test('civil-status: derived status agrees with the population register for every citizen sampled', async (t) => {
   const { app } = await buildTestGateway(t)
   const { registryData } = await import('../../simulators/data.js')
-  const map: Record<string, string> = { 'Độc thân': 'single', 'Đã kết hôn': 'married', 'Ly hôn': 'divorced', Góa: 'widowed' }
+  const map: Record<string, string> = {
+    'Độc thân': 'single',
+    'Đã kết hôn': 'married',
+    'Ly hôn': 'divorced',
+    Góa: 'widowed',
+  }
   const sample = [...registryData().citizens.values()].filter((_, i) => i % 250 === 0)
   let agree = 0
   for (const c of sample) {
-    const res = await signedInject(app, 'VN.LOC.DNG', 'GET', `/v1/civil-status/persons/${c.soDinhDanh as string}/marital-status?fields=maritalStatus`, { purpose: 'public-service' })
+    const res = await signedInject(
+      app,
+      'VN.LOC.DNG',
+      'GET',
+      `/v1/civil-status/persons/${c.soDinhDanh as string}/marital-status?fields=maritalStatus`,
+      { purpose: 'public-service' }
+    )
     if ((json(res).data as { maritalStatus: string }).maritalStatus === map[c.tinhTrangHonNhan as string]) agree++
   }
   t.equal(agree, sample.length, `${sample.length} citizens`)
@@ -129,7 +193,8 @@ t.test('civil-status: derived status agrees with the population register for eve
 
 t.test('business registry: an enterprise, a branch, and each status', async (t) => {
   const { app } = await buildTestGateway(t)
-  const get = async (code: string) => signedInject(app, 'VN.LOC.DNG', 'GET', `/v1/business-registry/enterprises/${code}`)
+  const get = async (code: string) =>
+    signedInject(app, 'VN.LOC.DNG', 'GET', `/v1/business-registry/enterprises/${code}`)
   const res = await get('2627349851')
   t.same(json(res).data, {
     enterpriseCode: '2627349851',
@@ -149,7 +214,12 @@ t.test('business registry: an enterprise, a branch, and each status', async (t) 
       { code: '7911', name: 'Đại lý du lịch', main: false },
     ],
   })
-  t.match(json(await get('5867634713-001')).data, { enterpriseCode: '5867634713-001', status: 'suspended', englishName: null, foundedOn: '2028-10-21' })
+  t.match(json(await get('5867634713-001')).data, {
+    enterpriseCode: '5867634713-001',
+    status: 'suspended',
+    englishName: null,
+    foundedOn: '2028-10-21',
+  })
   t.match(json(await get('5867634713')).data, { status: 'suspended' })
   t.match(json(await get('2984421128')).data, { status: 'dissolved' })
   const none = await get('0000000000')

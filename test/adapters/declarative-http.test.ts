@@ -13,8 +13,11 @@ t.test('a registry added by a file alone', async (t) => {
   const dir = await copyConfig(t)
   await addLandRegistry(dir)
   const sims = await sharedSimulators(t)
-  const { app, sink } = await buildTestGateway(t, { config: await loadConfig(dir, { ...sims.env, LAND_URL: land.url }) })
-  const get = (id: string, path = 'parcels') => signedInject(app, 'VN.LOC.DNG', 'GET', `/v1/land-registry/${path}/${id}`, { purpose: 'public-service' })
+  const { app, sink } = await buildTestGateway(t, {
+    config: await loadConfig(dir, { ...sims.env, LAND_URL: land.url }),
+  })
+  const get = (id: string, path = 'parcels') =>
+    signedInject(app, 'VN.LOC.DNG', 'GET', `/v1/land-registry/${path}/${id}`, { purpose: 'public-service' })
 
   t.test('every mapping type', async (t) => {
     const res = await get('0101000001')
@@ -32,7 +35,12 @@ t.test('a registry added by a file alone', async (t) => {
       surveyor: null,
     })
     t.match(json(res).meta, { service: 'land-registry', operation: 'parcel', source: 'upstream' })
-    t.match(sink.records.at(-1), { route: '/v1/land-registry/parcels/{parcelId}', service: 'land-registry', operation: 'parcel', outcome: 'ok' })
+    t.match(sink.records.at(-1), {
+      route: '/v1/land-registry/parcels/{parcelId}',
+      service: 'land-registry',
+      operation: 'parcel',
+      outcome: 'ok',
+    })
     t.ok((sink.records.at(-1)?.upstreamMs ?? 0) > 0, 'time spent upstream is recorded')
   })
 
@@ -78,7 +86,9 @@ t.test('a registry that cannot be reached is upstream.unavailable', async (t) =>
   await addLandRegistry(dir)
   const sims = await sharedSimulators(t)
   const { app } = await buildTestGateway(t, { config: await loadConfig(dir, { ...sims.env, LAND_URL: 'http://127.0.0.1:1' }) })
-  const res = await signedInject(app, 'VN.LOC.DNG', 'GET', '/v1/land-registry/parcels/0101000001', { purpose: 'public-service' })
+  const res = await signedInject(app, 'VN.LOC.DNG', 'GET', '/v1/land-registry/parcels/0101000001', {
+    purpose: 'public-service',
+  })
   t.equal(res.statusCode, 503)
   t.equal(json(res).code, 'upstream.unavailable')
 })
@@ -86,10 +96,14 @@ t.test('a registry that cannot be reached is upstream.unavailable', async (t) =>
 t.test('built-in adapters map their registries\' failures too', async (t) => {
   const sims = await sharedSimulators(t)
   const { app } = await buildTestGateway(t, { env: { POPULATION_API_KEY: 'wrong-key', CIVIL_STATUS_URL: 'http://127.0.0.1:1' } })
-  const pop = await signedInject(app, 'VN.LOC.DNG', 'GET', '/v1/population/citizens/030075654294', { purpose: 'public-service' })
+  const pop = await signedInject(app, 'VN.LOC.DNG', 'GET', '/v1/population/citizens/030075654294', {
+    purpose: 'public-service',
+  })
   t.equal(pop.statusCode, 502, 'a key the registry refuses')
   t.equal(json(pop).code, 'upstream.bad_response')
-  const civ = await signedInject(app, 'VN.LOC.DNG', 'GET', '/v1/civil-status/persons/030075654294/events', { purpose: 'public-service' })
+  const civ = await signedInject(app, 'VN.LOC.DNG', 'GET', '/v1/civil-status/persons/030075654294/events', {
+    purpose: 'public-service',
+  })
   t.equal(json(civ).code, 'upstream.unavailable')
   sims.businessRegistry.settings.failRate = 1
   t.teardown(() => { sims.businessRegistry.settings.failRate = 0 })
@@ -106,7 +120,9 @@ t.test('a slow built-in registry is upstream.timeout', async (t) => {
   const { app } = await buildTestGateway(t, { config: await loadConfig(dir, sims.env) })
   sims.civilStatus.settings.latencyMs = 600
   t.teardown(() => { sims.civilStatus.settings.latencyMs = 0 })
-  const res = await signedInject(app, 'VN.LOC.DNG', 'GET', '/v1/civil-status/persons/030075654294/events', { purpose: 'public-service' })
+  const res = await signedInject(app, 'VN.LOC.DNG', 'GET', '/v1/civil-status/persons/030075654294/events', {
+    purpose: 'public-service',
+  })
   t.equal(res.statusCode, 504)
   t.equal(json(res).code, 'upstream.timeout')
 })

@@ -29,7 +29,7 @@ export interface Registry {
 
 /** Sends a reply, with a Content-Length or (`chunked`) streamed in 1 KB chunks without one. */
 export function send (
-  res: ServerResponse, reply: NativeReply, opts: { chunked?: boolean, headers?: Record<string, string> } = {},
+  res: ServerResponse, reply: NativeReply, opts: { chunked?: boolean, headers?: Record<string, string> } = {}
 ): void {
   const bytes = Buffer.from(reply.body)
   if (opts.chunked !== true) {

@@ -29,7 +29,10 @@ t.test('keys from a JWKS endpoint', async (t) => {
 
   const dir = await copyConfig(t)
   const gw = await readFile(join(dir, 'gateway.yaml'), 'utf8')
-  await writeFile(join(dir, 'gateway.yaml'), gw.replace('jwks:\n  cacheSeconds: 300', 'jwks:\n  cacheSeconds: 300\n  refreshCooldownSeconds: 1'))
+  await writeFile(
+    join(dir, 'gateway.yaml'),
+    gw.replace('jwks:\n  cacheSeconds: 300', 'jwks:\n  cacheSeconds: 300\n  refreshCooldownSeconds: 1')
+  )
   await writeFile(join(dir, 'agencies', 'VN.JWKS.TEST.yaml'), [
     'id: VN.JWKS.TEST',
     'name: An agency publishing its keys',

@@ -36,7 +36,9 @@ async function conformance (t: Tap, make: () => Promise<ReplayGuard>): Promise<v
   t.test('concurrent uses of one pair: exactly one wins', async (t) => {
     const guard = await make()
     t.teardown(() => guard.close())
-    const results = await Promise.all(Array.from({ length: 50 }, () => guard.remember('VN.A', 'jti-0000000000000004', 60)))
+    const results = await Promise.all(
+      Array.from({ length: 50 }, () => guard.remember('VN.A', 'jti-0000000000000004', 60))
+    )
     t.equal(results.filter(Boolean).length, 1)
   })
 }

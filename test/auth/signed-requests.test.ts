@@ -14,21 +14,37 @@ const CITIZEN = `/v1/population/citizens/${ID}`
 const DNG = 'VN.LOC.DNG'
 
 function privateJwk (agency: string): Record<string, string> {
-  return JSON.parse(readFileSync(projectPath('demo', 'keys', `${agency}.private.jwk.json`), 'utf8')) as Record<string, string>
+  return JSON.parse(readFileSync(projectPath('demo', 'keys', `${agency}.private.jwk.json`), 'utf8')) as Record<
+    string,
+    string
+  >
 }
 async function keyOf (agency: string, alg?: string): Promise<CryptoKey> {
   const jwk = privateJwk(agency)
   return importJWK(jwk, alg ?? jwk.alg) as Promise<CryptoKey>
 }
 const header = (kid = 'dng-2026-01', alg = 'ES256'): Record<string, unknown> => ({ alg, kid, typ: 'ndx+jwt' })
-const citizenClaims = (extra: Record<string, unknown> = {}): Record<string, unknown> => ({ ...baseClaims(DNG, 'GET', CITIZEN), purpose: 'public-service', ...extra })
+const citizenClaims = (extra: Record<string, unknown> = {}): Record<string, unknown> => ({
+  ...baseClaims(DNG, 'GET', CITIZEN),
+  purpose: 'public-service',
+  ...extra,
+})
 
-async function send (app: FastifyInstance, token: string | null, opts: { method?: 'GET' | 'POST', url?: string, body?: string, authorization?: string } = {}) {
+async function send (
+  app: FastifyInstance,
+  token: string | null,
+  opts: { method?: 'GET' | 'POST'; url?: string; body?: string; authorization?: string } = {}
+) {
   const headers: Record<string, string> = {}
   if (opts.authorization !== undefined) headers.authorization = opts.authorization
   else if (token !== null) headers.authorization = `Bearer ${token}`
   if (opts.body !== undefined) headers['content-type'] = 'application/json'
-  return app.inject({ method: opts.method ?? 'GET', url: opts.url ?? CITIZEN, headers, ...(opts.body === undefined ? {} : { payload: opts.body }) })
+  return app.inject({
+    method: opts.method ?? 'GET',
+    url: opts.url ?? CITIZEN,
+    headers,
+    ...(opts.body === undefined ? {} : { payload: opts.body }),
+  })
 }
 
 function assertProblem (t: Test, res: Awaited<ReturnType<typeof send>>, status: number, code: string): void {
@@ -62,12 +78,23 @@ t.test('every allowed algorithm verifies: ES256, ES384, EdDSA, PS256, RS256', as
     ['VN.VIETTEL', 'viettel-2026-01', 'RS256', 'subscriber-verification'],
   ] as const) {
     const claims = { ...baseClaims(agency, 'POST', verify, body), purpose }
-    const res = await send(app, await sign(header(kid, alg), claims, await keyOf(agency, alg)), { method: 'POST', url: verify, body })
+    const res = await send(app, await sign(header(kid, alg), claims, await keyOf(agency, alg)), {
+      method: 'POST',
+      url: verify,
+      body,
+    })
     t.equal(res.statusCode, 200, `${alg} accepted`)
     t.same(json(res).data, { personalId: ID, match: true, fields: { fullName: true } })
   }
   // ES384 (the auditor): the signature verifies, then the role check refuses the service call.
-  const res = await send(app, await sign(header('ttcp-2026-01', 'ES384'), { ...baseClaims('VN.TTCP', 'GET', CITIZEN), purpose: 'audit' }, await keyOf('VN.TTCP')))
+  const res = await send(
+    app,
+    await sign(
+      header('ttcp-2026-01', 'ES384'),
+      { ...baseClaims('VN.TTCP', 'GET', CITIZEN), purpose: 'audit' },
+      await keyOf('VN.TTCP')
+    )
+  )
   assertProblem(t, res, 403, 'access.role')
 })
 
@@ -76,7 +103,13 @@ t.test('auth.missing: no Authorization header, or an empty one', async (t) => {
   assertProblem(t, await send(app, null), 401, 'auth.missing')
   assertProblem(t, await send(app, null, { authorization: '' }), 401, 'auth.missing')
   t.equal(sink.records.length, 2, 'refusals are recorded')
-  t.match(sink.records[0], { client: null, outcome: 'rejected', status: 401, code: 'auth.missing', route: '/v1/population/citizens/{personalId}' })
+  t.match(sink.records[0], {
+    client: null,
+    outcome: 'rejected',
+    status: 401,
+    code: 'auth.missing',
+    route: '/v1/population/citizens/{personalId}',
+  })
 })
 
 t.test('auth.malformed: not a bearer compact JWS, bad header or claims', async (t) => {
@@ -112,21 +145,49 @@ t.test('auth.malformed: not a bearer compact JWS, bad header or claims', async (
   assertProblem(t, await send(app, huge), 401, 'auth.malformed')
 })
 
-t.test('auth.algorithm: none, HS256 confusion, algorithms outside the list, and an alg that does not fit the key', async (t) => {
-  const { app } = await buildTestGateway(t)
-  const publicJwk = JSON.stringify({ ...privateJwk(DNG), d: undefined })
-  assertProblem(t, await send(app, unsigned({ alg: 'none', kid: 'dng-2026-01', typ: 'ndx+jwt' }, citizenClaims())), 401, 'auth.algorithm')
-  assertProblem(t, await send(app, unsigned(header('dng-2026-01', 'HS256'), citizenClaims(), publicJwk)), 401, 'auth.algorithm')
-  assertProblem(t, await send(app, unsigned(header('dng-2026-01', 'RS512'), citizenClaims(), 'x')), 401, 'auth.algorithm')
-  // EVN's key is Ed25519: a token claiming ES256 under its kid is refused before any verification.
-  const evnClaims = { ...baseClaims('VN.EVN.HCMC', 'GET', CITIZEN), purpose: 'customer-verification' }
-  assertProblem(t, await send(app, await sign(header('evnhcmc-2026-01', 'ES256'), evnClaims, await keyOf(DNG))), 401, 'auth.algorithm')
-})
+t.test(
+  'auth.algorithm: none, HS256 confusion, algorithms outside the list, and an alg that does not fit the key',
+  async (t) => {
+    const { app } = await buildTestGateway(t)
+    const publicJwk = JSON.stringify({ ...privateJwk(DNG), d: undefined })
+    assertProblem(
+      t,
+      await send(app, unsigned({ alg: 'none', kid: 'dng-2026-01', typ: 'ndx+jwt' }, citizenClaims())),
+      401,
+      'auth.algorithm'
+    )
+    assertProblem(
+      t,
+      await send(app, unsigned(header('dng-2026-01', 'HS256'), citizenClaims(), publicJwk)),
+      401,
+      'auth.algorithm'
+    )
+    assertProblem(
+      t,
+      await send(app, unsigned(header('dng-2026-01', 'RS512'), citizenClaims(), 'x')),
+      401,
+      'auth.algorithm'
+    )
+    // EVN's key is Ed25519: a token claiming ES256 under its kid is refused before any verification.
+    const evnClaims = { ...baseClaims('VN.EVN.HCMC', 'GET', CITIZEN), purpose: 'customer-verification' }
+    assertProblem(
+      t,
+      await send(app, await sign(header('evnhcmc-2026-01', 'ES256'), evnClaims, await keyOf(DNG))),
+      401,
+      'auth.algorithm'
+    )
+  }
+)
 
 t.test('auth.unknown_client and auth.unknown_key', async (t) => {
   const { app, sink } = await buildTestGateway(t)
   const key = await keyOf(DNG)
-  assertProblem(t, await send(app, await sign(header(), citizenClaims({ iss: 'VN.NOBODY' }), key)), 401, 'auth.unknown_client')
+  assertProblem(
+    t,
+    await send(app, await sign(header(), citizenClaims({ iss: 'VN.NOBODY' }), key)),
+    401,
+    'auth.unknown_client'
+  )
   assertProblem(t, await send(app, await sign(header('dng-1999-01'), citizenClaims(), key)), 401, 'auth.unknown_key')
   t.equal(sink.records[0]?.client, null, 'an unknown iss is not recorded as a client')
   t.equal(sink.records[0]?.claimedClient, 'VN.NOBODY', 'only as what it claimed')
@@ -141,7 +202,8 @@ t.test('auth.signature: a stranger key, altered claims, no signature', async (t)
   assertProblem(t, await send(app, await sign(header(), citizenClaims(), strangerKey())), 401, 'auth.signature')
   const good = await sign(header(), citizenClaims(), await keyOf(DNG))
   const [h, , s] = good.split('.')
-  const altered = `${h}.${Buffer.from(JSON.stringify(citizenClaims({ purpose: 'social-insurance' }))).toString('base64url')}.${s}`
+  const claims = Buffer.from(JSON.stringify(citizenClaims({ purpose: 'social-insurance' }))).toString('base64url')
+  const altered = `${h}.${claims}.${s}`
   assertProblem(t, await send(app, altered), 401, 'auth.signature')
   assertProblem(t, await send(app, `${h}.${good.split('.')[1]}.`), 401, 'auth.signature')
 })
@@ -149,7 +211,12 @@ t.test('auth.signature: a stranger key, altered claims, no signature', async (t)
 t.test('auth.audience: a token for another gateway', async (t) => {
   const { app } = await buildTestGateway(t)
   const key = await keyOf(DNG)
-  assertProblem(t, await send(app, await sign(header(), citizenClaims({ aud: 'other-gateway' }), key)), 401, 'auth.audience')
+  assertProblem(
+    t,
+    await send(app, await sign(header(), citizenClaims({ aud: 'other-gateway' }), key)),
+    401,
+    'auth.audience'
+  )
   assertProblem(t, await send(app, await sign(header(), citizenClaims({ aud: ['a', 'b'] }), key)), 401, 'auth.audience')
   assertProblem(t, await send(app, await sign(header(), citizenClaims({ aud: undefined }), key)), 401, 'auth.audience')
   const res = await send(app, await sign(header(), citizenClaims({ aud: ['other', 'ndx-gateway'] }), key))
@@ -162,7 +229,12 @@ t.test('auth.expired: iat outside the clock window, exp in the past', async (t) 
   const now = Math.floor(Date.now() / 1000)
   assertProblem(t, await send(app, await sign(header(), citizenClaims({ iat: now - 120 }), key)), 401, 'auth.expired')
   assertProblem(t, await send(app, await sign(header(), citizenClaims({ iat: now + 120 }), key)), 401, 'auth.expired')
-  assertProblem(t, await send(app, await sign(header(), citizenClaims({ iat: now - 30, exp: now - 1 }), key)), 401, 'auth.expired')
+  assertProblem(
+    t,
+    await send(app, await sign(header(), citizenClaims({ iat: now - 30, exp: now - 1 }), key)),
+    401,
+    'auth.expired'
+  )
   const res = await send(app, await sign(header(), citizenClaims({ iat: now - 50, exp: now + 60 }), key))
   t.equal(res.statusCode, 200, 'within the window and before exp')
 })
@@ -171,14 +243,28 @@ t.test('auth.binding: htm, htu and bsh must describe this very request', async (
   const { app } = await buildTestGateway(t)
   const key = await keyOf(DNG)
   assertProblem(t, await send(app, await sign(header(), citizenClaims({ htm: 'POST' }), key)), 401, 'auth.binding')
-  assertProblem(t, await send(app, await sign(header(), citizenClaims({ htu: '/v1/population/citizens/001154711812' }), key)), 401, 'auth.binding')
-  assertProblem(t, await send(app, await sign(header(), citizenClaims(), key), { url: `${CITIZEN}?fields=fullName` }), 401, 'auth.binding')
+  assertProblem(
+    t,
+    await send(app, await sign(header(), citizenClaims({ htu: '/v1/population/citizens/001154711812' }), key)),
+    401,
+    'auth.binding'
+  )
+  assertProblem(
+    t,
+    await send(app, await sign(header(), citizenClaims(), key), { url: `${CITIZEN}?fields=fullName` }),
+    401,
+    'auth.binding'
+  )
   assertProblem(t, await send(app, await sign(header(), citizenClaims({ htu: `https://gw.example${CITIZEN}` }), key)), 401, 'auth.binding')
   // bsh: the body the verifier sees is not the body that was signed.
   const verify = `${CITIZEN}/verify`
   const bhxh = await keyOf('VN.BHXH')
   const claims = { ...baseClaims('VN.BHXH', 'POST', verify, '{"fullName":"A"}'), purpose: 'social-insurance' }
-  const res = await send(app, await sign(header('bhxh-2026-01'), claims, bhxh), { method: 'POST', url: verify, body: '{"fullName":"B"}' })
+  const res = await send(app, await sign(header('bhxh-2026-01'), claims, bhxh), {
+    method: 'POST',
+    url: verify,
+    body: '{"fullName":"B"}',
+  })
   assertProblem(t, res, 401, 'auth.binding')
 })
 
@@ -191,7 +277,11 @@ t.test('auth.replayed: a jti is accepted once per agency', async (t) => {
   // Another agency may happen to use the same jti.
   const jti = JSON.parse(Buffer.from(token.split('.')[1] as string, 'base64url').toString()).jti as string
   const enterprise = '/v1/business-registry/enterprises/2627349851'
-  const other = await sign(header('bhxh-2026-01'), { ...baseClaims('VN.BHXH', 'GET', enterprise), jti, purpose: 'social-insurance' }, await keyOf('VN.BHXH'))
+  const other = await sign(
+    header('bhxh-2026-01'),
+    { ...baseClaims('VN.BHXH', 'GET', enterprise), jti, purpose: 'social-insurance' },
+    await keyOf('VN.BHXH')
+  )
   t.equal((await send(app, other, { url: enterprise })).statusCode, 200)
 })
 
@@ -200,7 +290,11 @@ t.test('a jti is remembered only after the signature and claims hold', async (t)
   const jti = 'shared-jti-0123456789'
   const forged = await sign(header(), citizenClaims({ jti }), strangerKey())
   assertProblem(t, await send(app, forged), 401, 'auth.signature')
-  const misdirected = await sign(header(), citizenClaims({ jti, htu: '/v1/population/citizens/001154711812' }), await keyOf(DNG))
+  const misdirected = await sign(
+    header(),
+    citizenClaims({ jti, htu: '/v1/population/citizens/001154711812' }),
+    await keyOf(DNG)
+  )
   assertProblem(t, await send(app, misdirected), 401, 'auth.binding')
   const genuine = await sign(header(), citizenClaims({ jti }), await keyOf(DNG))
   t.equal((await send(app, genuine)).statusCode, 200, 'the agency can still use its jti')
@@ -209,8 +303,18 @@ t.test('a jti is remembered only after the signature and claims hold', async (t)
 t.test('purpose: required for personal data, must be granted; optional elsewhere', async (t) => {
   const { app } = await buildTestGateway(t)
   const key = await keyOf(DNG)
-  assertProblem(t, await send(app, await sign(header(), citizenClaims({ purpose: undefined }), key)), 403, 'access.purpose')
-  assertProblem(t, await send(app, await sign(header(), citizenClaims({ purpose: 'marketing' }), key)), 403, 'access.purpose')
+  assertProblem(
+    t,
+    await send(app, await sign(header(), citizenClaims({ purpose: undefined }), key)),
+    403,
+    'access.purpose'
+  )
+  assertProblem(
+    t,
+    await send(app, await sign(header(), citizenClaims({ purpose: 'marketing' }), key)),
+    403,
+    'access.purpose'
+  )
   const enterprise = '/v1/business-registry/enterprises/2627349851'
   const res = await send(app, await sign(header(), baseClaims(DNG, 'GET', enterprise), key), { url: enterprise })
   t.equal(res.statusCode, 200, 'the business registry holds no personal data: no purpose needed')

@@ -46,7 +46,7 @@ t.test('a batch runs every item like a single call: results in order, one record
       status: 200,
       data: { personalId: good[0]?.params.personalId, match: true, fields: { fullName: true } },
       transactionId: out.lines[0]?.transactionId,
-    },
+    }
   )
   t.match(out.lines[1], { status: 400, problem: { code: 'request.invalid' } }, 'a malformed line is its own problem')
   t.match(out.lines[2], { status: 200, data: { match: false, fields: { fullName: false } } })
@@ -76,21 +76,21 @@ t.test('a batch runs every item like a single call: results in order, one record
         route: '/v1/population/citizens/{personalId}/verify',
         method: 'POST',
         status: line.status,
-      },
+      }
     )
     if (line.problem !== undefined) t.equal(r?.code, (line.problem as { code: string }).code)
   }
   t.equal(
     itemRecords.find((r) => r.id === out.lines[0]?.transactionId)?.subjectRef,
     pseudo.subjectRef(good[0]?.params.personalId as string),
-    'the record names the item\'s subject',
+    'the record names the item\'s subject'
   )
   t.match(itemRecords.find((r) => r.id === out.lines[5]?.transactionId), { outcome: 'not_found' })
   t.match(itemRecords.find((r) => r.id === out.lines[4]?.transactionId), { outcome: 'denied' })
   const submitted = gw.sink.records.filter((r) => r.service === 'batches')
   t.match(
     submitted.find((r) => r.operation === 'submit'),
-    { client: 'VN.VIETTEL', status: 202, purpose: 'subscriber-verification', route: '/v1/batches' },
+    { client: 'VN.VIETTEL', status: 202, purpose: 'subscriber-verification', route: '/v1/batches' }
   )
 })
 
@@ -111,46 +111,46 @@ t.test('the batch is refused whole like a single call when its grant or purpose 
   const items = await verifyItems(2)
   t.match(
     await submit(gw.app, 'VN.LOC.DNG', { ...VERIFY, purpose: 'public-service', items }),
-    { status: 403, body: { code: 'access.denied' } },
+    { status: 403, body: { code: 'access.denied' } }
   )
   t.match(
     await submit(gw.app, 'VN.VIETTEL', { ...VERIFY, purpose: 'marketing', items }),
-    { status: 403, body: { code: 'access.purpose' } },
+    { status: 403, body: { code: 'access.purpose' } }
   )
   t.match(
     await submit(gw.app, 'VN.VIETTEL', { service: 'population', operation: 'verify', items }),
     { status: 403, body: { code: 'access.purpose' } },
-    'no purpose at all',
+    'no purpose at all'
   )
   t.match(
     await submit(gw.app, 'VN.VIETTEL', { ...VERIFY, items }, 'subscriber-verification'),
     { status: 202 },
-    'the purpose may be in the token too',
+    'the purpose may be in the token too'
   )
   t.match(
     await submit(gw.app, 'VN.VIETTEL', { ...VERIFY, items }, 'other'),
-    { status: 400, body: { code: 'request.invalid', errors: [{ name: 'purpose' }] } },
+    { status: 400, body: { code: 'request.invalid', errors: [{ name: 'purpose' }] } }
   )
   t.match(
     await submit(gw.app, 'VN.VIETTEL', { ...VERIFY, operation: 'unknown-op', items }),
-    { status: 400, body: { code: 'request.invalid', errors: [{ name: 'operation' }] } },
+    { status: 400, body: { code: 'request.invalid', errors: [{ name: 'operation' }] } }
   )
   t.match(
     await submit(gw.app, 'VN.VIETTEL', { ...VERIFY, items: [] }),
-    { status: 400, body: { code: 'request.invalid' } },
+    { status: 400, body: { code: 'request.invalid' } }
   )
   t.match(await submit(gw.app, 'VN.VIETTEL', { ...VERIFY }), { status: 400, body: { code: 'request.invalid' } })
   t.match(
     await submit(gw.app, 'VN.VIETTEL', { ...VERIFY, items: await verifyItems(6) }),
     { status: 413, body: { code: 'request.too_large' } },
-    'too many items',
+    'too many items'
   )
   const text = await signedInject(
     gw.app,
     'VN.VIETTEL',
     'POST',
     '/v1/batches',
-    { body: 'x', headers: { 'content-type': 'text/plain' } },
+    { body: 'x', headers: { 'content-type': 'text/plain' } }
   )
   t.match(json(text), { code: 'request.media_type' })
 })
@@ -161,11 +161,15 @@ t.test('an over-size body is refused with 413 before anything is stored', async 
   t.match(res, { status: 413, body: { code: 'request.too_large' } })
   const keys = await gw.redis.keys(`${gw.prefix}batch:*`)
   t.same(keys, [], 'nothing stored')
-  t.match(gw.sink.records.at(-1), { status: 413, code: 'request.too_large', outcome: 'rejected' }, 'the refusal is recorded')
+  t.match(
+    gw.sink.records.at(-1),
+    { status: 413, code: 'request.too_large', outcome: 'rejected' },
+    'the refusal is recorded'
+  )
   t.match(
     await submit(gw.app, 'VN.VIETTEL', { ...VERIFY, items: await verifyItems(2) }),
     { status: 202 },
-    'a batch under the limit is taken',
+    'a batch under the limit is taken'
   )
 
   const roomy = await batchGateway(t, { workers: false })
@@ -174,7 +178,7 @@ t.test('an over-size body is refused with 413 before anything is stored', async 
   t.match(
     await submit(roomy.app, 'VN.VIETTEL', big),
     { status: 202, body: { total: 1000 } },
-    'batches have their own, larger limit',
+    'batches have their own, larger limit'
   )
 })
 
@@ -195,12 +199,12 @@ t.test('another agency cannot read, download or cancel a batch: the same 404 as 
   t.equal(
     unknown.body.replace(/"transactionId":"[^"]+"/, ''),
     (await signedInject(gw.app, 'VN.EVN.HCMC', 'GET', `/v1/batches/${id}`)).body.replace(/"transactionId":"[^"]+"/, ''),
-    'indistinguishable',
+    'indistinguishable'
   )
   t.match(
     await status(gw.app, 'VN.VIETTEL', id),
     { httpStatus: 200, state: 'queued', total: 2, done: 0 },
-    'the owner still sees it, untouched',
+    'the owner still sees it, untouched'
   )
   t.match(await status(gw.app, 'VN.VIETTEL', 'not-a-uuid'), { httpStatus: 404 })
 })

@@ -48,7 +48,7 @@ t.test('submit --wait writes one result per line of the file, a malformed line a
   t.match(
     io.stderr,
     /\r\[#+\] 6\/6 {2}done 5 {2}failed 1 {2}[0-9.]+\/s {2}ETA \S+ {2}done/,
-    'a progress bar with done, failed, rate and ETA',
+    'a progress bar with done, failed, rate and ETA'
   )
   t.notOk(existsSync(`${out}.batch.json`), 'the state file is gone once results are written')
 })

@@ -39,8 +39,8 @@ export async function batchConfigDir (t: Test, prefix: string, opts: BatchConfig
       file,
       (await readFile(file, 'utf8')).replace(
         '  tokenBytes: 8192\n',
-        `  tokenBytes: 8192\n  batchBodyBytes: ${opts.batchBodyBytes}\n`,
-      ),
+        `  tokenBytes: 8192\n  batchBodyBytes: ${opts.batchBodyBytes}\n`
+      )
     )
   }
   if (opts.rps !== undefined) {
@@ -48,7 +48,7 @@ export async function batchConfigDir (t: Test, prefix: string, opts: BatchConfig
     const text = await readFile(file, 'utf8')
     await writeFile(
       file,
-      text.replace('  timeoutMs: 3000\n', `  timeoutMs: 3000\n  maxRequestsPerSecond: ${opts.rps}\n`),
+      text.replace('  timeoutMs: 3000\n', `  timeoutMs: 3000\n  maxRequestsPerSecond: ${opts.rps}\n`)
     )
   }
   return dir
@@ -65,7 +65,7 @@ export interface BatchGateway {
 }
 
 export async function batchGateway (
-  t: Test, opts: BatchConfigOptions & { sink?: TransactionSink, workers?: boolean } = {},
+  t: Test, opts: BatchConfigOptions & { sink?: TransactionSink, workers?: boolean } = {}
 ): Promise<BatchGateway> {
   const sims = await sharedSimulators(t)
   const { redis: testClient, prefix } = await testRedis(t)
@@ -100,14 +100,14 @@ export async function verifyItems (n: number, offset = 0): Promise<VerifyItem[]>
 }
 
 export async function submit (
-  app: FastifyInstance, agency: string, body: unknown, purpose?: string,
+  app: FastifyInstance, agency: string, body: unknown, purpose?: string
 ): Promise<{ status: number, body: Record<string, unknown> }> {
   const res = await signedInject(
     app,
     agency,
     'POST',
     '/v1/batches',
-    { body, ...(purpose === undefined ? {} : { purpose }) },
+    { body, ...(purpose === undefined ? {} : { purpose }) }
   )
   return { status: res.statusCode, body: json(res) }
 }
@@ -119,7 +119,7 @@ export async function status (app: FastifyInstance, agency: string, id: string):
 
 /** Polls the batch's status until `until` holds or `ms` pass; returns the last status. */
 export async function waitFor (
-  app: FastifyInstance, agency: string, id: string, until: (s: Record<string, unknown>) => boolean, ms = 30_000,
+  app: FastifyInstance, agency: string, id: string, until: (s: Record<string, unknown>) => boolean, ms = 30_000
 ): Promise<Record<string, unknown>> {
   const end = Date.now() + ms
   for (;;) {
@@ -130,7 +130,7 @@ export async function waitFor (
 }
 
 export async function results (
-  app: FastifyInstance, agency: string, id: string,
+  app: FastifyInstance, agency: string, id: string
 ): Promise<{ status: number, contentType: string | undefined, lines: Array<Record<string, unknown>> }> {
   const res = await signedInject(app, agency, 'GET', `/v1/batches/${id}/results`)
   const lines = res.statusCode !== 200

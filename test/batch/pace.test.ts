@@ -39,7 +39,7 @@ t.test('two worker sets keep to one registry pace; a single call meanwhile is se
     'VN.VIETTEL',
     'POST',
     `/v1/population/citizens/${items[0]?.params.personalId as string}/verify`,
-    { purpose: 'subscriber-verification', body: { fullName: 'x' } },
+    { purpose: 'subscriber-verification', body: { fullName: 'x' } }
   )
   t.equal(reply.statusCode, 200)
   t.ok(Date.now() - single < 1000, `a single call is not queued behind the batch (${Date.now() - single} ms)`)
@@ -60,7 +60,7 @@ t.test('a small batch submitted after a large one finishes long before it', asyn
   const small = await submit(
     gw.app,
     'VN.EVN.HCMC',
-    { service: 'population', operation: 'verify', purpose: 'customer-verification', items: smallItems },
+    { service: 'population', operation: 'verify', purpose: 'customer-verification', items: smallItems }
   )
   t.equal(small.status, 202)
   const s = await waitFor(gw.app, 'VN.EVN.HCMC', small.body.batchId as string, finished)

@@ -60,7 +60,7 @@ async function setup (t: Test) {
       window: 2,
       createdAt: new Date().toISOString(),
     },
-    items,
+    items
   )
   const records = async (): Promise<Array<{ id: string }>> =>
     sql.query<{ id: string }>("SELECT id::text AS id FROM ndx_tx WHERE service = 'population'")
@@ -149,7 +149,7 @@ t.test('results and items are sealed in Redis and expire', async (t) => {
     for (const v of values) {
       t.notOk(
         v.includes(s.items[1]?.params.personalId as string) || v.includes(name),
-        `${key} holds no personal value in clear`,
+        `${key} holds no personal value in clear`
       )
     }
     const ttl = await redis.ttl(key)

@@ -24,7 +24,7 @@ const ITEMS = 160
 const ITEM_RECORDS = "SELECT id::text AS id FROM ndx_tx WHERE service = 'population' AND client = 'VN.VIETTEL'"
 
 function start (
-  t: Test, entry: 'gateway.ts' | 'worker.ts', env: Record<string, string>, ready: RegExp,
+  t: Test, entry: 'gateway.ts' | 'worker.ts', env: Record<string, string>, ready: RegExp
 ): Promise<{ child: ChildProcess, match: string }> {
   const child = spawn(process.execPath, ['--import', 'tsx', projectPath('gateway', 'main', entry)], {
     cwd: projectPath(), env: childEnv(env), stdio: ['ignore', 'pipe', 'inherit'],
@@ -46,8 +46,15 @@ async function scenario (t: Test, killWorker: boolean): Promise<void> {
   const { prefix } = await testRedis(t)
   const dir = await batchConfigDir(t, prefix, { rps: 40 })
   const env = {
-    ...sims.env, ...CHECKPOINT_ENV, CONFIG_DIR: dir, PORT: '0', REDIS_URL, DATABASE_URL: await freshDatabase(t),
-    DATA_DIR: await tempDir(t), LOG_LEVEL: 'info', NDX_WORKER: killWorker ? 'false' : 'true',
+    ...sims.env,
+    ...CHECKPOINT_ENV,
+    CONFIG_DIR: dir,
+    PORT: '0',
+    REDIS_URL,
+    DATABASE_URL: await freshDatabase(t),
+    DATA_DIR: await tempDir(t),
+    LOG_LEVEL: 'info',
+    NDX_WORKER: killWorker ? 'false' : 'true',
   }
   const listening = /"url":"(http:\/\/[^"]+)"[^\n]*"msg":"gateway listening"/
   const workerReady = /"msg":"(batch workers running)"/
@@ -95,7 +102,7 @@ async function scenario (t: Test, killWorker: boolean): Promise<void> {
   t.same(
     lines.map((l) => l.index),
     Array.from({ length: ITEMS }, (_, i) => i),
-    'no item lost: one result each, in order',
+    'no item lost: one result each, in order'
   )
   t.ok(lines.every((l) => l.status === 200))
 
@@ -114,9 +121,9 @@ async function scenario (t: Test, killWorker: boolean): Promise<void> {
 
 t.test(
   'kill -9 the gateway (workers in process) mid-batch: the batch finishes after restart, each item once',
-  (t) => scenario(t, false),
+  (t) => scenario(t, false)
 )
 t.test(
   'kill -9 a separate batch worker mid-batch: another finishes the batch, each item once',
-  (t) => scenario(t, true),
+  (t) => scenario(t, true)
 )

@@ -33,7 +33,8 @@ t.test('the Java client signs, calls and handles problems against a real gateway
   const compiled = await exec('javac', ['-encoding', 'UTF-8', '-d', classes, '-Xlint:all', '-Werror', ...files])
   t.equal(compiled.code, 0, `javac compiles the client without warnings ${compiled.err}`)
 
-  const java = (args: string[], env: Record<string, string> = {}): Promise<Run> => exec('java', ['-cp', classes, 'ndx.Main', ...args], env)
+  const java = (args: string[], env: Record<string, string> = {}): Promise<Run> =>
+    exec('java', ['-cp', classes, 'ndx.Main', ...args], env)
 
   const vectors = await java(['vectors', projectPath('docs', 'vectors', 'vectors.json')])
   t.equal(vectors.code, 0, 'the Java client agrees with every published signing vector')
@@ -41,38 +42,89 @@ t.test('the Java client signs, calls and handles problems against a real gateway
 
   const { app } = await logGateway(t, { database: 'pglite' })
   const url = await app.listen({ port: 0, host: '127.0.0.1' })
-  const call = (agency: string, args: string[]): Promise<Run> => java(['call', '--url', url, '--iss', agency, '--key', key(agency), ...args])
+  const call = (agency: string, args: string[]): Promise<Run> =>
+    java(['call', '--url', url, '--iss', agency, '--key', key(agency), ...args])
 
-  const citizen = await call('VN.LOC.DNG', ['--purpose', 'public-service', 'GET', '/v1/population/citizens/030075654294'])
+  const citizen = await call('VN.LOC.DNG', [
+    '--purpose',
+    'public-service',
+    'GET',
+    '/v1/population/citizens/030075654294',
+  ])
   t.equal(citizen.code, 0, `ES256: ${citizen.err}`)
   t.match(citizen.err, /HTTP 200 {2}X-Transaction-Id: [0-9a-f-]{36}/)
   t.equal(JSON.parse(citizen.out).data.fullName, 'Dương Đức Việt', 'UTF-8 replies read as UTF-8')
 
-  const encoded = await call('VN.LOC.DNG', ['--purpose', 'public-service', 'GET', '/v1/population/citizens/030075654294?fields=fullName%2CdateOfBirth'])
+  const encoded = await call('VN.LOC.DNG', [
+    '--purpose',
+    'public-service',
+    'GET',
+    '/v1/population/citizens/030075654294?fields=fullName%2CdateOfBirth',
+  ])
   t.equal(encoded.code, 0, `a percent-encoded query is sent exactly as signed: ${encoded.err}`)
   t.same(Object.keys(JSON.parse(encoded.out).data).sort(), ['dateOfBirth', 'fullName'])
 
   const bodyFile = join(classes, 'claims.json')
   await writeFile(bodyFile, '{"fullName":"Dương Đức Việt","dateOfBirth":"1975-08-14"}')
-  const verify = await call('VN.EVN.HCMC', ['--purpose', 'customer-verification', '--body-file', bodyFile, 'POST', '/v1/population/citizens/030075654294/verify'])
+  const verify = await call('VN.EVN.HCMC', [
+    '--purpose',
+    'customer-verification',
+    '--body-file',
+    bodyFile,
+    'POST',
+    '/v1/population/citizens/030075654294/verify',
+  ])
   t.equal(verify.code, 0, `EdDSA with a non-ASCII body: ${verify.err}`)
-  t.same(JSON.parse(verify.out).data, { personalId: '030075654294', match: true, fields: { fullName: true, dateOfBirth: true } })
+  t.same(JSON.parse(verify.out).data, {
+    personalId: '030075654294',
+    match: true,
+    fields: { fullName: true, dateOfBirth: true },
+  })
 
   const audit = await call('VN.TTCP', ['GET', '/v1/audit/counts?groupBy=client'])
   t.equal(audit.code, 0, `ES384: ${audit.err}`)
   t.ok(JSON.parse(audit.out).total >= 3)
 
-  const denied = await call('VN.VIETTEL', ['--purpose', 'subscriber-verification', 'GET', '/v1/population/citizens/030075654294'])
+  const denied = await call('VN.VIETTEL', [
+    '--purpose',
+    'subscriber-verification',
+    'GET',
+    '/v1/population/citizens/030075654294',
+  ])
   t.equal(denied.code, 1, 'PS256 signs; the refusal is exit 1')
   t.match(denied.err, /HTTP 403 .* access\.denied: /)
   t.equal(JSON.parse(denied.out).code, 'access.denied')
 
-  const wrongKey = await java(['call', '--url', url, '--iss', 'VN.LOC.DNG', '--key', key('VN.BHXH'), '--purpose', 'public-service', 'GET', '/v1/population/citizens/030075654294'])
+  const wrongKey = await java([
+    'call',
+    '--url',
+    url,
+    '--iss',
+    'VN.LOC.DNG',
+    '--key',
+    key('VN.BHXH'),
+    '--purpose',
+    'public-service',
+    'GET',
+    '/v1/population/citizens/030075654294',
+  ])
   t.equal(wrongKey.code, 1)
   t.match(wrongKey.err, /HTTP 401 .* auth\.(unknown_key|signature)/)
 
   await app.close()
-  const down = await java(['call', '--url', url, '--iss', 'VN.LOC.DNG', '--key', key('VN.LOC.DNG'), '--timeout', '3000', 'GET', '/v1/population/citizens/030075654294'])
+  const down = await java([
+    'call',
+    '--url',
+    url,
+    '--iss',
+    'VN.LOC.DNG',
+    '--key',
+    key('VN.LOC.DNG'),
+    '--timeout',
+    '3000',
+    'GET',
+    '/v1/population/citizens/030075654294',
+  ])
   t.equal(down.code, 3, 'an unreachable gateway is exit 3, not a refusal')
   t.match(down.err, /cannot reach the gateway/)
   t.equal((await java(['call', 'GET'])).code, 2, 'usage')

@@ -20,9 +20,14 @@ const key = (agency: string): string => projectPath('demo', 'keys', `${agency}.p
 
 function sh (args: string[], env: Record<string, string> = {}, input?: string): Promise<Run> {
   return new Promise((resolve) => {
-    const child = execFile('bash', [SCRIPT, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, timeout: 60_000 }, (error, out, err) => {
-      resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : -1, out, err })
-    })
+    const child = execFile(
+      'bash',
+      [SCRIPT, ...args],
+      { env: { PATH: process.env.PATH ?? '', ...env }, timeout: 60_000 },
+      (error, out, err) => {
+        resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : -1, out, err })
+      }
+    )
     child.stdin?.end(input ?? '')
   })
 }
@@ -30,7 +35,11 @@ function sh (args: string[], env: Record<string, string> = {}, input?: string): 
 t.test('the shell client computes every vector\'s bsh', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'ndx-sh-'))
   t.teardown(() => rm(dir, { recursive: true, force: true }))
-  const vectors = (JSON.parse(readFileSync(projectPath('docs', 'vectors', 'vectors.json'), 'utf8')) as { vectors: Array<{ bsh: string, request: { bodyBase64: string } }> }).vectors
+  const vectors = (
+    JSON.parse(readFileSync(projectPath('docs', 'vectors', 'vectors.json'), 'utf8')) as {
+      vectors: Array<{ bsh: string; request: { bodyBase64: string } }>
+    }
+  ).vectors
   for (const [i, v] of vectors.entries()) {
     const file = join(dir, `body-${i}`)
     await writeFile(file, Buffer.from(v.request.bodyBase64, 'base64'))
@@ -43,22 +52,46 @@ t.test('the shell client signs, calls and handles problems against a real gatewa
   t.teardown(() => rm(dir, { recursive: true, force: true }))
   const { app } = await logGateway(t, { database: 'pglite' })
   const url = await app.listen({ port: 0, host: '127.0.0.1' })
-  const call = (agency: string, args: string[]): Promise<Run> => sh(['call', '--url', url, '--iss', agency, '--key', key(agency), ...args])
+  const call = (agency: string, args: string[]): Promise<Run> =>
+    sh(['call', '--url', url, '--iss', agency, '--key', key(agency), ...args])
 
-  const citizen = await call('VN.LOC.DNG', ['--purpose', 'public-service', 'GET', '/v1/population/citizens/030075654294'])
+  const citizen = await call('VN.LOC.DNG', [
+    '--purpose',
+    'public-service',
+    'GET',
+    '/v1/population/citizens/030075654294',
+  ])
   t.equal(citizen.code, 0, `ES256 from a JWK: ${citizen.err}`)
   t.match(citizen.err, /HTTP 200 {2}X-Transaction-Id: [0-9a-f-]{36}/)
   t.equal(JSON.parse(citizen.out).data.fullName, 'Dương Đức Việt')
 
-  const encoded = await call('VN.LOC.DNG', ['--purpose', 'public-service', 'GET', '/v1/population/citizens/030075654294?fields=fullName%2CdateOfBirth'])
+  const encoded = await call('VN.LOC.DNG', [
+    '--purpose',
+    'public-service',
+    'GET',
+    '/v1/population/citizens/030075654294?fields=fullName%2CdateOfBirth',
+  ])
   t.equal(encoded.code, 0, `a percent-encoded query is sent exactly as signed: ${encoded.err}`)
   t.same(Object.keys(JSON.parse(encoded.out).data).sort(), ['dateOfBirth', 'fullName'])
 
   const body = join(dir, 'claims.json')
   await writeFile(body, '{"fullName":"Dương Đức Việt","dateOfBirth":"1975-08-14"}')
-  const verify = await call('VN.EVN.HCMC', ['--purpose', 'customer-verification', '--body-file', body, '--sub', 'cán bộ "Bình"', 'POST', '/v1/population/citizens/030075654294/verify'])
+  const verify = await call('VN.EVN.HCMC', [
+    '--purpose',
+    'customer-verification',
+    '--body-file',
+    body,
+    '--sub',
+    'cán bộ "Bình"',
+    'POST',
+    '/v1/population/citizens/030075654294/verify',
+  ])
   t.equal(verify.code, 0, `EdDSA, a non-ASCII body and sub: ${verify.err}`)
-  t.same(JSON.parse(verify.out).data, { personalId: '030075654294', match: true, fields: { fullName: true, dateOfBirth: true } })
+  t.same(JSON.parse(verify.out).data, {
+    personalId: '030075654294',
+    match: true,
+    fields: { fullName: true, dateOfBirth: true },
+  })
 
   const audit = await call('VN.TTCP', ['GET', '/v1/audit/counts?groupBy=client'])
   t.equal(audit.code, 0, `ES384: ${audit.err}`)
@@ -67,18 +100,51 @@ t.test('the shell client signs, calls and handles problems against a real gatewa
   const pem = join(dir, 'viettel.pem')
   const jwk = JSON.parse(readFileSync(key('VN.VIETTEL'), 'utf8')) as { kid: string }
   await writeFile(pem, createPrivateKey({ key: jwk as never, format: 'jwk' }).export({ type: 'pkcs8', format: 'pem' }))
-  const denied = await sh(['call', '--url', url, '--iss', 'VN.VIETTEL', '--pem', pem, '--kid', jwk.kid, '--alg', 'PS256', '--purpose', 'subscriber-verification', 'GET', '/v1/population/citizens/030075654294'])
+  const denied = await sh([
+    'call',
+    '--url',
+    url,
+    '--iss',
+    'VN.VIETTEL',
+    '--pem',
+    pem,
+    '--kid',
+    jwk.kid,
+    '--alg',
+    'PS256',
+    '--purpose',
+    'subscriber-verification',
+    'GET',
+    '/v1/population/citizens/030075654294',
+  ])
   t.equal(denied.code, 1, 'PS256 from a PEM signs (the refusal is access.denied, not auth); a refusal is exit 1')
   t.match(denied.err, /HTTP 403 .* access\.denied/)
   t.equal(JSON.parse(denied.out).code, 'access.denied')
 
-  const token = await sh(['token', '--iss', 'VN.LOC.DNG', '--key', key('VN.LOC.DNG'), '--purpose', 'public-service', 'GET', '/v1/population/citizens/030075654294'])
+  const token = await sh([
+    'token',
+    '--iss',
+    'VN.LOC.DNG',
+    '--key',
+    key('VN.LOC.DNG'),
+    '--purpose',
+    'public-service',
+    'GET',
+    '/v1/population/citizens/030075654294',
+  ])
   t.equal(token.code, 0)
-  const withCurl = await app.inject({ url: '/v1/population/citizens/030075654294', headers: { authorization: `Bearer ${token.out.trim()}` } })
+  const withCurl = await app.inject({
+    url: '/v1/population/citizens/030075654294',
+    headers: { authorization: `Bearer ${token.out.trim()}` },
+  })
   t.equal(withCurl.statusCode, 200, 'ndx.sh token makes a token the gateway accepts')
 
   const env = { NDX_URL: url, NDX_AGENCY: 'VN.LOC.DNG', NDX_KEY: key('VN.LOC.DNG') }
-  t.equal((await sh(['call', '--purpose', 'public-service', 'GET', '/v1/population/citizens/030075654294'], env)).code, 0, 'NDX_* give the defaults')
+  t.equal(
+    (await sh(['call', '--purpose', 'public-service', 'GET', '/v1/population/citizens/030075654294'], env)).code,
+    0,
+    'NDX_* give the defaults'
+  )
 
   await app.close()
   const down = await sh(['call', '--timeout', '3', 'GET', '/v1/population/citizens/030075654294'], env)

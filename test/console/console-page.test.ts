@@ -247,7 +247,9 @@ t.test('v1.1 replies (problems, keys, checkpoint pages) are shown when the gatew
   const hash = 'ab'.repeat(32)
   await page.route('**/api/v1/audit/integrity?**', (route) => route.fulfill({
     json: {
-      checked: 7, ok: false, firstInvalid: null,
+      checked: 7,
+      ok: false,
+      firstInvalid: null,
       problems: [{ kind: 'deleted', fromSeq: 4, toSeq: 5 }, { kind: 'checkpoint-invalid', fromSeq: 7, toSeq: 7 }],
     },
   }))

@@ -33,7 +33,11 @@ export function sharedSimulators (_t?: Test): Promise<RunningSimulators> {
   return simulators
 }
 
-export async function demoConfig (t: Test, env: Record<string, string> = {}, dir = DEMO_CONFIG): Promise<GatewayConfig> {
+export async function demoConfig (
+  t: Test,
+  env: Record<string, string> = {},
+  dir = DEMO_CONFIG
+): Promise<GatewayConfig> {
   const sims = await sharedSimulators(t)
   return loadConfig(dir, { ...sims.env, ...env })
 }
@@ -90,8 +94,15 @@ export interface SignedCall {
 }
 
 /** Signs with a demo agency's key and injects the request. */
-export async function signedInject (app: FastifyInstance, agency: string, method: 'GET' | 'POST', target: string, opts: SignedCall = {}): Promise<LightMyRequestResponse> {
-  const body = opts.body === undefined ? undefined : typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body)
+export async function signedInject (
+  app: FastifyInstance,
+  agency: string,
+  method: 'GET' | 'POST',
+  target: string,
+  opts: SignedCall = {}
+): Promise<LightMyRequestResponse> {
+  const body =
+    opts.body === undefined ? undefined : typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body)
   const token = await signRequest(await demoSigner(agency), {
     method,
     target,
@@ -103,7 +114,11 @@ export async function signedInject (app: FastifyInstance, agency: string, method
   return app.inject({
     method,
     url: target,
-    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...opts.headers },
+    headers: {
+      authorization: `Bearer ${token}`,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      ...opts.headers,
+    },
     ...(body === undefined ? {} : { payload: body }),
   })
 }

@@ -24,9 +24,14 @@ export async function startLandRegistry (apiKey = 'land-key'): Promise<LandRegis
   const state = { requests: 0 }
   const server = createServer((req, res) => {
     state.requests++
-    if (req.headers['x-api-key'] !== apiKey) { res.writeHead(401, { 'content-type': 'application/json' }).end('{"loi":"key"}'); return }
+    if (req.headers['x-api-key'] !== apiKey) {
+      res.writeHead(401, { 'content-type': 'application/json' }).end('{"loi":"key"}')
+      return
+    }
     const url = new URL(req.url ?? '/', 'http://x')
-    const id = url.pathname.startsWith('/api/thua-dat/') ? url.pathname.slice('/api/thua-dat/'.length) : url.searchParams.get('ma') ?? ''
+    const id = url.pathname.startsWith('/api/thua-dat/')
+      ? url.pathname.slice('/api/thua-dat/'.length)
+      : (url.searchParams.get('ma') ?? '')
     const send = (status: number, body: unknown, type = 'application/json; charset=utf-8') =>
       res.writeHead(status, { 'content-type': type }).end(typeof body === 'string' ? body : JSON.stringify(body))
     if (url.pathname === '/api/tim-kiem') {
@@ -102,5 +107,12 @@ operations:
 export async function addLandRegistry (dir: string): Promise<void> {
   await writeFile(join(dir, 'adapters', 'land-registry.yaml'), LAND_ADAPTER)
   const file = join(dir, 'agencies', 'VN.LOC.DNG.yaml')
-  await writeFile(file, (await readFile(file, 'utf8')).replace('grants:\n', 'grants:\n  land-registry.parcel: { fields: "*", purposes: [public-service] }\n  land-registry.parcel-search: { fields: "*", purposes: [public-service] }\n'))
+  await writeFile(
+    file,
+    (await readFile(file, 'utf8')).replace(
+      'grants:\n',
+      'grants:\n  land-registry.parcel: { fields: "*", purposes: [public-service] }\n' +
+        '  land-registry.parcel-search: { fields: "*", purposes: [public-service] }\n'
+    )
+  )
 }

@@ -22,7 +22,10 @@ export function rawExchange (port: number, bytes: string | Buffer, timeoutMs = 1
       const text = Buffer.concat(chunks).toString('utf8')
       const at = text.indexOf('\r\n\r\n')
       const len = /\r\ncontent-length: *(\d+)/i.exec(text.slice(0, at))
-      if (at >= 0 && len !== null && Buffer.byteLength(text.slice(at + 4)) >= Number(len[1])) { socket.destroy(); done() }
+      if (at >= 0 && len !== null && Buffer.byteLength(text.slice(at + 4)) >= Number(len[1])) {
+        socket.destroy()
+        done()
+      }
     })
     socket.on('error', reject)
     socket.on('end', () => { socket.destroy(); done() })

@@ -16,12 +16,23 @@ export interface RedisTestGateway extends TestGateway {
   readonly reuse: ReuseReader
 }
 
-export async function redisGateway (t: Test, config: GatewayConfig, url: string, prefix: string): Promise<RedisTestGateway> {
+export async function redisGateway (
+  t: Test,
+  config: GatewayConfig,
+  url: string,
+  prefix: string
+): Promise<RedisTestGateway> {
   const redis = connectRedis({ url, commandTimeoutMs: 250 })
   await waitReady(redis, 2000)
   const reuse = reuseReader(config, new RedisRecordStore(redis, prefix))
-  const services = standaloneServices(config, { records: reuse, replayGuard: new RedisReplayGuard(redis, prefix), redis })
-  t.teardown(() => { redis.disconnect() })
+  const services = standaloneServices(config, {
+    records: reuse,
+    replayGuard: new RedisReplayGuard(redis, prefix),
+    redis,
+  })
+  t.teardown(() => {
+    redis.disconnect()
+  })
   const gw = await buildTestGateway(t, { config, services })
   return { ...gw, redis, reuse }
 }

@@ -38,9 +38,18 @@ export async function privateRedis (t: Test, opts: { persistDir?: string } = {})
     port,
     async start () {
       // A second server on the same port would fail to bind while the probe below still found the first.
-      if (proc !== null && proc.exitCode === null && proc.signalCode === null) throw new Error('this redis-server is already running')
-      const persistence = opts.persistDir === undefined ? ['--appendonly', 'no'] : ['--appendonly', 'yes', '--appendfsync', 'always', '--dir', opts.persistDir]
-      proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence, '--protected-mode', 'no'], { stdio: 'ignore' })
+      if (proc !== null && proc.exitCode === null && proc.signalCode === null) {
+        throw new Error('this redis-server is already running')
+      }
+      const persistence =
+        opts.persistDir === undefined
+          ? ['--appendonly', 'no']
+          : ['--appendonly', 'yes', '--appendfsync', 'always', '--dir', opts.persistDir]
+      proc = spawn(
+        'redis-server',
+        ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence, '--protected-mode', 'no'],
+        { stdio: 'ignore' }
+      )
       const probe = new Redis(server.url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null })
       for (let i = 0; i < 100; i++) {
         try {

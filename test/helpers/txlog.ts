@@ -17,7 +17,9 @@ import type { Sql } from '../../gateway/txlog/sql.js'
 import { buildTestGateway, demoConfig, type TestGateway } from './gateway.js'
 import { freshDatabase } from './postgres.js'
 
-export const CHECKPOINT_ENV = { NDX_CHECKPOINT_KEY_FILE: projectPath('demo', 'keys', 'gateway-checkpoint.private.jwk.json') }
+export const CHECKPOINT_ENV = {
+  NDX_CHECKPOINT_KEY_FILE: projectPath('demo', 'keys', 'gateway-checkpoint.private.jwk.json'),
+}
 
 export async function tempDir (t: Test, prefix = 'ndx-data-'): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), prefix))
@@ -27,17 +29,28 @@ export async function tempDir (t: Test, prefix = 'ndx-data-'): Promise<string> {
 
 export interface LogGateway extends TestGateway { readonly log: TransactionLog, readonly databaseUrl: string | null }
 
-export async function logGateway (t: Test, opts: { config?: GatewayConfig, database?: 'postgres' | 'pglite', env?: Record<string, string> } = {}): Promise<LogGateway> {
-  const config = opts.config ?? await demoConfig(t, CHECKPOINT_ENV)
+export async function logGateway (
+  t: Test,
+  opts: { config?: GatewayConfig; database?: 'postgres' | 'pglite'; env?: Record<string, string> } = {}
+): Promise<LogGateway> {
+  const config = opts.config ?? (await demoConfig(t, CHECKPOINT_ENV))
   const databaseUrl = opts.database === 'pglite' ? null : await freshDatabase(t)
-  const env = readEnvironment({ DATA_DIR: await tempDir(t), ...(databaseUrl === null ? {} : { DATABASE_URL: databaseUrl }), ...opts.env })
+  const env = readEnvironment({
+    DATA_DIR: await tempDir(t),
+    ...(databaseUrl === null ? {} : { DATABASE_URL: databaseUrl }),
+    ...opts.env,
+  })
   const log = await openTransactionLog(env, config, pino({ level: 'silent' }), null)
   const gw = await buildTestGateway(t, { config, services: standaloneServices(config, { log }) })
   return { ...gw, log, databaseUrl }
 }
 
 /** A config copy whose Redis keys (reuse, replay, queue) live under `prefix`. */
-export async function configWithPrefix (t: Test, prefix: string, env: Record<string, string> = {}): Promise<{ dir: string, config: GatewayConfig }> {
+export async function configWithPrefix (
+  t: Test,
+  prefix: string,
+  env: Record<string, string> = {}
+): Promise<{ dir: string; config: GatewayConfig }> {
   const { copyConfig, sharedSimulators } = await import('./gateway.js')
   const { loadConfig } = await import('../../gateway/config/load-config.js')
   const { appendFile } = await import('node:fs/promises')
@@ -48,15 +61,25 @@ export async function configWithPrefix (t: Test, prefix: string, env: Record<str
 }
 
 /** A gateway in production shape: Redis (queue, reuse, replay) and PostgreSQL, the worker in process. */
-export async function queueGateway (t: Test, opts: { redisUrl: string, prefix: string, databaseUrl?: string, worker?: boolean }): Promise<LogGateway & { dataDir: string }> {
+export async function queueGateway (
+  t: Test,
+  opts: { redisUrl: string; prefix: string; databaseUrl?: string; worker?: boolean }
+): Promise<LogGateway & { dataDir: string }> {
   const { connectRedis, waitReady } = await import('../../gateway/process/redis.js')
   const { config } = await configWithPrefix(t, opts.prefix)
-  const databaseUrl = opts.databaseUrl ?? await freshDatabase(t)
+  const databaseUrl = opts.databaseUrl ?? (await freshDatabase(t))
   const dataDir = await tempDir(t)
-  const env = readEnvironment({ DATA_DIR: dataDir, DATABASE_URL: databaseUrl, REDIS_URL: opts.redisUrl, NDX_WORKER: opts.worker === false ? 'false' : 'true' })
+  const env = readEnvironment({
+    DATA_DIR: dataDir,
+    DATABASE_URL: databaseUrl,
+    REDIS_URL: opts.redisUrl,
+    NDX_WORKER: opts.worker === false ? 'false' : 'true',
+  })
   const redis = connectRedis({ url: opts.redisUrl, commandTimeoutMs: 250 })
   await waitReady(redis, 2000)
-  t.teardown(() => { redis.disconnect() })
+  t.teardown(() => {
+    redis.disconnect()
+  })
   const log = await openTransactionLog(env, config, pino({ level: 'silent' }), redis)
   // The 2 s visibility promise holds from when a worker runs; under tap's TypeScript loader its thread
   // takes seconds to load its code.
@@ -67,7 +90,10 @@ export async function queueGateway (t: Test, opts: { redisUrl: string, prefix: s
 
 /** How many of `ids` the log holds. */
 export async function loggedCount (sql: Sql, ids: readonly string[]): Promise<number> {
-  return (await sql.query<{ n: number }>('SELECT count(*)::int AS n FROM ndx_tx WHERE id = ANY($1::uuid[])', [ids]))[0]?.n ?? 0
+  return (
+    (await sql.query<{ n: number }>('SELECT count(*)::int AS n FROM ndx_tx WHERE id = ANY($1::uuid[])', [ids]))[0]
+      ?.n ?? 0
+  )
 }
 
 /** Polls until every id is in the log or `ms` pass; a query that fails (database away) counts as not yet. */

@@ -26,7 +26,12 @@ function raw (port: number, req: HostileRequest): Promise<RawReply> {
   return new Promise((resolve, reject) => {
     const socket = connect(port, '127.0.0.1')
     const chunks: Buffer[] = []
-    const head = [`${req.method} ${req.target} HTTP/1.1`, 'host: 127.0.0.1', 'connection: close', ...req.headers.map(([k, v]) => `${k}: ${v}`)]
+    const head = [
+      `${req.method} ${req.target} HTTP/1.1`,
+      'host: 127.0.0.1',
+      'connection: close',
+      ...req.headers.map(([k, v]) => `${k}: ${v}`),
+    ]
     if (req.body !== undefined) head.push(`content-length: ${req.body.length}`)
     socket.setTimeout(10_000, () => { socket.destroy(); reject(new Error(`timeout: ${req.name}`)) })
     socket.on('data', (c) => chunks.push(c))
@@ -48,7 +53,12 @@ function raw (port: number, req: HostileRequest): Promise<RawReply> {
 
 t.test('a corpus of hostile requests: no success, no 5xx, problem+json, process alive, clean logs', async (t) => {
   const lines: string[] = []
-  const stream = new Writable({ write (chunk, _enc, cb) { lines.push(...String(chunk).split('\n').filter(Boolean)); cb() } })
+  const stream = new Writable({
+    write (chunk, _enc, cb) {
+      lines.push(...String(chunk).split('\n').filter(Boolean))
+      cb()
+    },
+  })
   // The per-address bound on unverifiable requests would answer most of the corpus 429 before its own
   // check ran: raised here so that every hostile request meets the check it was written for.
   const dir = await copyConfig(t)
@@ -78,14 +88,21 @@ t.test('a corpus of hostile requests: no success, no 5xx, problem+json, process 
       const res = await raw(port, req)
       exchanges.push({ req, res })
       statuses[res.status] = (statuses[res.status] ?? 0) + 1
-      if (res.status >= 500 || (res.status >= 200 && res.status < 300)) failures.push(`${req.name}: ${res.status} ${res.body.slice(0, 120)}`)
-      else {
-        if (!(res.headers['content-type'] ?? '').startsWith('application/problem+json')) failures.push(`${req.name}: not problem+json (${res.status}, ${res.headers['content-type'] ?? 'no type'})`)
-        else if (req.method !== 'HEAD') { // a HEAD reply has no body
-          const problem = JSON.parse(res.body) as { code?: string, type?: string, transactionId?: string | null }
-          if (typeof problem.code !== 'string' || problem.type !== `urn:ndx:problem:${problem.code}`) failures.push(`${req.name}: malformed problem ${res.body.slice(0, 100)}`)
+      if (res.status >= 500 || (res.status >= 200 && res.status < 300)) {
+        failures.push(`${req.name}: ${res.status} ${res.body.slice(0, 120)}`)
+      } else {
+        if (!(res.headers['content-type'] ?? '').startsWith('application/problem+json')) {
+          failures.push(`${req.name}: not problem+json (${res.status}, ${res.headers['content-type'] ?? 'no type'})`)
+        } else if (req.method !== 'HEAD') {
+          // a HEAD reply has no body
+          const problem = JSON.parse(res.body) as { code?: string; type?: string; transactionId?: string | null }
+          if (typeof problem.code !== 'string' || problem.type !== `urn:ndx:problem:${problem.code}`) {
+            failures.push(`${req.name}: malformed problem ${res.body.slice(0, 100)}`)
+          }
           // Requests the HTTP parser refuses are transactions too: the same id in header and body.
-          if (problem.transactionId !== (res.headers['x-transaction-id'] ?? null)) failures.push(`${req.name}: transaction id mismatch`)
+          if (problem.transactionId !== (res.headers['x-transaction-id'] ?? null)) {
+            failures.push(`${req.name}: transaction id mismatch`)
+          }
         }
       }
     }))
@@ -93,9 +110,16 @@ t.test('a corpus of hostile requests: no success, no 5xx, problem+json, process 
   t.same(failures, [], 'every hostile request was refused cleanly')
   t.comment(`statuses: ${JSON.stringify(statuses)}`)
   t.equal(statuses[200] ?? 0, 0)
-  t.equal((await raw(port, { name: 'alive', method: 'GET', target: '/health/live', headers: [] })).status, 200, 'the process is alive')
+  t.equal(
+    (await raw(port, { name: 'alive', method: 'GET', target: '/health/live', headers: [] })).status,
+    200,
+    'the process is alive'
+  )
   t.ok(sink.records.every((r) => r.status < 500), 'no record of a server error')
-  t.notOk(sink.records.some((r) => r.code === 'quota.exceeded' && r.client === null), 'no request was cut short by the per-address bound')
+  t.notOk(
+    sink.records.some((r) => r.code === 'quota.exceeded' && r.client === null),
+    'no request was cut short by the per-address bound'
+  )
 
   // Every /v1 request is a transaction, those the HTTP parser refused included (CONTRACT §7 v1.1): each one's
   // reply names its id, and exactly one record has that id, with the reply's method and status. The corpus
@@ -129,10 +153,15 @@ t.test('a corpus of hostile requests: no success, no 5xx, problem+json, process 
   t.same(orphans, [], 'no record of a reply that was not sent')
   t.equal(sink.records.length, v1Requests, `${sink.records.length} transaction records for ${v1Requests} /v1 requests`)
   t.equal(v1Requests, exchanges.length - 8, 'all but the 8 other paths of the corpus were /v1 requests')
-  t.ok(sink.records.some((r) => r.code === 'request.invalid' && r.route === null && r.status === 400), 'undecodable targets are recorded too')
+  t.ok(
+    sink.records.some((r) => r.code === 'request.invalid' && r.route === null && r.status === 400),
+    'undecodable targets are recorded too'
+  )
   t.equal(({} as Record<string, unknown>).admin, undefined, 'no prototype was polluted')
 
   const all = lines.join('\n')
-  for (const secret of ['030075654294', 'Dương', 'Việt', '0990429373', 'eyJ']) t.notOk(all.includes(secret), `no "${secret}" in ${lines.length} log lines`)
+  for (const secret of ['030075654294', 'Dương', 'Việt', '0990429373', 'eyJ']) {
+    t.notOk(all.includes(secret), `no "${secret}" in ${lines.length} log lines`)
+  }
   t.notMatch(all, /"authorization"\s*:\s*"(?!\[redacted\])/i)
 })

@@ -24,7 +24,7 @@ async function gatewayAgainst (t: Test, populationUrl: string): Promise<Logged> 
     write (chunk, _enc, cb) { lines.push(...String(chunk).split('\n').filter(Boolean)); cb() },
   })
   const config = await demoConfig(t, { POPULATION_URL: populationUrl })
-  const services = standaloneServices(config, )
+  const services = standaloneServices(config)
   const app = await composeGateway({ config, services, logger: pino(loggerOptions('debug') as object, stream) })
   t.teardown(async () => { await app.close(); await services.close() })
   await app.ready()

@@ -17,7 +17,10 @@ import { REDIS_URL, testRedis } from '../helpers/redis.js'
 const ADMIN = 'VN.NDXP.OPS'
 
 /** A gateway on its own copy of the demo configuration, sharing Redis under `prefix`. */
-async function instance (t: Test, prefix: string | null): Promise<{ app: FastifyInstance, dir: string, redis: ReturnType<typeof connectRedis> | null }> {
+async function instance (
+  t: Test,
+  prefix: string | null
+): Promise<{ app: FastifyInstance; dir: string; redis: ReturnType<typeof connectRedis> | null }> {
   const sims = await sharedSimulators(t)
   const dir = await copyConfig(t)
   if (prefix !== null) await appendFile(join(dir, 'gateway.yaml'), `redis:\n  keyPrefix: "${prefix}"\n`)
@@ -26,13 +29,18 @@ async function instance (t: Test, prefix: string | null): Promise<{ app: Fastify
   const config = await loadConfig(dir, sims.env)
   const services = standaloneServices(config, { redis })
   const app = await composeGateway({ config, services, loadConfig: () => loadConfig(dir, sims.env) })
-  t.teardown(async () => { await app.close(); await services.close(); redis?.disconnect() })
+  t.teardown(async () => {
+    await app.close()
+    await services.close()
+    redis?.disconnect()
+  })
   await app.ready()
   return { app, dir, redis }
 }
 
 interface Listed { id: string, configDigest: string, lastReload: { result: string } | null }
-const list = async (app: FastifyInstance): Promise<Listed[]> => json(await signedInject(app, ADMIN, 'GET', '/v1/admin/instances')).instances as Listed[]
+const list = async (app: FastifyInstance): Promise<Listed[]> =>
+  json(await signedInject(app, ADMIN, 'GET', '/v1/admin/instances')).instances as Listed[]
 
 async function until (check: () => Promise<boolean>, ms: number): Promise<number> {
   const started = Date.now()
@@ -64,20 +72,41 @@ t.test('a peer whose directory is invalid keeps serving its configuration and sa
   t.equal(res.statusCode, 200)
   await until(async () => (await list(a.app)).every((i) => i.lastReload !== null), 3000)
   const listed = await list(a.app)
-  const results = Object.fromEntries(listed.map((i) => [i.configDigest === before ? 'old' : 'new', i.lastReload?.result]))
+  const results = Object.fromEntries(
+    listed.map((i) => [i.configDigest === before ? 'old' : 'new', i.lastReload?.result])
+  )
   t.same(results, { new: 'applied', old: 'refused' }, 'each instance reports what happened to it')
   t.equal(b.app.gateway.current().config.digest, before, 'the refusing instance keeps its configuration')
-  t.equal((await signedInject(b.app, 'VN.LOC.DNG', 'GET', '/v1/business-registry/enterprises/2627349851')).statusCode, 200, 'and serves')
+  t.equal(
+    (await signedInject(b.app, 'VN.LOC.DNG', 'GET', '/v1/business-registry/enterprises/2627349851')).statusCode,
+    200,
+    'and serves'
+  )
 })
 
 t.test('an instance that stopped beating leaves the listing', async (t) => {
   const { redis, prefix } = await testRedis(t)
   const a = await instance(t, prefix)
-  await redis.hset(`${prefix}cluster:instances`, 'gone-1', JSON.stringify({ id: 'gone-1', startedAt: '2026-01-01T00:00:00.000Z', version: '0', configDigest: 'x', lastReload: null, seenAt: Date.now() - 60_000 }))
+  await redis.hset(
+    `${prefix}cluster:instances`,
+    'gone-1',
+    JSON.stringify({
+      id: 'gone-1',
+      startedAt: '2026-01-01T00:00:00.000Z',
+      version: '0',
+      configDigest: 'x',
+      lastReload: null,
+      seenAt: Date.now() - 60_000,
+    })
+  )
   t.same((await list(a.app)).map((i) => i.id), [a.app.cluster.self().id])
   t.equal(await redis.hexists(`${prefix}cluster:instances`, 'gone-1'), 0, 'and its entry is removed')
   await a.app.close()
-  t.equal(await redis.hexists(`${prefix}cluster:instances`, a.app.cluster.self().id), 0, 'a closing instance removes itself')
+  t.equal(
+    await redis.hexists(`${prefix}cluster:instances`, a.app.cluster.self().id),
+    0,
+    'a closing instance removes itself'
+  )
 })
 
 t.test('standalone: the platform is this instance', async (t) => {
@@ -86,26 +115,33 @@ t.test('standalone: the platform is this instance', async (t) => {
   t.match(only, { id: String, version: String, configDigest: a.app.gateway.current().config.digest, lastReload: null })
   t.equal((await signedInject(a.app, ADMIN, 'POST', '/v1/admin/reload')).statusCode, 200)
   t.equal((await list(a.app))[0]?.lastReload?.result, 'applied')
-  t.equal(json(await signedInject(a.app, 'VN.LOC.DNG', 'GET', '/v1/admin/instances')).code, 'access.role', 'admins only')
+  t.equal(
+    json(await signedInject(a.app, 'VN.LOC.DNG', 'GET', '/v1/admin/instances')).code,
+    'access.role',
+    'admins only'
+  )
   const purge = await signedInject(a.app, ADMIN, 'POST', '/v1/admin/purge', { body: { service: 'nope-service' } })
   t.match(json(purge), { code: 'request.invalid', errors: [{ name: 'service' }] }, 'an unknown service is refused')
   const bad = await signedInject(a.app, ADMIN, 'POST', '/v1/admin/purge', { body: { service: 'population', extra: 1 } })
   t.equal(json(bad).code, 'request.invalid', 'the body is checked against its schema')
 })
 
-t.test('with Redis away, the listing is a 503 with Retry-After; a reload applies here and is announced once Redis is back', async (t) => {
-  const { redis: probe, prefix } = await testRedis(t)
-  const a = await instance(t, prefix)
-  const redis = a.redis as NonNullable<typeof a.redis>
-  redis.disconnect()
-  const listing = await signedInject(a.app, ADMIN, 'GET', '/v1/admin/instances')
-  t.equal(listing.statusCode, 503)
-  t.equal(json(listing).code, 'gateway.unavailable')
-  t.equal(listing.headers['retry-after'], '5')
-  t.equal((await signedInject(a.app, ADMIN, 'POST', '/v1/admin/reload')).statusCode, 200, 'the reload applies here')
-  t.equal(await probe.get(`${prefix}cluster:reloads`), null, 'but could not be announced yet')
-  // Back (unless the client already started reconnecting by itself).
-  if (redis.status === 'end' || redis.status === 'close') await redis.connect()
-  await until(async () => (await probe.get(`${prefix}cluster:reloads`)) === '1', 3000)
-  t.pass('announced by the heartbeat once Redis answered')
-})
+t.test(
+  'with Redis away, the listing is a 503 with Retry-After; a reload applies here and is announced once Redis is back',
+  async (t) => {
+    const { redis: probe, prefix } = await testRedis(t)
+    const a = await instance(t, prefix)
+    const redis = a.redis as NonNullable<typeof a.redis>
+    redis.disconnect()
+    const listing = await signedInject(a.app, ADMIN, 'GET', '/v1/admin/instances')
+    t.equal(listing.statusCode, 503)
+    t.equal(json(listing).code, 'gateway.unavailable')
+    t.equal(listing.headers['retry-after'], '5')
+    t.equal((await signedInject(a.app, ADMIN, 'POST', '/v1/admin/reload')).statusCode, 200, 'the reload applies here')
+    t.equal(await probe.get(`${prefix}cluster:reloads`), null, 'but could not be announced yet')
+    // Back (unless the client already started reconnecting by itself).
+    if (redis.status === 'end' || redis.status === 'close') await redis.connect()
+    await until(async () => (await probe.get(`${prefix}cluster:reloads`)) === '1', 3000)
+    t.pass('announced by the heartbeat once Redis answered')
+  }
+)

@@ -37,7 +37,10 @@ async function compose (): Promise<{ services: Record<string, Service> }> {
 
 /** `.dockerignore` entries are top-level names here: is `path` excluded from the build context? */
 async function ignored (path: string): Promise<boolean> {
-  const entries = (await read('.dockerignore')).split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'))
+  const entries = (await read('.dockerignore'))
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !l.startsWith('#'))
   return entries.some((e) => path === e || path.startsWith(`${e}/`))
 }
 
@@ -75,16 +78,29 @@ t.test('compose: N gateway replicas behind a load balancer, every service with a
   t.ok(gateway !== undefined && lb !== undefined && worker !== undefined)
   t.equal(gateway?.ports, undefined, 'the scaled gateway pins no host port')
   t.ok((gateway?.deploy?.replicas ?? 0) >= 2, 'several replicas by default')
-  t.same(Object.entries(services).filter(([, s]) => s.ports !== undefined).map(([n]) => n), ['lb'], 'only the load balancer is published')
+  t.same(
+    Object.entries(services)
+      .filter(([, s]) => s.ports !== undefined)
+      .map(([n]) => n),
+    ['lb'],
+    'only the load balancer is published'
+  )
   t.match(lb?.ports?.[0], /:8080$/, 'the load balancer listens on 8080 inside')
   for (const [name, s] of Object.entries(services)) {
     t.ok(s.healthcheck?.test !== undefined && s.healthcheck.disable !== true, `${name} has a healthcheck`)
     const cmd = [...(s.command ?? []), ...(s.healthcheck?.test ?? [])]
     for (const arg of cmd.filter((a) => /^bin\/.+\.js$/.test(a))) t.ok(existsSync(projectPath(arg)), `${name}: ${arg} exists`)
   }
-  t.same(worker?.healthcheck?.test, ['CMD', 'node', 'bin/healthcheck.js', 'worker'], 'the worker has a real healthcheck')
+  t.same(
+    worker?.healthcheck?.test,
+    ['CMD', 'node', 'bin/healthcheck.js', 'worker'],
+    'the worker has a real healthcheck'
+  )
   t.equal(gateway?.environment?.NDX_WORKER, 'false', 'the worker service drains the queue')
-  t.ok(gateway?.volumes?.some((v) => v.endsWith(':/app/data')), 'replicas share a data volume: spooled records outlive a container')
+  t.ok(
+    gateway?.volumes?.some((v) => v.endsWith(':/app/data')),
+    'replicas share a data volume: spooled records outlive a container'
+  )
 })
 
 t.test('the load balancer finds every replica on the port the gateway listens on', async (t) => {
@@ -99,30 +115,53 @@ t.test('the load balancer finds every replica on the port the gateway listens on
   const page = await read('deploy', 'haproxy', errorfile)
   t.match(page, /Content-Type: application\/problem\+json/)
   t.match(page, /Retry-After: \d+/)
-  t.equal(JSON.parse(page.slice(page.indexOf('\r\n\r\n') + 4)).code, 'gateway.unavailable', 'even the balancer answers problem+json')
+  t.equal(
+    JSON.parse(page.slice(page.indexOf('\r\n\r\n') + 4)).code,
+    'gateway.unavailable',
+    'even the balancer answers problem+json'
+  )
 })
 
-t.test('configuration is mounted from deploy/config: it loads with the .env secrets and has no demo agency', async (t) => {
-  const { services } = await compose()
-  const mount = services.gateway?.volumes?.find((v) => v.endsWith(':/app/config:ro')) as string
-  t.equal(mount, '${NDX_CONFIG_DIR:-./deploy/config}:/app/config:ro', 'mounted read-only, so edit-and-reload works')
-  for (const s of ['gateway', 'worker']) t.ok(services[s]?.volumes?.includes(mount), `${s} reads the same directory`)
-  for (const file of ['business-registry.yaml', 'civil-status.yaml', 'population.yaml']) {
-    // The editor's schema line points at the same schemas from one folder deeper; the rest is identical.
-    const body = (text: string): string => text.replace(/^# yaml-language-server: .*\n/, '')
-    t.equal(body(await read('deploy', 'config', 'adapters', file)), body(await read('config', 'adapters', file)),
-      `adapters/${file} is the demo's own`)
+t.test(
+  'configuration is mounted from deploy/config: it loads with the .env secrets and has no demo agency',
+  async (t) => {
+    const { services } = await compose()
+    const mount = services.gateway?.volumes?.find((v) => v.endsWith(':/app/config:ro')) as string
+    t.equal(mount, '${NDX_CONFIG_DIR:-./deploy/config}:/app/config:ro', 'mounted read-only, so edit-and-reload works')
+    for (const s of ['gateway', 'worker']) {
+      t.ok(services[s]?.volumes?.includes(mount), `${s} reads the same directory`)
+    }
+    for (const file of ['business-registry.yaml', 'civil-status.yaml', 'population.yaml']) {
+      // The editor's schema line points at the same schemas from one folder deeper; the rest is identical.
+      const body = (text: string): string => text.replace(/^# yaml-language-server: .*\n/, '')
+      t.equal(
+        body(await read('deploy', 'config', 'adapters', file)),
+        body(await read('config', 'adapters', file)),
+        `adapters/${file} is the demo's own`
+      )
+    }
+    const dir = projectPath('deploy', 'config')
+    const refused = await loadConfig(dir, {}).then(
+      () => null,
+      (err: { issues?: Array<{ reason: string }> }) => err.issues ?? []
+    )
+    t.ok(
+      refused?.some((i) => /NDX_PSEUDONYM_KEY is not set/.test(i.reason)),
+      'no secret has a demo default: refused without .env'
+    )
+    const key = await tempDir(t)
+    await writeFile(join(key, 'checkpoint.jwk.json'), JSON.stringify((await generateAgencyKey('gw-1')).privateJwk))
+    const config = await loadConfig(dir, {
+      NDX_PSEUDONYM_KEY: 'p'.repeat(40),
+      NDX_CACHE_KEY_ID: 'k1',
+      NDX_CACHE_KEY: Buffer.alloc(32, 7).toString('base64'),
+      NDX_CHECKPOINT_KEY_FILE: join(key, 'checkpoint.jwk.json'),
+    })
+    t.same(Object.keys(config.agencies), [], 'no agency ships')
+    t.same(await demoAgencies(config), [])
+    t.same(demoSecrets(config), [])
   }
-  const dir = projectPath('deploy', 'config')
-  const refused = await loadConfig(dir, {}).then(() => null, (err: { issues?: Array<{ reason: string }> }) => err.issues ?? [])
-  t.ok(refused?.some((i) => /NDX_PSEUDONYM_KEY is not set/.test(i.reason)), 'no secret has a demo default: refused without .env')
-  const key = await tempDir(t)
-  await writeFile(join(key, 'checkpoint.jwk.json'), JSON.stringify((await generateAgencyKey('gw-1')).privateJwk))
-  const config = await loadConfig(dir, { NDX_PSEUDONYM_KEY: 'p'.repeat(40), NDX_CACHE_KEY_ID: 'k1', NDX_CACHE_KEY: Buffer.alloc(32, 7).toString('base64'), NDX_CHECKPOINT_KEY_FILE: join(key, 'checkpoint.jwk.json') })
-  t.same(Object.keys(config.agencies), [], 'no agency ships')
-  t.same(await demoAgencies(config), [])
-  t.same(demoSecrets(config), [])
-})
+)
 
 t.test('the .env compose needs, and the ports, agree with deploy/compose.env.example and the README', async (t) => {
   const text = await read('compose.yaml')

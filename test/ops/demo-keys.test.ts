@@ -17,7 +17,11 @@ import { CHECKPOINT_ENV, tempDir } from '../helpers/txlog.js'
 
 t.test('the list of demo key thumbprints is exactly demo/keys', async (t) => {
   const files = (await readdir(projectPath('demo', 'keys'))).filter((f) => f.startsWith('VN.'))
-  const thumbprints = await Promise.all(files.map(async (f) => calculateJwkThumbprint(JSON.parse(await readFile(projectPath('demo', 'keys', f), 'utf8')) as JWK)))
+  const thumbprints = await Promise.all(
+    files.map(async (f) =>
+      calculateJwkThumbprint(JSON.parse(await readFile(projectPath('demo', 'keys', f), 'utf8')) as JWK)
+    )
+  )
   t.same([...thumbprints].sort(), [...DEMO_KEY_THUMBPRINTS].sort())
 })
 
@@ -28,15 +32,34 @@ t.test('every demo agency is found, the admin and the auditor among them; fresh 
   t.match(found.find((a) => a.id === 'VN.NDXP.OPS'), { roles: ['admin'] })
   t.ok(found.some((a) => a.roles.includes('auditor')))
   const fresh = await generateAgencyKey('own-2026-01')
-  const agencies = Object.fromEntries(Object.entries(config.agencies).map(([id, a]) => [id, { ...a, keys: [{ kid: 'own-2026-01', jwk: fresh.publicJwk }] }]))
+  const agencies = Object.fromEntries(
+    Object.entries(config.agencies).map(([id, a]) => [
+      id,
+      { ...a, keys: [{ kid: 'own-2026-01', jwk: fresh.publicJwk }] },
+    ])
+  )
   t.same(await demoAgencies({ ...config, agencies }), [], 'agencies with keys of their own are not flagged')
 })
 
 t.test('a gateway started with the demo agencies logs it loudly (error level), naming them', async (t) => {
   const sims = await sharedSimulators(t)
   const lines: Array<Record<string, unknown>> = []
-  const logger = pino({ level: 'info' }, new Writable({ write (chunk, _enc, done) { lines.push(JSON.parse(String(chunk)) as Record<string, unknown>); done() } }))
-  const env = readEnvironment({ ...sims.env, ...CHECKPOINT_ENV, CONFIG_DIR: DEMO_CONFIG, PORT: '0', DATA_DIR: await tempDir(t) })
+  const logger = pino(
+    { level: 'info' },
+    new Writable({
+      write (chunk, _enc, done) {
+        lines.push(JSON.parse(String(chunk)) as Record<string, unknown>)
+        done()
+      },
+    })
+  )
+  const env = readEnvironment({
+    ...sims.env,
+    ...CHECKPOINT_ENV,
+    CONFIG_DIR: DEMO_CONFIG,
+    PORT: '0',
+    DATA_DIR: await tempDir(t),
+  })
   const gw = await startGateway(env, logger)
   await gw.close()
   const loud = lines.find((l) => String(l.msg).startsWith('DEMO AGENCY KEYS LOADED'))

@@ -44,7 +44,11 @@ export async function startGatewayProcess (t: Test, env: Record<string, string>)
         } catch { /* not a log line */ }
       }
     })
-    child.once('exit', (code) => reject(new Error(`gateway exited (${code}) before listening:\n${logs.map((l) => JSON.stringify(l)).join('\n')}`)))
+    child.once('exit', (code) =>
+      reject(
+        new Error(`gateway exited (${code}) before listening:\n${logs.map((l) => JSON.stringify(l)).join('\n')}`)
+      )
+    )
   })
   return { child, url, logs, stop }
 }
@@ -52,16 +56,35 @@ export async function startGatewayProcess (t: Test, env: Record<string, string>)
 export interface Reply { status: number, headers: Headers, body: Record<string, unknown> }
 
 /** A signed call to a running gateway, as the demo agency `agency`. */
-export async function signedCall (url: string, agency: string, method: 'GET' | 'POST', target: string, opts: { purpose?: string, body?: unknown, headers?: Record<string, string> } = {}): Promise<Reply> {
+export async function signedCall (
+  url: string,
+  agency: string,
+  method: 'GET' | 'POST',
+  target: string,
+  opts: { purpose?: string; body?: unknown; headers?: Record<string, string> } = {}
+): Promise<Reply> {
   const { signRequest } = await import('../../sdk/index.js')
   const { demoSigner } = await import('../helpers/gateway.js')
   const body = opts.body === undefined ? undefined : JSON.stringify(opts.body)
-  const token = await signRequest(await demoSigner(agency), { method, target, ...(body === undefined ? {} : { body }), ...(opts.purpose === undefined ? {} : { purpose: opts.purpose }) })
+  const token = await signRequest(await demoSigner(agency), {
+    method,
+    target,
+    ...(body === undefined ? {} : { body }),
+    ...(opts.purpose === undefined ? {} : { purpose: opts.purpose }),
+  })
   const res = await fetch(url + target, {
     method,
-    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...opts.headers },
+    headers: {
+      authorization: `Bearer ${token}`,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      ...opts.headers,
+    },
     ...(body === undefined ? {} : { body }),
   })
   const text = await res.text()
-  return { status: res.status, headers: res.headers, body: text === '' ? {} : JSON.parse(text) as Record<string, unknown> }
+  return {
+    status: res.status,
+    headers: res.headers,
+    body: text === '' ? {} : (JSON.parse(text) as Record<string, unknown>),
+  }
 }

@@ -9,7 +9,12 @@ import { privateRedis } from '../helpers/redis-server.js'
 import { redisGateway } from '../helpers/redis-gateway.js'
 
 function metric (text: string, name: string, labels = ''): number {
-  const line = text.split('\n').find((l) => l.startsWith(`${name}${labels === '' ? ' ' : `{${labels}}`}`) || (labels === '' && l.startsWith(`${name} `)))
+  const line = text
+    .split('\n')
+    .find(
+      (l) =>
+        l.startsWith(`${name}${labels === '' ? ' ' : `{${labels}}`}`) || (labels === '' && l.startsWith(`${name} `))
+    )
   return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(' ') + 1))
 }
 
@@ -55,19 +60,35 @@ t.test('metrics move as traffic flows', async (t) => {
   await signedInject(app, 'VN.LOC.DNG', 'GET', '/v1/population/citizens/030210217542', { purpose: 'public-service' })
   await signedInject(app, 'VN.LOC.DNG', 'GET', '/v1/population/citizens/030210217542', { purpose: 'public-service' })
   await signedInject(app, 'VN.LOC.DNG', 'GET', '/v1/population/citizens/999999999999', { purpose: 'public-service' })
-  await signedInject(app, 'VN.LOC.DNG', 'GET', '/v1/population/citizens/030210217542?fields=phone', { purpose: 'public-service' })
+  await signedInject(app, 'VN.LOC.DNG', 'GET', '/v1/population/citizens/030210217542?fields=phone', {
+    purpose: 'public-service',
+  })
   sims.population.settings.failRate = 1
   await signedInject(app, 'VN.LOC.DNG', 'GET', '/v1/population/citizens/001154711812', { purpose: 'public-service' })
   sims.population.settings.failRate = 0
-  const token = await (await import('../../sdk/index.js')).signRequest(await (await import('../helpers/gateway.js')).demoSigner('VN.LOC.DNG'), { method: 'GET', target: '/v1/business-registry/enterprises/2627349851' })
-  for (let i = 0; i < 2; i++) await app.inject({ url: '/v1/business-registry/enterprises/2627349851', headers: { authorization: `Bearer ${token}` } })
+  const token = await (
+    await import('../../sdk/index.js')
+  ).signRequest(await (await import('../helpers/gateway.js')).demoSigner('VN.LOC.DNG'), {
+    method: 'GET',
+    target: '/v1/business-registry/enterprises/2627349851',
+  })
+  for (let i = 0; i < 2; i++) {
+    await app.inject({
+      url: '/v1/business-registry/enterprises/2627349851',
+      headers: { authorization: `Bearer ${token}` },
+    })
+  }
   const after = await scrape()
   t.equal(metric(after, 'ndx_requests_total', `${citizen},outcome="ok",code="none"`), 2)
   t.equal(metric(after, 'ndx_requests_total', `${citizen},outcome="not_found",code="record.not_found"`), 1)
   t.equal(metric(after, 'ndx_requests_total', `${citizen},outcome="denied",code="access.field"`), 1)
   t.equal(metric(after, 'ndx_requests_total', `${citizen},outcome="error",code="upstream.unavailable"`), 1)
   t.equal(metric(after, 'ndx_request_duration_seconds_count', citizen), 5)
-  t.equal(metric(after, 'ndx_registry_calls_total', 'service="population",result="ok"'), 1, 'the second lookup was reused')
+  t.equal(
+    metric(after, 'ndx_registry_calls_total', 'service="population",result="ok"'),
+    1,
+    'the second lookup was reused'
+  )
   t.equal(metric(after, 'ndx_registry_calls_total', 'service="population",result="not_found"'), 1)
   t.equal(metric(after, 'ndx_registry_calls_total', 'service="population",result="upstream.unavailable"'), 1)
   t.equal(metric(after, 'ndx_registry_duration_seconds_count', 'service="population"'), 3)

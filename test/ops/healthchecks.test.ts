@@ -17,9 +17,14 @@ import { childEnv } from '../helpers/child-env.js'
 
 function healthcheck (what: string, env: Record<string, string>): Promise<number> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [projectPath('bin', 'healthcheck.js'), what], { env: { ...process.env, ...env } }, (err) => {
-      resolve(err === null ? 0 : typeof err.code === 'number' ? err.code : 1)
-    })
+    execFile(
+      process.execPath,
+      [projectPath('bin', 'healthcheck.js'), what],
+      { env: { ...process.env, ...env } },
+      (err) => {
+        resolve(err === null ? 0 : typeof err.code === 'number' ? err.code : 1)
+      }
+    )
   })
 }
 
@@ -49,7 +54,14 @@ t.test('a real log worker process keeps its healthcheck green', async (t) => {
   const dataDir = await tempDir(t)
   const worker = spawn(process.execPath, ['--import', 'tsx', projectPath('gateway', 'main', 'worker.ts')], {
     cwd: projectPath(),
-    env: childEnv({ ...CHECKPOINT_ENV, CONFIG_DIR: dir, REDIS_URL, DATABASE_URL: await freshDatabase(t), DATA_DIR: dataDir, LOG_LEVEL: 'warn' }),
+    env: childEnv({
+      ...CHECKPOINT_ENV,
+      CONFIG_DIR: dir,
+      REDIS_URL,
+      DATABASE_URL: await freshDatabase(t),
+      DATA_DIR: dataDir,
+      LOG_LEVEL: 'warn',
+    }),
     stdio: ['ignore', 'inherit', 'inherit'],
   })
   const exited = once(worker, 'exit') as Promise<[number | null]>

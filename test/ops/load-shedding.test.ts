@@ -21,11 +21,20 @@ async function gateway (t: Test, shed: { maxEventLoopDelayMs?: number, maxInflig
 
 const ENTERPRISE = '/v1/business-registry/enterprises/2627349851'
 
-function assertShed (t: Test, res: { statusCode: number, headers: Record<string, unknown>, body: string }, retryAfter: string): void {
+function assertShed (
+  t: Test,
+  res: { statusCode: number; headers: Record<string, unknown>; body: string },
+  retryAfter: string
+): void {
   t.equal(res.statusCode, 503)
   t.match(res.headers['content-type'], /^application\/problem\+json/)
   t.equal(res.headers['retry-after'], retryAfter, 'says when to come back')
-  t.match(JSON.parse(res.body), { type: 'urn:ndx:problem:gateway.unavailable', code: 'gateway.unavailable', status: 503, transactionId: String })
+  t.match(JSON.parse(res.body), {
+    type: 'urn:ndx:problem:gateway.unavailable',
+    code: 'gateway.unavailable',
+    status: 503,
+    transactionId: String,
+  })
 }
 
 t.test('a stalled event loop sheds /v1 requests (recorded) while health checks still answer', async (t) => {
@@ -39,7 +48,11 @@ t.test('a stalled event loop sheds /v1 requests (recorded) while health checks s
   const res = await app.inject({ url: ENTERPRISE, headers: { authorization: `Bearer ${token}` } })
   assertShed(t, res, '2')
   t.equal((await app.inject({ url: '/health/live' })).statusCode, 200, 'liveness is never shed')
-  t.match(sink.records.at(-1), { id: res.headers['x-transaction-id'], status: 503, code: 'gateway.unavailable', outcome: 'error' }, 'the refusal is recorded')
+  t.match(
+    sink.records.at(-1),
+    { id: res.headers['x-transaction-id'], status: 503, code: 'gateway.unavailable', outcome: 'error' },
+    'the refusal is recorded'
+  )
   let again = 0
   for (let i = 0; i < 40 && again !== 200; i++) {
     await sleep(50)

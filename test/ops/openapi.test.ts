@@ -11,7 +11,10 @@ import { loadConfig } from '../../gateway/config/load-config.js'
 import { buildTestGateway, copyConfig, json, sharedSimulators, signedInject } from '../helpers/gateway.js'
 import { logGateway } from '../helpers/txlog.js'
 
-type Doc = { paths: Record<string, Record<string, Record<string, unknown>>>, components: Record<string, Record<string, unknown>> }
+type Doc = {
+  paths: Record<string, Record<string, Record<string, unknown>>>
+  components: Record<string, Record<string, unknown>>
+}
 
 async function validDocument (t: Test, doc: unknown): Promise<void> {
   const result = await new Validator().validate(doc as never)
@@ -23,7 +26,11 @@ t.test('the OpenAPI document validates and describes the configuration', async (
   const { app } = await buildTestGateway(t)
   const res = await app.inject({ url: '/openapi.json' })
   t.equal(res.statusCode, 200)
-  const doc = json(res) as { openapi: string, paths: Record<string, Record<string, Record<string, unknown>>>, components: { securitySchemes: Record<string, unknown> } }
+  const doc = json(res) as {
+    openapi: string
+    paths: Record<string, Record<string, Record<string, unknown>>>
+    components: { securitySchemes: Record<string, unknown> }
+  }
   await validDocument(t, doc)
   t.equal(doc.openapi, '3.1.0')
   t.same(Object.keys(doc.paths).sort(), [
@@ -39,11 +46,26 @@ t.test('the OpenAPI document validates and describes the configuration', async (
   const citizen = doc.paths['/v1/population/citizens/{personalId}']?.get as Record<string, unknown>
   t.match(citizen, {
     operationId: 'population.citizen',
-    parameters: [{ name: 'personalId', in: 'path', required: true, schema: { pattern: '^[0-9]{12}$' } }, { name: 'fields', in: 'query' }],
-    responses: { 200: { content: { 'application/json': { schema: { properties: { data: { properties: { fullName: {}, spouse: {} } } } } } } }, 401: {}, 403: {}, 502: {}, 504: {} },
+    parameters: [
+      { name: 'personalId', in: 'path', required: true, schema: { pattern: '^[0-9]{12}$' } },
+      { name: 'fields', in: 'query' },
+    ],
+    responses: {
+      200: {
+        content: {
+          'application/json': { schema: { properties: { data: { properties: { fullName: {}, spouse: {} } } } } },
+        },
+      },
+      401: {},
+      403: {},
+      502: {},
+      504: {},
+    },
     'x-ndx-personal-data': true,
   })
-  t.match(doc.paths['/v1/population/citizens/{personalId}/verify']?.post, { requestBody: { content: { 'application/json': { schema: { additionalProperties: false } } } } })
+  t.match(doc.paths['/v1/population/citizens/{personalId}/verify']?.post, {
+    requestBody: { content: { 'application/json': { schema: { additionalProperties: false } } } },
+  })
   t.match(doc.components.securitySchemes, { ndxSignedRequest: { type: 'http', scheme: 'bearer', bearerFormat: 'JWS' } })
   t.equal(res.headers['cache-control'], 'no-cache')
 })
@@ -80,7 +102,8 @@ operations:
     response:
       parcelId: { from: /maThua, description: The parcel number }
       areaM2: { from: /dienTich, type: number, description: Area in square metres }
-      landUse: { from: /mucDich, type: map, values: { ODT: urban-residential }, description: What the land may be used for }
+      landUse:
+        { from: /mucDich, type: map, values: { ODT: urban-residential }, description: What the land may be used for }
 `
 
 t.test('parameters keep their declared types; the adapter title and field descriptions are kept', async (t) => {
@@ -92,18 +115,29 @@ t.test('parameters keep their declared types; the adapter title and field descri
   await validDocument(t, doc)
   const parcel = doc.paths['/v1/land-registry/parcels/{parcelId}']?.get as Record<string, unknown>
   t.match(parcel.parameters, [
-    { name: 'parcelId', in: 'path', schema: { type: 'string', pattern: '^[0-9]{10}$' }, description: '10-digit parcel number' },
+    {
+      name: 'parcelId',
+      in: 'path',
+      schema: { type: 'string', pattern: '^[0-9]{10}$' },
+      description: '10-digit parcel number',
+    },
     { name: 'year', in: 'query', required: false, schema: { type: 'integer' }, description: 'The survey year' },
     { name: 'detailed', in: 'query', schema: { type: 'boolean' } },
     { name: 'fields', in: 'query' },
   ])
   t.match(parcel, { 'x-ndx-service-title': 'National Land Registry', summary: 'National Land Registry: parcel' })
-  t.match((doc.tags as Array<{ name: string }>).find((tag) => tag.name === 'land-registry'), { 'x-displayName': 'National Land Registry', description: 'National Land Registry. Parcels and who holds them.' })
-  t.match((parcel.responses as Record<string, any>)[200].content['application/json'].schema.properties.data.properties, {
-    parcelId: { description: 'The parcel number' },
-    areaM2: { type: ['number', 'null'], description: 'Area in square metres' },
-    landUse: { description: 'What the land may be used for' },
-  })
+  t.match(
+    (doc.tags as Array<{ name: string }>).find((tag) => tag.name === 'land-registry'),
+    { 'x-displayName': 'National Land Registry', description: 'National Land Registry. Parcels and who holds them.' }
+  )
+  t.match(
+    (parcel.responses as Record<string, any>)[200].content['application/json'].schema.properties.data.properties,
+    {
+      parcelId: { description: 'The parcel number' },
+      areaM2: { type: ['number', 'null'], description: 'Area in square metres' },
+      landUse: { description: 'What the land may be used for' },
+    }
+  )
 })
 
 t.test('every reply of every /v1 operation documents X-Transaction-Id, problems included', async (t) => {
@@ -113,14 +147,20 @@ t.test('every reply of every /v1 operation documents X-Transaction-Id, problems 
   let replies = 0
   for (const [path, ops] of Object.entries(doc.paths)) {
     for (const [method, op] of Object.entries(ops)) {
-      for (const [status, reply] of Object.entries(op.responses as Record<string, { headers?: Record<string, unknown> }>)) {
+      for (const [status, reply] of Object.entries(
+        op.responses as Record<string, { headers?: Record<string, unknown> }>
+      )) {
         replies++
-        if (reply.headers?.['X-Transaction-Id'] === undefined) t.fail(`${method.toUpperCase()} ${path} ${status} has no X-Transaction-Id`)
+        if (reply.headers?.['X-Transaction-Id'] === undefined) {
+          t.fail(`${method.toUpperCase()} ${path} ${status} has no X-Transaction-Id`)
+        }
       }
     }
   }
   t.ok(replies > 100, `${replies} replies checked`)
-  const real = await signedInject(app, 'VN.LOC.DNG', 'GET', '/v1/population/citizens/030075654294', { purpose: 'public-service' })
+  const real = await signedInject(app, 'VN.LOC.DNG', 'GET', '/v1/population/citizens/030075654294', {
+    purpose: 'public-service',
+  })
   t.match(real.headers['x-transaction-id'], /^[0-9a-f-]{36}$/, 'and the gateway sends it')
 })
 
@@ -131,26 +171,51 @@ t.test('audit and admin replies are described by real schemas that the real repl
   const ajv = new Ajv({ strict: false })
   ;(addFormats as unknown as (a: Ajv) => void)(ajv)
   const schemaOf = (path: string, method: string, status = '200'): Record<string, unknown> =>
-    ((doc.paths[path]?.[method]?.responses as Record<string, any>)[status].content['application/json'].schema) as Record<string, unknown>
-  for (const path of ['/v1/audit/transactions', '/v1/audit/counts', '/v1/audit/integrity', '/v1/audit/checkpoints', '/v1/audit/transactions/{id}']) {
+    (doc.paths[path]?.[method]?.responses as Record<string, any>)[status].content['application/json']
+      .schema as Record<string, unknown>
+  for (const path of [
+    '/v1/audit/transactions',
+    '/v1/audit/counts',
+    '/v1/audit/integrity',
+    '/v1/audit/checkpoints',
+    '/v1/audit/transactions/{id}',
+  ]) {
     t.not(JSON.stringify(schemaOf(path, 'get')), '{"type":"object"}', `${path} has a real schema`)
   }
-  t.match(schemaOf('/v1/admin/reload', 'post'), { required: ['applied', 'digest', 'agencies', 'services', 'operations', 'restartRequired'] })
+  t.match(schemaOf('/v1/admin/reload', 'post'), {
+    required: ['applied', 'digest', 'agencies', 'services', 'operations', 'restartRequired'],
+  })
   t.match(doc.paths['/v1/audit/transactions']?.get?.parameters, [{ name: 'from', schema: { format: 'date-time' } }])
-  t.ok((doc.paths['/v1/audit/transactions']?.get?.parameters as Array<{ name: string, schema: { type?: string } }>).some((p) => p.name === 'limit' && p.schema.type === 'integer'), 'limit is an integer')
+  t.ok(
+    (doc.paths['/v1/audit/transactions']?.get?.parameters as Array<{ name: string; schema: { type?: string } }>).some(
+      (p) => p.name === 'limit' && p.schema.type === 'integer'
+    ),
+    'limit is an integer'
+  )
 
   await signedInject(app, 'VN.LOC.DNG', 'GET', '/v1/population/citizens/030075654294', { purpose: 'public-service' })
   const page = json(await signedInject(app, 'VN.TTCP', 'GET', '/v1/audit/transactions'))
   t.ok((page.items as unknown[]).length > 0)
   const checks: Array<[string, unknown]> = [
     ['/v1/audit/transactions', page],
-    ['/v1/audit/transactions/{id}', json(await signedInject(app, 'VN.TTCP', 'GET', `/v1/audit/transactions/${(page.items as Array<{ id: string }>)[0]?.id ?? ''}`))],
+    [
+      '/v1/audit/transactions/{id}',
+      json(
+        await signedInject(
+          app,
+          'VN.TTCP',
+          'GET',
+          `/v1/audit/transactions/${(page.items as Array<{ id: string }>)[0]?.id ?? ''}`
+        )
+      ),
+    ],
     ['/v1/audit/counts', json(await signedInject(app, 'VN.TTCP', 'GET', '/v1/audit/counts?groupBy=client,outcome'))],
     ['/v1/audit/integrity', json(await signedInject(app, 'VN.TTCP', 'GET', '/v1/audit/integrity'))],
     ['/v1/audit/checkpoints', json(await signedInject(app, 'VN.TTCP', 'GET', '/v1/audit/checkpoints'))],
   ]
   for (const [path, body] of checks) {
     const validate = ajv.compile(schemaOf(path, 'get'))
-    t.ok(validate(body), `the real ${path} reply matches its documented schema`) || t.comment(JSON.stringify(validate.errors))
+    t.ok(validate(body), `the real ${path} reply matches its documented schema`) ||
+      t.comment(JSON.stringify(validate.errors))
   }
 })

@@ -30,14 +30,25 @@ t.test("a previous container's spool files are replayed exactly once by the proc
   // host or on another pod; it died a while ago, with records spooled and their replies sent.
   const ids: string[] = []
   const longAgo = new Date(Date.now() - 600_000)
-  for (const [name, n] of [[`${hostname()}-${process.pid}-1700000000000.ndjson`, 60], [`gateway-5d8f7-x2k4q-${process.pid}-1700000000001.ndjson`, 40]] as const) {
+  for (const [name, n] of [
+    [`${hostname()}-${process.pid}-1700000000000.ndjson`, 60],
+    [`gateway-5d8f7-x2k4q-${process.pid}-1700000000001.ndjson`, 40],
+  ] as const) {
     const records = Array.from({ length: n }, () => record({ at: new Date(Date.now() - 60_000) }))
     ids.push(...records.map((r) => r.id))
     await writeFile(join(spool, name), records.map((r) => JSON.stringify(r)).join('\n') + '\n')
     await utimes(join(spool, name), longAgo, longAgo)
   }
 
-  const env = { ...sims.env, ...CHECKPOINT_ENV, CONFIG_DIR: dir, REDIS_URL, DATABASE_URL: databaseUrl, DATA_DIR: dataDir, NDX_WORKER: 'false' }
+  const env = {
+    ...sims.env,
+    ...CHECKPOINT_ENV,
+    CONFIG_DIR: dir,
+    REDIS_URL,
+    DATABASE_URL: databaseUrl,
+    DATA_DIR: dataDir,
+    NDX_WORKER: 'false',
+  }
   const gws = await Promise.all([startGatewayProcess(t, env), startGatewayProcess(t, env)])
 
   const sql = new PgSql(databaseUrl)
@@ -50,7 +61,11 @@ t.test("a previous container's spool files are replayed exactly once by the proc
   const replayed = gws.map((gw) => gw.logs
     .filter((l) => l.msg === 'transaction log: spooled records moved to the queue')
     .reduce((n, l) => n + (l.records as number), 0))
-  t.equal(replayed[0] as number + (replayed[1] as number), ids.length, `replayed exactly once between the two processes (${replayed.join(' + ')})`)
+  t.equal(
+    (replayed[0] as number) + (replayed[1] as number),
+    ids.length,
+    `replayed exactly once between the two processes (${replayed.join(' + ')})`
+  )
   for (let i = 0; i < 20 && (await readdir(spool)).length > 0; i++) await sleep(100)
   t.same(await readdir(spool), [], 'the spool directory is empty')
 })

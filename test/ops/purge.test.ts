@@ -18,14 +18,19 @@ t.test('POST /v1/admin/purge drops a service\'s kept records, or one subject\'s'
   const get = (id: string) => signedInject(app, 'VN.LOC.DNG', 'GET', citizen(id), { purpose: 'public-service' })
   for (const id of ['030075654294', '096179024395']) await get(id)
   t.equal(source(await get('030075654294')), 'reuse', 'kept')
-  const one = await signedInject(app, 'VN.NDXP.OPS', 'POST', '/v1/admin/purge', { body: { service: 'population', subject: '030075654294' } })
+  const one = await signedInject(app, 'VN.NDXP.OPS', 'POST', '/v1/admin/purge', {
+    body: { service: 'population', subject: '030075654294' },
+  })
   t.same([one.statusCode, json(one)], [202, { invalidated: 1 }])
   t.equal(source(await get('030075654294')), 'upstream', 'that subject is read again')
   t.equal(source(await get('096179024395')), 'reuse', 'another subject is still kept')
   const all = await signedInject(app, 'VN.NDXP.OPS', 'POST', '/v1/admin/purge', { body: { service: 'population' } })
   t.same([all.statusCode, json(all)], [202, { invalidated: 2 }], 'the whole service')
   t.equal(source(await get('096179024395')), 'upstream')
-  const media = await signedInject(app, 'VN.NDXP.OPS', 'POST', '/v1/admin/purge', { body: 'service=population', headers: { 'content-type': 'text/plain' } })
+  const media = await signedInject(app, 'VN.NDXP.OPS', 'POST', '/v1/admin/purge', {
+    body: 'service=population',
+    headers: { 'content-type': 'text/plain' },
+  })
   t.equal(json(media).code, 'request.media_type')
   // A prototype name is no configured service (a plain-object lookup would find Object's constructor).
   const proto = await signedInject(app, 'VN.NDXP.OPS', 'POST', '/v1/admin/purge', { body: { service: 'constructor' } })
@@ -39,8 +44,16 @@ t.test('a record kept under one mapping version is never read under another', as
   const load = async () => ({ n: ++loads })
   const policy = (version: string) => ({ ttlSeconds: 600, loadTimeoutMs: 1000, version })
   t.match(await reader.read(key, policy('v1'), load), { source: 'upstream', record: { n: 1 } })
-  t.match(await reader.read(key, policy('v1'), load), { source: 'reuse', record: { n: 1 } }, 'reused under the same version')
-  t.match(await reader.read(key, policy('v2'), load), { source: 'upstream', record: { n: 2 } }, 'read again under a new one')
+  t.match(
+    await reader.read(key, policy('v1'), load),
+    { source: 'reuse', record: { n: 1 } },
+    'reused under the same version'
+  )
+  t.match(
+    await reader.read(key, policy('v2'), load),
+    { source: 'upstream', record: { n: 2 } },
+    'read again under a new one'
+  )
   t.equal(await reader.invalidate('land-registry'), 2, 'both versions are dropped with the service')
   await reader.close()
 })

@@ -30,9 +30,14 @@ t.test('a quota holds across two instances', async (t) => {
   const config = await loadConfig(dir, sims.env)
   const clients = [new Redis(REDIS_URL), new Redis(REDIS_URL)]
   t.teardown(() => { for (const c of clients) c.disconnect() })
-  const [a, b] = await Promise.all(clients.map((r) => buildTestGateway(t, { config, services: standaloneServices(config, { quota: new RedisQuota(r, prefix) }) })))
+  const [a, b] = await Promise.all(
+    clients.map((r) =>
+      buildTestGateway(t, { config, services: standaloneServices(config, { quota: new RedisQuota(r, prefix) }) })
+    )
+  )
   await awayFromMinuteEdge()
-  const call = (gw: typeof a) => signedInject(gw!.app, 'VN.EVN.HCMC', 'GET', '/v1/business-registry/enterprises/2627349851')
+  const call = (gw: typeof a) =>
+    signedInject(gw!.app, 'VN.EVN.HCMC', 'GET', '/v1/business-registry/enterprises/2627349851')
   const statuses = []
   for (const gw of [a, b, a, b, a]) statuses.push((await call(gw)).statusCode)
   t.same(statuses, [200, 200, 200, 200, 200])
@@ -42,7 +47,11 @@ t.test('a quota holds across two instances', async (t) => {
   const retry = Number(refused.headers['retry-after'])
   t.ok(retry >= 1 && retry <= 60, `Retry-After ${retry}`)
   t.equal((await call(a)).statusCode, 429, 'on the other instance too')
-  t.equal((await signedInject(a!.app, 'VN.LOC.DNG', 'GET', '/v1/business-registry/enterprises/2627349851')).statusCode, 200, 'other agencies are not affected')
+  t.equal(
+    (await signedInject(a!.app, 'VN.LOC.DNG', 'GET', '/v1/business-registry/enterprises/2627349851')).statusCode,
+    200,
+    'other agencies are not affected'
+  )
   t.match(b!.sink.records.at(-1), { client: 'VN.EVN.HCMC', status: 429, outcome: 'rejected', code: 'quota.exceeded' })
 })
 
@@ -57,7 +66,11 @@ t.test('the limiters: windows and Redis fallback', async (t) => {
   t.teardown(() => { dead.disconnect() })
   const fallback = new RedisQuota(dead, 'x:')
   t.same(await fallback.take('A', 1, minute), { allowed: true, retryAfterSeconds: 60 })
-  t.same(await fallback.take('A', 1, minute + 1), { allowed: false, retryAfterSeconds: 60 }, 'counted locally while Redis is away')
+  t.same(
+    await fallback.take('A', 1, minute + 1),
+    { allowed: false, retryAfterSeconds: 60 },
+    'counted locally while Redis is away'
+  )
 })
 
 t.test('forged tokens from one address are bounded across two instances; verified ones are not counted', async (t) => {
@@ -77,7 +90,9 @@ t.test('forged tokens from one address are bounded across two instances; verifie
   const header = { alg: 'ES256', kid: 'dng-2026-01', typ: 'ndx+jwt' }
   const forgedToken = `${unsigned(header, baseClaims('VN.LOC.DNG', 'GET', target))}x`
   const forged = (gw: typeof a, remoteAddress = '127.0.0.1') => gw!.app.inject({
-    method: 'GET', url: target, remoteAddress,
+    method: 'GET',
+    url: target,
+    remoteAddress,
     headers: { authorization: `Bearer ${forgedToken}` },
   })
   // inject's default source address is 127.0.0.1, as for the forged ones

@@ -16,7 +16,7 @@ async function reloadableGateway (t: Test, env: Record<string, string> = {}) {
   const dir = await copyConfig(t)
   const vars = { ...sims.env, ...env }
   const config = await loadConfig(dir, vars)
-  const services = standaloneServices(config, )
+  const services = standaloneServices(config)
   const app = await composeGateway({ config, services, loadConfig: () => loadConfig(dir, vars) })
   t.teardown(async () => { await app.close(); await services.close() })
   await app.ready()
@@ -33,9 +33,12 @@ t.test('reloads under concurrent load: zero failed requests', async (t) => {
   const statuses: number[] = []
   const loop = async (i: number): Promise<void> => {
     while (!stop) {
-      const res = i % 2 === 0
-        ? await signedInject(app, 'VN.LOC.DNG', 'GET', '/v1/business-registry/enterprises/2627349851?fields=name')
-        : await signedInject(app, 'VN.LOC.DNG', 'GET', '/v1/population/citizens/030075654294?fields=fullName', { purpose: 'public-service' })
+      const res =
+        i % 2 === 0
+          ? await signedInject(app, 'VN.LOC.DNG', 'GET', '/v1/business-registry/enterprises/2627349851?fields=name')
+          : await signedInject(app, 'VN.LOC.DNG', 'GET', '/v1/population/citizens/030075654294?fields=fullName', {
+            purpose: 'public-service',
+          })
       statuses.push(res.statusCode)
     }
   }
@@ -59,8 +62,16 @@ t.test('reloads under concurrent load: zero failed requests', async (t) => {
 t.test('a refused directory leaves the running configuration serving', async (t) => {
   const { app, dir } = await reloadableGateway(t)
   const before = (json(await app.inject({ url: '/health/ready' })).checks as { config: string }).config
-  await writeFile(join(dir, 'agencies', 'VN.BROKEN.yaml'), 'id: VN.BROKEN\nname: broken\nroles: [consumer]\nkeys: []\ngrants:\n  population.citizen: { fields: [everything], purposes: [x] }\n  business-registry.enterprise: { fields: [everything], purposes: "*" }\n')
-  await writeFile(join(dir, 'adapters', 'population.yaml'), (await readFile(join(dir, 'adapters', 'population.yaml'), 'utf8')).replace('timeoutMs: 3000', 'timeoutMs: soon'))
+  await writeFile(
+    join(dir, 'agencies', 'VN.BROKEN.yaml'),
+    'id: VN.BROKEN\nname: broken\nroles: [consumer]\nkeys: []\ngrants:\n' +
+      '  population.citizen: { fields: [everything], purposes: [x] }\n' +
+      '  business-registry.enterprise: { fields: [everything], purposes: "*" }\n'
+  )
+  await writeFile(
+    join(dir, 'adapters', 'population.yaml'),
+    (await readFile(join(dir, 'adapters', 'population.yaml'), 'utf8')).replace('timeoutMs: 3000', 'timeoutMs: soon')
+  )
   const res = await reload(app)
   t.equal(res.statusCode, 400)
   t.match(json(res), {
@@ -69,45 +80,71 @@ t.test('a refused directory leaves the running configuration serving', async (t)
     detail: /refused \(2 issue\(s\)\); the running configuration keeps serving/,
     errors: [
       { in: 'config', name: 'adapters/population.yaml#/upstream/timeoutMs', reason: /integer/ },
-      { in: 'config', name: 'agencies/VN.BROKEN.yaml#/grants/business-registry.enterprise/fields', reason: 'everything is not a field of business-registry.enterprise' },
+      {
+        in: 'config',
+        name: 'agencies/VN.BROKEN.yaml#/grants/business-registry.enterprise/fields',
+        reason: 'everything is not a field of business-registry.enterprise',
+      },
     ],
   })
   t.equal((json(res).errors as unknown[]).length, 2, 'grants to the refused service are not reported again')
-  const still = await signedInject(app, 'VN.LOC.DNG', 'GET', '/v1/population/citizens/030075654294', { purpose: 'public-service' })
+  const still = await signedInject(app, 'VN.LOC.DNG', 'GET', '/v1/population/citizens/030075654294', {
+    purpose: 'public-service',
+  })
   t.equal(still.statusCode, 200)
   t.equal((json(await app.inject({ url: '/health/ready' })).checks as { config: string }).config, before, 'same digest')
-  t.equal(json(await signedInject(app, 'VN.LOC.DNG', 'POST', '/v1/admin/reload', { purpose: 'public-service' })).code, 'access.role', 'only admins reload')
+  t.equal(
+    json(await signedInject(app, 'VN.LOC.DNG', 'POST', '/v1/admin/reload', { purpose: 'public-service' })).code,
+    'access.role',
+    'only admins reload'
+  )
   const metrics = (await app.inject({ url: '/metrics' })).body
   t.match(metrics, /ndx_config_reloads_total\{result="refused"\} 1/)
 })
 
-t.test('a JSON registry added by one file and a reload is served, and in-flight requests finish on their configuration', async (t) => {
-  const land = await startLandRegistry()
-  t.teardown(() => land.close())
-  const { app, dir } = await reloadableGateway(t, { LAND_URL: land.url })
-  const target = '/v1/land-registry/parcels/0101000001'
-  t.equal(json(await signedInject(app, 'VN.LOC.DNG', 'GET', target, { purpose: 'public-service' })).code, 'route.not_found')
-  await addLandRegistry(dir)
-  const applied = await reload(app)
-  t.match(json(applied), { applied: true, services: 4, operations: 7, restartRequired: [] })
-  const res = await signedInject(app, 'VN.LOC.DNG', 'GET', target, { purpose: 'public-service' })
-  t.equal(res.statusCode, 200)
-  t.match(json(res).data, { parcelId: '0101000001', landUse: 'urban-residential' })
-  const doc = json(await app.inject({ url: '/openapi.json' })) as { paths: Record<string, unknown> }
-  t.ok(doc.paths['/v1/land-registry/parcels/{parcelId}'], 'the OpenAPI document follows the reload')
+t.test(
+  'a JSON registry added by one file and a reload is served, and in-flight requests finish on their configuration',
+  async (t) => {
+    const land = await startLandRegistry()
+    t.teardown(() => land.close())
+    const { app, dir } = await reloadableGateway(t, { LAND_URL: land.url })
+    const target = '/v1/land-registry/parcels/0101000001'
+    t.equal(
+      json(await signedInject(app, 'VN.LOC.DNG', 'GET', target, { purpose: 'public-service' })).code,
+      'route.not_found'
+    )
+    await addLandRegistry(dir)
+    const applied = await reload(app)
+    t.match(json(applied), { applied: true, services: 4, operations: 7, restartRequired: [] })
+    const res = await signedInject(app, 'VN.LOC.DNG', 'GET', target, { purpose: 'public-service' })
+    t.equal(res.statusCode, 200)
+    t.match(json(res).data, { parcelId: '0101000001', landUse: 'urban-residential' })
+    const doc = json(await app.inject({ url: '/openapi.json' })) as { paths: Record<string, unknown> }
+    t.ok(doc.paths['/v1/land-registry/parcels/{parcelId}'], 'the OpenAPI document follows the reload')
 
-  // A slow lookup is in flight while the registry is removed again.
-  const { sims } = await reloadableGateway(t)
-  sims.population.settings.latencyMs = 400
-  t.teardown(() => { sims.population.settings.latencyMs = 0 })
-  const inFlight = signedInject(app, 'VN.LOC.DNG', 'GET', '/v1/population/citizens/001154711812', { purpose: 'public-service' })
-  await sleep(100)
-  await rm(join(dir, 'adapters', 'land-registry.yaml'))
-  await writeFile(join(dir, 'agencies', 'VN.LOC.DNG.yaml'), (await readFile(join(dir, 'agencies', 'VN.LOC.DNG.yaml'), 'utf8')).replace(/ {2}land-registry\..*\n/g, ''))
-  t.equal((await reload(app)).statusCode, 200)
-  t.equal((await inFlight).statusCode, 200, 'the request in flight finished')
-  t.equal(json(await signedInject(app, 'VN.LOC.DNG', 'GET', target, { purpose: 'public-service' })).code, 'route.not_found')
-})
+    // A slow lookup is in flight while the registry is removed again.
+    const { sims } = await reloadableGateway(t)
+    sims.population.settings.latencyMs = 400
+    t.teardown(() => {
+      sims.population.settings.latencyMs = 0
+    })
+    const inFlight = signedInject(app, 'VN.LOC.DNG', 'GET', '/v1/population/citizens/001154711812', {
+      purpose: 'public-service',
+    })
+    await sleep(100)
+    await rm(join(dir, 'adapters', 'land-registry.yaml'))
+    await writeFile(
+      join(dir, 'agencies', 'VN.LOC.DNG.yaml'),
+      (await readFile(join(dir, 'agencies', 'VN.LOC.DNG.yaml'), 'utf8')).replace(/ {2}land-registry\..*\n/g, '')
+    )
+    t.equal((await reload(app)).statusCode, 200)
+    t.equal((await inFlight).statusCode, 200, 'the request in flight finished')
+    t.equal(
+      json(await signedInject(app, 'VN.LOC.DNG', 'GET', target, { purpose: 'public-service' })).code,
+      'route.not_found'
+    )
+  }
+)
 
 t.test('SIGHUP reloads a running gateway', async (t) => {
   const { startGateway } = await import('../../gateway/server.js')
@@ -116,12 +153,21 @@ t.test('SIGHUP reloads a running gateway', async (t) => {
   const { tempDir } = await import('../helpers/txlog.js')
   const sims = await sharedSimulators(t)
   const dir = await copyConfig(t)
-  const env = readEnvironment({ ...sims.env, CONFIG_DIR: dir, PORT: '0', DATA_DIR: await tempDir(t), NDX_CHECKPOINT_KEY_FILE: join(process.cwd(), 'demo', 'keys', 'gateway-checkpoint.private.jwk.json') })
+  const env = readEnvironment({
+    ...sims.env,
+    CONFIG_DIR: dir,
+    PORT: '0',
+    DATA_DIR: await tempDir(t),
+    NDX_CHECKPOINT_KEY_FILE: join(process.cwd(), 'demo', 'keys', 'gateway-checkpoint.private.jwk.json'),
+  })
   const gw = await startGateway(env, pino({ level: 'silent' }))
   t.teardown(() => gw.close())
   const digest = async () => (json(await gw.app.inject({ url: '/health/ready' })).checks as { config: string }).config
   const before = await digest()
-  await writeFile(join(dir, 'agencies', 'VN.TTCP.yaml'), (await readFile(join(dir, 'agencies', 'VN.TTCP.yaml'), 'utf8')).replace('(data-sharing audit)', '(audit)'))
+  await writeFile(
+    join(dir, 'agencies', 'VN.TTCP.yaml'),
+    (await readFile(join(dir, 'agencies', 'VN.TTCP.yaml'), 'utf8')).replace('(data-sharing audit)', '(audit)')
+  )
   process.emit('SIGHUP')
   let after = before
   for (let i = 0; i < 40 && after === before; i++) {

@@ -18,7 +18,12 @@ t.test('a request in flight finishes and is recorded; new connections are refuse
   const sims = await sharedSimulators(t)
   const config = await demoConfig(t, CHECKPOINT_ENV)
   const databaseUrl = await freshDatabase(t)
-  const log = await openTransactionLog(readEnvironment({ DATABASE_URL: databaseUrl, DATA_DIR: await tempDir(t) }), config, pino({ level: 'silent' }), null)
+  const log = await openTransactionLog(
+    readEnvironment({ DATABASE_URL: databaseUrl, DATA_DIR: await tempDir(t) }),
+    config,
+    pino({ level: 'silent' }),
+    null
+  )
   const services = standaloneServices(config, { log })
   const app = await composeGateway({ config, services })
   app.addHook('onClose', async () => { await services.close() })

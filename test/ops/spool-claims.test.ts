@@ -35,20 +35,31 @@ async function previousContainer (dataDir: string): Promise<string[]> {
   return Object.values(files).flat().map((r) => r.id)
 }
 
-t.test("a previous container's spool files (same PID, any hostname) are replayed exactly once by three processes at once", async (t) => {
-  const dataDir = await tempDir(t)
-  const ids = await previousContainer(dataDir)
-  const delivered: string[] = []
-  const spools = [new Spool(dataDir), new Spool(dataDir), new Spool(dataDir)]
-  const counts = await Promise.all(spools.map((s) => s.replay(async (records) => {
-    await sleep(5) // let the others run into the same files
-    delivered.push(...records.map((r) => r.id))
-  }, 7)))
-  t.equal(counts.reduce((a, b) => a + b, 0), ids.length, 'every record counted once across the processes')
-  t.same([...delivered].sort(), [...ids].sort(), 'every record delivered, none twice')
-  t.same(await readdir(join(dataDir, 'spool')), [], 'the directory is empty')
-  for (const s of spools) await s.close()
-})
+t.test(
+  "a previous container's spool files (same PID, any hostname) are replayed exactly once by three processes at once",
+  async (t) => {
+    const dataDir = await tempDir(t)
+    const ids = await previousContainer(dataDir)
+    const delivered: string[] = []
+    const spools = [new Spool(dataDir), new Spool(dataDir), new Spool(dataDir)]
+    const counts = await Promise.all(
+      spools.map((s) =>
+        s.replay(async (records) => {
+          await sleep(5) // let the others run into the same files
+          delivered.push(...records.map((r) => r.id))
+        }, 7)
+      )
+    )
+    t.equal(
+      counts.reduce((a, b) => a + b, 0),
+      ids.length,
+      'every record counted once across the processes'
+    )
+    t.same([...delivered].sort(), [...ids].sort(), 'every record delivered, none twice')
+    t.same(await readdir(join(dataDir, 'spool')), [], 'the directory is empty')
+    for (const s of spools) await s.close()
+  }
+)
 
 t.test("a live writer's file is left alone until its lease lapses", async (t) => {
   const dataDir = await tempDir(t)

@@ -13,7 +13,8 @@ import { copyConfig, json, sharedSimulators } from '../helpers/gateway.js'
 import { baseClaims, unsigned } from '../helpers/tokens.js'
 
 const TARGET = '/v1/business-registry/enterprises/2627349851'
-const FORGED = `${unsigned({ alg: 'ES256', kid: 'dng-2026-01', typ: 'ndx+jwt' }, baseClaims('VN.LOC.DNG', 'GET', TARGET))}x`
+const HEADER = { alg: 'ES256', kid: 'dng-2026-01', typ: 'ndx+jwt' }
+const FORGED = `${unsigned(HEADER, baseClaims('VN.LOC.DNG', 'GET', TARGET))}x`
 
 async function gateway (t: Test, trustProxy: number | false) {
   const sims = await sharedSimulators(t)
@@ -23,9 +24,15 @@ async function gateway (t: Test, trustProxy: number | false) {
   const services = standaloneServices(config)
   const app = await composeGateway({ config, services, trustProxy })
   t.teardown(async () => { await app.close(); await services.close() })
-  return (peer: string, forwardedFor: string) => app.inject({
-    method: 'GET', url: TARGET, remoteAddress: peer, headers: { authorization: `Bearer ${FORGED}`, 'x-forwarded-for': forwardedFor },
-  }).then((r) => json(r).code)
+  return (peer: string, forwardedFor: string) =>
+    app
+      .inject({
+        method: 'GET',
+        url: TARGET,
+        remoteAddress: peer,
+        headers: { authorization: `Bearer ${FORGED}`, 'x-forwarded-for': forwardedFor },
+      })
+      .then((r) => json(r).code)
 }
 
 t.test('TRUST_PROXY is read as hops or addresses, never as a blanket true', async (t) => {

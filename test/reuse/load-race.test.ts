@@ -34,7 +34,7 @@ function reader (store: RecordStore): ReuseReader {
  * so Redis still receives them in that order.
  */
 function pausing (
-  store: RecordStore, when: (method: string, result: unknown) => boolean, pause: () => Promise<void>,
+  store: RecordStore, when: (method: string, result: unknown) => boolean, pause: () => Promise<void>
 ): RecordStore {
   let paused = false
   return new Proxy(store, {

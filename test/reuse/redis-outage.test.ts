@@ -14,7 +14,8 @@ t.test('Redis stopped mid-test, then restarted', async (t) => {
   const server = await privateRedis(t)
   const gw = await redisGateway(t, await demoConfig(t), server.url, uniquePrefix())
   const pop = sims.population
-  const get = (id: string) => signedInject(gw.app, 'VN.LOC.DNG', 'GET', `/v1/population/citizens/${id}`, { purpose: 'public-service' })
+  const get = (id: string) =>
+    signedInject(gw.app, 'VN.LOC.DNG', 'GET', `/v1/population/citizens/${id}`, { purpose: 'public-service' })
 
   t.match(json(await get('030210217542')).meta, { source: 'upstream' })
   t.match(json(await get('030210217542')).meta, { source: 'reuse' })

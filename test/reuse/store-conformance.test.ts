@@ -42,7 +42,11 @@ function conformance (t: Test, make: () => Promise<{ a: RecordStore, b: RecordSt
     t.equal(await a.get('svcA.s1:citizen'), null)
     t.equal(await a.get('svcA.s2:events'), null)
     t.same(await a.get('svcB.s1:citizen'), Buffer.from('4'), 'another service untouched')
-    t.equal(await a.set('svcA.s1:citizen', Buffer.from('stale'), 10_000, before), false, 'a load begun before cannot write after')
+    t.equal(
+      await a.set('svcA.s1:citizen', Buffer.from('stale'), 10_000, before),
+      false,
+      'a load begun before cannot write after'
+    )
     t.equal(await b.invalidatePrefix('svcA.'), 0, 'nothing left to drop')
   })
 

@@ -15,7 +15,12 @@ const CITIZEN = '/v1/population/citizens/030075654294'
 t.test('a token claiming VN.BHXH but signed by another key is never attributed to VN.BHXH', async (t) => {
   const { app } = await logGateway(t)
   const bhxh = await demoSigner('VN.BHXH')
-  const forger: Signer = { agencyId: 'VN.BHXH', kid: bhxh.kid, alg: 'ES256', key: (await generateKeyPair('ES256')).privateKey }
+  const forger: Signer = {
+    agencyId: 'VN.BHXH',
+    kid: bhxh.kid,
+    alg: 'ES256',
+    key: (await generateKeyPair('ES256')).privateKey,
+  }
   const token = await signRequest(forger, { method: 'GET', target: CITIZEN, purpose: 'social-insurance' })
   const res = await app.inject({ method: 'GET', url: CITIZEN, headers: { authorization: `Bearer ${token}` } })
   t.equal(json(res).code, 'auth.signature')
@@ -23,21 +28,44 @@ t.test('a token claiming VN.BHXH but signed by another key is never attributed t
   await signedInject(app, 'VN.BHXH', 'GET', CITIZEN, { purpose: 'social-insurance' })
 
   const record = json(await signedInject(app, 'VN.TTCP', 'GET', `/v1/audit/transactions/${id}`))
-  t.match(record, { id, client: null, keyId: null, claimedClient: 'VN.BHXH', outcome: 'rejected', code: 'auth.signature' })
-  const own = json(await signedInject(app, 'VN.BHXH', 'GET', '/v1/audit/transactions?service=population')) as { items: Array<{ id: string }> }
+  t.match(record, {
+    id,
+    client: null,
+    keyId: null,
+    claimedClient: 'VN.BHXH',
+    outcome: 'rejected',
+    code: 'auth.signature',
+  })
+  const own = json(await signedInject(app, 'VN.BHXH', 'GET', '/v1/audit/transactions?service=population')) as {
+    items: Array<{ id: string }>
+  }
   t.equal(own.items.length, 1, 'VN.BHXH\'s own listing holds its own lookup only')
   t.notOk(own.items.some((r) => r.id === id))
-  const counts = json(await signedInject(app, 'VN.TTCP', 'GET', '/v1/audit/counts?service=population&groupBy=client')) as { groups: unknown[] }
+  const counts = json(
+    await signedInject(app, 'VN.TTCP', 'GET', '/v1/audit/counts?service=population&groupBy=client')
+  ) as { groups: unknown[] }
   t.same(counts.groups, [{ client: 'VN.BHXH', count: 1 }, { client: null, count: 1 }], 'counted as nobody\'s')
 })
 
 t.test('refused attempts on a person are found by "who looked at this person"', async (t) => {
   const { app } = await logGateway(t)
-  t.equal(json(await signedInject(app, 'VN.VIETTEL', 'GET', CITIZEN, { purpose: 'subscriber-verification' })).code, 'access.denied')
+  t.equal(
+    json(await signedInject(app, 'VN.VIETTEL', 'GET', CITIZEN, { purpose: 'subscriber-verification' })).code,
+    'access.denied'
+  )
   t.equal(json(await signedInject(app, 'VN.LOC.DNG', 'GET', CITIZEN, { purpose: 'marketing' })).code, 'access.purpose')
   t.equal((await signedInject(app, 'VN.LOC.DNG', 'GET', CITIZEN, { purpose: 'public-service' })).statusCode, 200)
-  const who = json(await signedInject(app, 'VN.TTCP', 'GET', '/v1/audit/transactions?subject=030075654294&service=population')) as { items: Array<{ client: string, code: string | null }> }
-  t.same(who.items.map((r) => [r.client, r.code]), [['VN.VIETTEL', 'access.denied'], ['VN.LOC.DNG', 'access.purpose'], ['VN.LOC.DNG', null]])
+  const who = json(
+    await signedInject(app, 'VN.TTCP', 'GET', '/v1/audit/transactions?subject=030075654294&service=population')
+  ) as { items: Array<{ client: string; code: string | null }> }
+  t.same(
+    who.items.map((r) => [r.client, r.code]),
+    [
+      ['VN.VIETTEL', 'access.denied'],
+      ['VN.LOC.DNG', 'access.purpose'],
+      ['VN.LOC.DNG', null],
+    ]
+  )
 })
 
 t.test('purpose and code filter and group; replies echo their window, an empty one too', async (t) => {
@@ -68,8 +96,12 @@ t.test('records carry seq, stale, replayGuard and claimedClient', async (t) => {
   const { app } = await logGateway(t)
   const a = await signedInject(app, 'VN.LOC.DNG', 'GET', CITIZEN, { purpose: 'public-service' })
   const b = await signedInject(app, 'VN.LOC.DNG', 'GET', CITIZEN, { purpose: 'public-service' })
-  const ra = json(await signedInject(app, 'VN.TTCP', 'GET', `/v1/audit/transactions/${a.headers['x-transaction-id'] as string}`))
-  const rb = json(await signedInject(app, 'VN.TTCP', 'GET', `/v1/audit/transactions/${b.headers['x-transaction-id'] as string}`))
+  const ra = json(
+    await signedInject(app, 'VN.TTCP', 'GET', `/v1/audit/transactions/${a.headers['x-transaction-id'] as string}`)
+  )
+  const rb = json(
+    await signedInject(app, 'VN.TTCP', 'GET', `/v1/audit/transactions/${b.headers['x-transaction-id'] as string}`)
+  )
   t.match(ra, { seq: Number, stale: false, claimedClient: null })
   t.ok('replayGuard' in ra)
   t.equal(rb.seq, (ra.seq as number) + 1)
@@ -85,7 +117,14 @@ t.test('checkpoints are paged with a cursor; cursors out of range are refused as
   let cursor: string | null = null
   let pages = 0
   do {
-    const page = json(await signedInject(app, 'VN.TTCP', 'GET', `/v1/audit/checkpoints?limit=2${cursor === null ? '' : `&cursor=${cursor}`}`)) as { items: Array<{ seq: number, kid: string }>, nextCursor: string | null }
+    const page = json(
+      await signedInject(
+        app,
+        'VN.TTCP',
+        'GET',
+        `/v1/audit/checkpoints?limit=2${cursor === null ? '' : `&cursor=${cursor}`}`
+      )
+    ) as { items: Array<{ seq: number; kid: string }>; nextCursor: string | null }
     seen.push(...page.items)
     cursor = page.nextCursor
     pages++
@@ -108,26 +147,43 @@ t.test('checkpoints are paged with a cursor; cursors out of range are refused as
 
 t.test('GET /v1/audit/keys publishes the checkpoint keys as a JWKS', async (t) => {
   const { app } = await logGateway(t)
-  const jwks = json(await signedInject(app, 'VN.LOC.DNG', 'GET', '/v1/audit/keys')) as { keys: Array<Record<string, unknown>> }
+  const jwks = json(await signedInject(app, 'VN.LOC.DNG', 'GET', '/v1/audit/keys')) as {
+    keys: Array<Record<string, unknown>>
+  }
   t.equal(jwks.keys.length, 1)
   t.match(jwks.keys[0], { kid: 'ndx-gateway-checkpoint-demo', kty: 'EC', alg: 'ES256', use: 'sig' })
   t.notOk('d' in jwks.keys[0]!, 'public halves only')
 })
 
-t.test('secrets.checkpointPublicKeys: earlier keys are loaded from the config and published beside the current one', async (t) => {
-  const { writeFile, readFile } = await import('node:fs/promises')
-  const { join } = await import('node:path')
-  const { exportJWK } = await import('jose')
-  const { copyConfig, demoConfig } = await import('../helpers/gateway.js')
-  const { CHECKPOINT_ENV } = await import('../helpers/txlog.js')
-  const dir = await copyConfig(t)
-  const old = await generateKeyPair('ES256', { extractable: true })
-  await writeFile(join(dir, 'checkpoint-2025.public.jwk.json'), JSON.stringify({ ...await exportJWK(old.publicKey), kid: 'checkpoint-2025', alg: 'ES256' }))
-  const yaml = await readFile(join(dir, 'gateway.yaml'), 'utf8')
-  await writeFile(join(dir, 'gateway.yaml'), yaml.replace(/^(\s+)checkpointKeyFile:(.*)$/m, '$1checkpointKeyFile:$2\n$1checkpointPublicKeys: [checkpoint-2025.public.jwk.json]'))
-  const config = await demoConfig(t, CHECKPOINT_ENV, dir)
-  t.same(config.gateway.secrets.checkpointPublicKeys, ['checkpoint-2025.public.jwk.json'])
-  const { app } = await logGateway(t, { config })
-  const jwks = json(await signedInject(app, 'VN.TTCP', 'GET', '/v1/audit/keys')) as { keys: Array<{ kid: string }> }
-  t.same(jwks.keys.map((k) => k.kid), ['ndx-gateway-checkpoint-demo', 'checkpoint-2025'])
-})
+t.test(
+  'secrets.checkpointPublicKeys: earlier keys are loaded from the config and published beside the current one',
+  async (t) => {
+    const { writeFile, readFile } = await import('node:fs/promises')
+    const { join } = await import('node:path')
+    const { exportJWK } = await import('jose')
+    const { copyConfig, demoConfig } = await import('../helpers/gateway.js')
+    const { CHECKPOINT_ENV } = await import('../helpers/txlog.js')
+    const dir = await copyConfig(t)
+    const old = await generateKeyPair('ES256', { extractable: true })
+    await writeFile(
+      join(dir, 'checkpoint-2025.public.jwk.json'),
+      JSON.stringify({ ...(await exportJWK(old.publicKey)), kid: 'checkpoint-2025', alg: 'ES256' })
+    )
+    const yaml = await readFile(join(dir, 'gateway.yaml'), 'utf8')
+    await writeFile(
+      join(dir, 'gateway.yaml'),
+      yaml.replace(
+        /^(\s+)checkpointKeyFile:(.*)$/m,
+        '$1checkpointKeyFile:$2\n$1checkpointPublicKeys: [checkpoint-2025.public.jwk.json]'
+      )
+    )
+    const config = await demoConfig(t, CHECKPOINT_ENV, dir)
+    t.same(config.gateway.secrets.checkpointPublicKeys, ['checkpoint-2025.public.jwk.json'])
+    const { app } = await logGateway(t, { config })
+    const jwks = json(await signedInject(app, 'VN.TTCP', 'GET', '/v1/audit/keys')) as { keys: Array<{ kid: string }> }
+    t.same(
+      jwks.keys.map((k) => k.kid),
+      ['ndx-gateway-checkpoint-demo', 'checkpoint-2025']
+    )
+  }
+)

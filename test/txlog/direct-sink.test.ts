@@ -29,7 +29,10 @@ t.test('a DirectSink built without onWritten reports poison on stderr rather tha
   t.teardown(() => sink.close())
   const lines: string[] = []
   const write = process.stderr.write.bind(process.stderr)
-  process.stderr.write = ((chunk: string | Uint8Array) => { lines.push(String(chunk)); return true }) as typeof process.stderr.write
+  process.stderr.write = ((chunk: string | Uint8Array) => {
+    lines.push(String(chunk))
+    return true
+  }) as typeof process.stderr.write
   const bad = poison()
   const good = record()
   try {

@@ -13,7 +13,8 @@ import { demoConfig } from '../helpers/gateway.js'
 import { rawExchange } from '../helpers/raw-http.js'
 import { logGateway, waitLogged } from '../helpers/txlog.js'
 
-const head = (target: string, more = ''): string => `GET ${target} HTTP/1.1\r\nhost: gw\r\n${more}connection: close\r\n\r\n`
+const head = (target: string, more = ''): string =>
+  `GET ${target} HTTP/1.1\r\nhost: gw\r\n${more}connection: close\r\n\r\n`
 const CITIZEN = '/v1/population/citizens/030075654294'
 
 /** Each spelling, and the status it must get: the refusal a request in the /v1 space gets, not any 4xx. */
@@ -37,7 +38,11 @@ t.test('every spelling of a /v1 request is answered cleanly and recorded once, i
     t.equal(res.status, status, `${name}: ${res.status}`)
     const id = res.headers['x-transaction-id']
     t.type(id, 'string', `${name}: a transaction id`)
-    t.equal((JSON.parse(res.body) as { transactionId: string }).transactionId, id, `${name}: the same id in the problem`)
+    t.equal(
+      (JSON.parse(res.body) as { transactionId: string }).transactionId,
+      id,
+      `${name}: the same id in the problem`
+    )
     t.equal(await waitLogged(gw.log.sql, [id as string], 2000), 1, `${name}: recorded`)
   }
   const [row] = await gw.log.sql.query<{ method: string, status: number, code: string, route: string | null }>(

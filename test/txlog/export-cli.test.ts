@@ -55,6 +55,7 @@ t.test('exports to a file: progress lines off a terminal, a bar on one, no .part
 
   const tty = await run(['--url', url, '--iss', 'VN.TTCP', '--format', 'ndjson', '--out', join(dir, 'a.ndjson')], true)
   t.equal(tty.code, 0)
+  // eslint-disable-next-line no-control-regex -- the bar ends with the terminal's erase-line sequence
   t.match(tty.err, /\r\[#{24}\] 100% (\d+)\/\1 records {2}[\d,]+ records\/s\x1b\[K/, 'a redrawn bar on a terminal')
 })
 

@@ -19,7 +19,7 @@ async function flood (t: Test, gw: LogGateway): Promise<void> {
   await gw.app.listen({ port: 0, host: '127.0.0.1' })
   const port = (gw.app.server.address() as { port: number }).port
   // Warm up: the log worker (its own thread in queue mode) is running before the flood starts.
-  const warm = await rawExchange(port, `GET /v1/audit/counts HTTP/1.1\r\nhost: gw\r\nconnection: close\r\n\r\n`)
+  const warm = await rawExchange(port, 'GET /v1/audit/counts HTTP/1.1\r\nhost: gw\r\nconnection: close\r\n\r\n')
   t.equal(await waitLogged(gw.log.sql, [warm.headers['x-transaction-id'] as string], 30_000), 1, 'the log is writing')
   let stop = false
   const poisonIds: string[] = []
@@ -38,7 +38,11 @@ async function flood (t: Test, gw: LogGateway): Promise<void> {
   for (let i = 0; i < 50; i++) {
     // The signed version of the attack: a lookup that declares 2 GB and sends nothing.
     const token = await signRequest(signer, { method: 'GET', target: CITIZEN, purpose: 'public-service' })
-    const res = await rawExchange(port, `GET ${CITIZEN} HTTP/1.1\r\nhost: gw\r\nauthorization: Bearer ${token}\r\n${i % 10 === 0 ? 'content-length: 2147483648\r\n' : 'connection: close\r\n'}\r\n`)
+    const res = await rawExchange(
+      port,
+      `GET ${CITIZEN} HTTP/1.1\r\nhost: gw\r\nauthorization: Bearer ${token}\r\n` +
+        `${i % 10 === 0 ? 'content-length: 2147483648\r\n' : 'connection: close\r\n'}\r\n`
+    )
     statuses.push(res.status)
     ids.push(res.headers['x-transaction-id'] as string)
   }

@@ -24,7 +24,7 @@ interface Heard { statuses: number[], ids: string[], text: string }
  * server closes it or `waitMs` pass; returns every status line and transaction id heard.
  */
 function talk (
-  port: number, parts: Array<string | Buffer>, opts: { gapMs?: number, waitMs?: number } = {},
+  port: number, parts: Array<string | Buffer>, opts: { gapMs?: number, waitMs?: number } = {}
 ): Promise<Heard> {
   return new Promise((resolve) => {
     const socket = connect(port, '127.0.0.1')
@@ -57,7 +57,7 @@ function talk (
 }
 
 async function gateway (
-  t: Test, requestTimeoutMs = 30_000, sink = new MemorySink(),
+  t: Test, requestTimeoutMs = 30_000, sink = new MemorySink()
 ): Promise<{ port: number, sink: MemorySink }> {
   const base = await demoConfig(t)
   const limits = { ...base.gateway.limits, requestTimeoutMs }
@@ -71,7 +71,7 @@ async function gateway (
 
 /** The one reply heard carries one id, and that id has exactly one record, the only one added. */
 function oneRecord (
-  t: Test, heard: Heard, sink: MemorySink, before: number, name: string,
+  t: Test, heard: Heard, sink: MemorySink, before: number, name: string
 ): TransactionRecord | undefined {
   t.same(heard.statuses.length, 1, `${name}: one reply (${heard.statuses.join(', ')})`)
   t.equal(heard.ids.length, 1, `${name}: one transaction id`)

@@ -22,7 +22,8 @@ import { tempDir } from '../helpers/txlog.js'
 
 const ALL = { from: new Date('2020-01-01T00:00:00Z'), to: new Date('2030-01-01T00:00:00Z') }
 const HOUR = 3_600_000
-const demoKey = () => Checkpointer.fromFile('ndx-gateway', projectPath('demo', 'keys', 'gateway-checkpoint.private.jwk.json'))
+const demoKey = () =>
+  Checkpointer.fromFile('ndx-gateway', projectPath('demo', 'keys', 'gateway-checkpoint.private.jwk.json'))
 
 async function newKeyFile (dir: string, kid: string): Promise<{ privateFile: string, publicFile: string }> {
   const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true })
@@ -34,7 +35,11 @@ async function newKeyFile (dir: string, kid: string): Promise<{ privateFile: str
 }
 
 /** A log of `batches` batches of 5 records, an hour apart, a checkpoint after each. */
-async function checkpointedLog (t: Test, cp: Checkpointer, batches = 3): Promise<{ sql: Sql, writer: LogWriter, start: number }> {
+async function checkpointedLog (
+  t: Test,
+  cp: Checkpointer,
+  batches = 3
+): Promise<{ sql: Sql; writer: LogWriter; start: number }> {
   const sql = await logDatabase(t, 'postgres')
   const writer = new LogWriter(sql)
   const start = Date.now() - 10 * HOUR
@@ -56,7 +61,12 @@ t.test('deleting the three oldest records, two under a checkpoint, is found', as
   t.same(await check(sql, keys), { checked: 15, ok: true, firstInvalid: null, problems: [] }, 'intact')
   await sql.query('DELETE FROM ndx_tx WHERE seq <= 3')
   const [fourth] = await sql.query<{ id: string }>('SELECT id::text AS id FROM ndx_tx WHERE seq = 4')
-  t.same(await check(sql, keys), { checked: 12, ok: false, firstInvalid: fourth!.id, problems: [{ kind: 'deleted', fromSeq: 1, toSeq: 3 }] })
+  t.same(await check(sql, keys), {
+    checked: 12,
+    ok: false,
+    firstInvalid: fourth!.id,
+    problems: [{ kind: 'deleted', fromSeq: 1, toSeq: 3 }],
+  })
 })
 
 t.test('deleting the newest records and moving the head back is found', async (t) => {
@@ -78,18 +88,38 @@ t.test('a rewritten chain with its head moved and the later checkpoints deleted 
     const rec = recordOfRow(r)
     if (r.seq === 7) rec.client = 'VN.BCA.C06'
     const hash = chainHash(prev, rec)
-    await sql.query('UPDATE ndx_tx SET client = $1, prev_hash = $2, hash = $3 WHERE seq = $4', [rec.client, prev, hash, r.seq])
+    await sql.query('UPDATE ndx_tx SET client = $1, prev_hash = $2, hash = $3 WHERE seq = $4', [
+      rec.client,
+      prev,
+      hash,
+      r.seq,
+    ])
     prev = hash
   }
   await sql.query('UPDATE ndx_chain_head SET hash = $1', [prev])
   await sql.query('DELETE FROM ndx_checkpoints WHERE seq > 5')
   const result = await check(sql, keys)
   t.equal(result.ok, false, 'the rewrite is found')
-  t.same(result.problems, [{ kind: 'checkpoint-missing', fromSeq: 6, toSeq: 15 }], 'records written long ago under no checkpoint')
+  t.same(
+    result.problems,
+    [{ kind: 'checkpoint-missing', fromSeq: 6, toSeq: 15 }],
+    'records written long ago under no checkpoint'
+  )
   // A row with a high seq, carrying a genuine JWS copied from an earlier checkpoint, covers nothing.
-  await sql.query("INSERT INTO ndx_checkpoints (seq, hash, time, jws) SELECT 1000000, hash, now(), jws FROM ndx_checkpoints WHERE seq = 5")
-  t.same((await check(sql, keys)).problems, [{ kind: 'checkpoint-missing', fromSeq: 6, toSeq: 15 }], 'an inserted checkpoint row does not silence it')
-  t.equal((await check(sql, keys, { now: Date.now() - 9.99 * HOUR })).ok, true, 'records newer than the interval need no checkpoint yet')
+  await sql.query(
+    'INSERT INTO ndx_checkpoints (seq, hash, time, jws) ' +
+      'SELECT 1000000, hash, now(), jws FROM ndx_checkpoints WHERE seq = 5'
+  )
+  t.same(
+    (await check(sql, keys)).problems,
+    [{ kind: 'checkpoint-missing', fromSeq: 6, toSeq: 15 }],
+    'an inserted checkpoint row does not silence it'
+  )
+  t.equal(
+    (await check(sql, keys, { now: Date.now() - 9.99 * HOUR })).ok,
+    true,
+    'records newer than the interval need no checkpoint yet'
+  )
 })
 
 t.test('deleting a checkpoint in the middle breaks the checkpoint chain', async (t) => {
@@ -123,42 +153,81 @@ t.test('retention leaves a signed trace: a purge is not a deletion, a forged tra
   const sql = await logDatabase(t, 'postgres')
   const writer = new LogWriter(sql)
   const now = new Date('2026-03-01T12:00:00Z')
-  await writer.write([record({ at: new Date('2026-01-02T10:00:00Z') }), record({ at: new Date('2026-01-02T11:00:00Z') })])
-  await writer.write([record({ at: new Date('2026-02-27T10:59:59Z') }), record({ at: new Date('2026-02-27T11:00:00Z') })])
+  await writer.write([
+    record({ at: new Date('2026-01-02T10:00:00Z') }),
+    record({ at: new Date('2026-01-02T11:00:00Z') }),
+  ])
+  await writer.write([
+    record({ at: new Date('2026-02-27T10:59:59Z') }),
+    record({ at: new Date('2026-02-27T11:00:00Z') }),
+  ])
   await cp.checkpoint(sql, { now: Date.parse('2026-02-27T11:00:05Z') })
   t.same(await purge(sql, writer, cp, 30, now), ['ndx_tx_20260102'])
   const result = await check(sql, keys, { now: now.getTime() })
-  t.same(result, { checked: 2, ok: true, firstInvalid: null, problems: [] }, 'the oldest records are gone, by retention')
+  t.same(
+    result,
+    { checked: 2, ok: true, firstInvalid: null, problems: [] },
+    'the oldest records are gone, by retention'
+  )
   const [trace] = await sql.query<{ ranges: string, kid: string }>('SELECT ranges, kid FROM ndx_retention')
   t.match(JSON.parse(trace!.ranges), [{ fromSeq: 1, toSeq: 2, hash: /^[0-9a-f]{64}$/ }])
   t.equal(trace!.kid, cp.kid)
 
   // An operator deletes record 3 and writes a trace of their own, unsigned or signed by another key.
   await sql.query('DELETE FROM ndx_tx WHERE seq = 3')
-  const [{ hash }] = await sql.query<{ hash: string }>('SELECT prev_hash AS hash FROM ndx_tx WHERE seq = 4') as [{ hash: string }]
-  await sql.query('INSERT INTO ndx_retention (time, ranges, kid, jws) VALUES (now(), $1, null, null)', [JSON.stringify([{ fromSeq: 3, toSeq: 3, hash }])])
+  const [{ hash }] = (await sql.query<{ hash: string }>('SELECT prev_hash AS hash FROM ndx_tx WHERE seq = 4')) as [
+    { hash: string }
+  ]
+  await sql.query('INSERT INTO ndx_retention (time, ranges, kid, jws) VALUES (now(), $1, null, null)', [
+    JSON.stringify([{ fromSeq: 3, toSeq: 3, hash }]),
+  ])
   const other = await Checkpointer.fromFile('ndx-gateway', (await newKeyFile(await tempDir(t), cp.kid)).privateFile)
   await sql.query("INSERT INTO ndx_retention (time, ranges, kid, jws) VALUES (now(), '[]', $1, $2)",
     [cp.kid, await other.signPayload({ ranges: [{ fromSeq: 3, toSeq: 3, hash }] }, 'ndx-retention+jwt')])
-  t.same((await check(sql, keys, { now: now.getTime() })).problems, [{ kind: 'deleted', fromSeq: 3, toSeq: 3 }], 'a trace the key did not sign accounts for nothing')
+  t.same(
+    (await check(sql, keys, { now: now.getTime() })).problems,
+    [{ kind: 'deleted', fromSeq: 3, toSeq: 3 }],
+    'a trace the key did not sign accounts for nothing'
+  )
 })
 
-t.test('rotating the checkpoint key keeps earlier checkpoints verifiable, and only with the old key listed', async (t) => {
-  const dir = await tempDir(t)
-  const first = await newKeyFile(dir, 'checkpoint-2026-01')
-  const second = await newKeyFile(dir, 'checkpoint-2026-07')
-  const old = await Checkpointer.fromFile('ndx-gateway', first.privateFile)
-  const { sql, writer } = await checkpointedLog(t, old, 2)
-  // Rotation: a new checkpointKeyFile, the old public key listed in checkpointPublicKeys.
-  const rotated = await Checkpointer.fromFile('ndx-gateway', second.privateFile)
-  const at = Date.now() - 5 * HOUR
-  await writer.write([record({ at: new Date(at) })])
-  await rotated.trust(await CheckpointKeys.fromFiles([first.publicFile])).checkpoint(sql, { now: at + 1000 })
-  const kids = await sql.query<{ kid: string }>('SELECT kid FROM ndx_checkpoints ORDER BY seq')
-  t.same(kids.map((k) => k.kid), ['checkpoint-2026-01', 'checkpoint-2026-01', 'checkpoint-2026-07'], 'checkpoints name their key')
-  const both = await CheckpointKeys.fromFiles([first.publicFile], rotated.publicJwk)
-  t.same(await check(sql, both), { checked: 11, ok: true, firstInvalid: null, problems: [] }, 'no false alarm after a rotation')
-  t.same(both.jwks().keys.map((k) => k.kid), ['checkpoint-2026-07', 'checkpoint-2026-01'])
-  const newOnly = await CheckpointKeys.fromFiles([], rotated.publicJwk)
-  t.same((await check(sql, newOnly)).problems, [{ kind: 'checkpoint-invalid', fromSeq: 5, toSeq: 5 }, { kind: 'checkpoint-invalid', fromSeq: 10, toSeq: 10 }], 'without the old key its checkpoints cannot be trusted')
-})
+t.test(
+  'rotating the checkpoint key keeps earlier checkpoints verifiable, and only with the old key listed',
+  async (t) => {
+    const dir = await tempDir(t)
+    const first = await newKeyFile(dir, 'checkpoint-2026-01')
+    const second = await newKeyFile(dir, 'checkpoint-2026-07')
+    const old = await Checkpointer.fromFile('ndx-gateway', first.privateFile)
+    const { sql, writer } = await checkpointedLog(t, old, 2)
+    // Rotation: a new checkpointKeyFile, the old public key listed in checkpointPublicKeys.
+    const rotated = await Checkpointer.fromFile('ndx-gateway', second.privateFile)
+    const at = Date.now() - 5 * HOUR
+    await writer.write([record({ at: new Date(at) })])
+    await rotated.trust(await CheckpointKeys.fromFiles([first.publicFile])).checkpoint(sql, { now: at + 1000 })
+    const kids = await sql.query<{ kid: string }>('SELECT kid FROM ndx_checkpoints ORDER BY seq')
+    t.same(
+      kids.map((k) => k.kid),
+      ['checkpoint-2026-01', 'checkpoint-2026-01', 'checkpoint-2026-07'],
+      'checkpoints name their key'
+    )
+    const both = await CheckpointKeys.fromFiles([first.publicFile], rotated.publicJwk)
+    t.same(
+      await check(sql, both),
+      { checked: 11, ok: true, firstInvalid: null, problems: [] },
+      'no false alarm after a rotation'
+    )
+    t.same(
+      both.jwks().keys.map((k) => k.kid),
+      ['checkpoint-2026-07', 'checkpoint-2026-01']
+    )
+    const newOnly = await CheckpointKeys.fromFiles([], rotated.publicJwk)
+    t.same(
+      (await check(sql, newOnly)).problems,
+      [
+        { kind: 'checkpoint-invalid', fromSeq: 5, toSeq: 5 },
+        { kind: 'checkpoint-invalid', fromSeq: 10, toSeq: 10 },
+      ],
+      'without the old key its checkpoints cannot be trusted'
+    )
+  }
+)

@@ -17,7 +17,11 @@ t.test('storable text is well-formed UTF-16', async (t) => {
   const r = storable(record({ claimedClient: 'VN.LOC.DNG\ud800', keyId: `${'k'.repeat(255)}😀` }))
   t.equal(r.claimedClient, 'VN.LOC.DNG\ufffd', 'a lone high surrogate becomes U+FFFD')
   t.equal(r.keyId, `${'k'.repeat(255)}\ufffd`, 'a pair cut by the length bound leaves no half behind')
-  t.equal(storable(record({ claimedClient: 'Đà Nẵng 😀' })).claimedClient, 'Đà Nẵng 😀', 'well-formed text is kept as it is')
+  t.equal(
+    storable(record({ claimedClient: 'Đà Nẵng 😀' })).claimedClient,
+    'Đà Nẵng 😀',
+    'well-formed text is kept as it is'
+  )
 })
 
 for (const kind of ['postgres', 'pglite'] as const) {
@@ -29,6 +33,11 @@ for (const kind of ['postgres', 'pglite'] as const) {
       record({ client: null, claimedClient: `${'A'.repeat(127)}😀`, keyId: '\udc00kid' }),
       record(),
     ])
-    t.same(await checkIntegrity(sql, ALL.from, ALL.to, NO_KEYS), { checked: 3, ok: true, firstInvalid: null, problems: [] })
+    t.same(await checkIntegrity(sql, ALL.from, ALL.to, NO_KEYS), {
+      checked: 3,
+      ok: true,
+      firstInvalid: null,
+      problems: [],
+    })
   })
 }

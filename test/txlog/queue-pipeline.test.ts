@@ -33,9 +33,16 @@ t.test('records travel through the queue and are visible to auditors within 2 se
     ids.push(res.headers['x-transaction-id'] as string)
   }
   const started = Date.now()
-  const visible = await until(async () => (await gw.log.reader.counts({ from: new Date(Date.now() - 60_000), to: new Date(Date.now() + 1000) }, [])).total >= 20, 2000)
+  const visible = await until(
+    async () =>
+      (await gw.log.reader.counts({ from: new Date(Date.now() - 60_000), to: new Date(Date.now() + 1000) }, []))
+        .total >= 20,
+    2000
+  )
   t.ok(visible, `all 20 visible after ${Date.now() - started} ms`)
-  const listed = json(await signedInject(gw.app, 'VN.TTCP', 'GET', '/v1/audit/transactions?service=business-registry')) as { items: Array<{ id: string }> }
+  const listed = json(
+    await signedInject(gw.app, 'VN.TTCP', 'GET', '/v1/audit/transactions?service=business-registry')
+  ) as { items: Array<{ id: string }> }
   t.same(listed.items.map((r) => r.id), ids)
   const stats = await gw.log.stats()
   t.equal(stats.spooled, 0)
@@ -82,6 +89,12 @@ t.test('PostgreSQL down for a while: records wait in the queue and land when it 
   await sleep(500)
   await proxy.restore()
   t.equal(await waitLogged(gw.log.sql, ids, 10_000), ids.length, 'all ten records written once PostgreSQL is back')
-  t.ok(await until(async () => (await gw.log.sql.query<{ n: number }>('SELECT count(*)::int AS n FROM ndx_tx'))[0]?.n === 11, 5000), 'the refused audit call is recorded too')
+  t.ok(
+    await until(
+      async () => (await gw.log.sql.query<{ n: number }>('SELECT count(*)::int AS n FROM ndx_tx'))[0]?.n === 11,
+      5000
+    ),
+    'the refused audit call is recorded too'
+  )
   t.equal(await duplicateCount(gw.log.sql), 0, 'each exactly once, though batches were retried')
 })

@@ -15,21 +15,39 @@ t.test('refusals before and after the signature are recorded against the subject
   const { app, sink } = await buildTestGateway(t)
   const ref = app.pseudonymizer.subjectRef(PID)
   const signer = await demoSigner('VN.LOC.DNG')
-  const send = (token: string) => app.inject({ method: 'GET', url: TARGET, headers: { authorization: `Bearer ${token}` } })
+  const send = (token: string) =>
+    app.inject({ method: 'GET', url: TARGET, headers: { authorization: `Bearer ${token}` } })
 
   const token = await signRequest(signer, { method: 'GET', target: TARGET, purpose: 'public-service' })
   await send(token)
   const replayed = await send(token)
   t.equal(replayed.json().code, 'auth.replayed')
-  const expired = await signRequest(signer, { method: 'GET', target: TARGET, purpose: 'public-service', iat: Math.floor(Date.now() / 1000) - 3600 })
+  const expired = await signRequest(signer, {
+    method: 'GET',
+    target: TARGET,
+    purpose: 'public-service',
+    iat: Math.floor(Date.now() / 1000) - 3600,
+  })
   t.equal((await send(expired)).json().code, 'auth.expired')
-  const misbound = await signRequest(signer, { method: 'GET', target: `${TARGET}?fields=fullName`, purpose: 'public-service' })
+  const misbound = await signRequest(signer, {
+    method: 'GET',
+    target: `${TARGET}?fields=fullName`,
+    purpose: 'public-service',
+  })
   t.equal((await send(misbound)).json().code, 'auth.binding')
-  const forged = await sign({ alg: 'ES256', kid: 'dng-2026-01', typ: 'ndx+jwt' }, { ...baseClaims('VN.LOC.DNG', 'GET', TARGET), purpose: 'public-service' }, strangerKey())
+  const forged = await sign(
+    { alg: 'ES256', kid: 'dng-2026-01', typ: 'ndx+jwt' },
+    { ...baseClaims('VN.LOC.DNG', 'GET', TARGET), purpose: 'public-service' },
+    strangerKey()
+  )
   t.equal((await send(forged)).json().code, 'auth.signature')
   const denied = await signedInject(app, 'VN.LOC.DNG', 'GET', TARGET, { purpose: 'tax-assessment' })
   t.equal(denied.json().code, 'access.purpose')
 
   const codes = sink.records.filter((r) => r.subjectRef === ref).map((r) => r.code)
-  t.same(codes, [null, 'auth.replayed', 'auth.expired', 'auth.binding', 'auth.signature', 'access.purpose'], 'all six attempts carry the subject')
+  t.same(
+    codes,
+    [null, 'auth.replayed', 'auth.expired', 'auth.binding', 'auth.signature', 'access.purpose'],
+    'all six attempts carry the subject'
+  )
 })

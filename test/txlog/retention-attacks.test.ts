@@ -16,7 +16,8 @@ import { LogWriter } from '../../gateway/txlog/writer.js'
 import { logDatabase } from '../helpers/postgres.js'
 import { record } from '../helpers/records.js'
 
-const demoKey = () => Checkpointer.fromFile('ndx-gateway', projectPath('demo', 'keys', 'gateway-checkpoint.private.jwk.json'))
+const demoKey = () =>
+  Checkpointer.fromFile('ndx-gateway', projectPath('demo', 'keys', 'gateway-checkpoint.private.jwk.json'))
 const ALL = { from: new Date('2020-01-01T00:00:00Z'), to: new Date('2030-01-01T00:00:00Z') }
 const check = (sql: Sql, keys: CheckpointKeys, now = Date.now()) =>
   checkIntegrity(sql, ALL.from, ALL.to, { keys, checkpointEverySeconds: 60, now })
@@ -57,12 +58,17 @@ t.test('records moved into an old partition are not purged by retention', async 
 t.test('a signed trace in the middle of live records accounts for nothing', async (t) => {
   const { sql, cp, keys } = await victimLog(t)
   // What the gateway signed before this fix: the victim's records removed, a trace naming them.
-  const gone = await sql.query<{ seq: string, hash: string }>("DELETE FROM ndx_tx WHERE subject_ref = 'victim' RETURNING seq, hash")
+  const gone = await sql.query<{ seq: string; hash: string }>(
+    "DELETE FROM ndx_tx WHERE subject_ref = 'victim' RETURNING seq, hash"
+  )
   const hashOf = (seq: number) => gone.find((g) => Number(g.seq) === seq)!.hash
   const ranges = [{ fromSeq: 10, toSeq: 12, hash: hashOf(12) }, { fromSeq: 17, toSeq: 17, hash: hashOf(17) }]
   await sql.query('INSERT INTO ndx_retention (time, ranges, kid, jws) VALUES (now(), $1, $2, $3)',
     [JSON.stringify(ranges), cp.kid, await cp.signPayload({ ranges }, RETENTION_TYP)])
-  t.same((await check(sql, keys)).problems, [{ kind: 'deleted', fromSeq: 10, toSeq: 12 }, { kind: 'deleted', fromSeq: 17, toSeq: 17 }])
+  t.same((await check(sql, keys)).problems, [
+    { kind: 'deleted', fromSeq: 10, toSeq: 12 },
+    { kind: 'deleted', fromSeq: 17, toSeq: 17 },
+  ])
 })
 
 t.test('purging the oldest days one after another raises no alarm', async (t) => {
@@ -76,10 +82,23 @@ t.test('purging the oldest days one after another raises no alarm', async (t) =>
     await cp.checkpoint(sql, { now: at + 5000, everySeconds: 60 })
   }
   t.same(await purge(sql, writer, cp, 30, new Date('2026-02-02T12:00:00Z')), ['ndx_tx_20260102'])
-  t.same(await purge(sql, writer, cp, 30, new Date('2026-02-03T12:00:00Z')), ['ndx_tx_20260103'], 'from the last trace on')
+  t.same(
+    await purge(sql, writer, cp, 30, new Date('2026-02-03T12:00:00Z')),
+    ['ndx_tx_20260103'],
+    'from the last trace on'
+  )
   const traces = await sql.query<{ ranges: string }>('SELECT ranges FROM ndx_retention ORDER BY id')
   t.match(traces.map((r) => JSON.parse(r.ranges)), [[{ fromSeq: 1, toSeq: 2 }], [{ fromSeq: 3, toSeq: 4 }]])
-  t.same(await check(sql, keys, Date.parse('2026-03-01T00:00:00Z')), { checked: 2, ok: true, firstInvalid: null, problems: [] })
+  t.same(await check(sql, keys, Date.parse('2026-03-01T00:00:00Z')), {
+    checked: 2,
+    ok: true,
+    firstInvalid: null,
+    problems: [],
+  })
   await writer.write([record({ at: new Date('2026-02-27T11:00:00Z') })])
-  t.match(await cp.checkpoint(sql, { now: Date.parse('2026-02-27T11:00:05Z'), everySeconds: 60 }), { seq: 7 }, 'checkpoints go on')
+  t.match(
+    await cp.checkpoint(sql, { now: Date.parse('2026-02-27T11:00:05Z'), everySeconds: 60 }),
+    { seq: 7 },
+    'checkpoints go on'
+  )
 })
