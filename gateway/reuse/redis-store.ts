@@ -127,10 +127,6 @@ export class RedisRecordStore implements RecordStore {
     await this.#redis.eval(UNLOCK, 2, this.#lock(key), this.#last(key), token, ...kept)
   }
 
-  async isLocked (key: string): Promise<boolean> {
-    return (await this.#redis.exists(this.#lock(key))) === 1
-  }
-
   async publish (event: StoreEvent): Promise<void> {
     await this.#redis.publish(this.#channel, JSON.stringify(event))
   }

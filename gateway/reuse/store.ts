@@ -81,7 +81,6 @@ export interface RecordStore {
    * `lastLoad` for `keepMs`, in the same step: whoever takes the lock next finds it.
    */
   unlock (key: string, token: string, last?: LoadOutcome): Promise<void>
-  isLocked (key: string): Promise<boolean>
   publish (event: StoreEvent): Promise<void>
   /** Events from every instance (this one included). */
   subscribe (listener: (event: StoreEvent) => void): void
@@ -191,11 +190,6 @@ export class MemoryRecordStore implements RecordStore {
       }
     }
     if (this.#locks.get(key)?.token === token) this.#locks.delete(key)
-  }
-
-  async isLocked (key: string): Promise<boolean> {
-    const held = this.#locks.get(key)
-    return held !== undefined && held.expiresAt > Date.now()
   }
 
   async publish (event: StoreEvent): Promise<void> {
