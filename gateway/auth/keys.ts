@@ -2,7 +2,7 @@
  * Agency public keys: which algorithms each may verify, and the checks that keep a bad key out of the
  * configuration (private material, weak RSA, unknown curves).
  */
-import { createPublicKey } from 'node:crypto'
+import { constants, createPublicKey, KeyObject, verify, type VerifyKeyObjectInput } from 'node:crypto'
 import { importJWK, type CryptoKey, type JWK } from 'jose'
 
 /** CONTRACT §3: the only algorithms a token may use. */
@@ -43,12 +43,32 @@ export function publicKeyProblem (jwk: JWK): string | null {
   return null
 }
 
-/** A verification key, imported once per algorithm it is used with. */
+/**
+ * How each algorithm verifies with node:crypto (RFC 7518): JWS ECDSA signatures are the raw r‖s
+ * (IEEE P1363), PS256 salts with the digest's length, RS256 pads with PKCS #1 v1.5.
+ */
+const VERIFY_WITH: Readonly<Record<Algorithm, { hash: string | null, options: Omit<VerifyKeyObjectInput, 'key'> }>> = {
+  ES256: { hash: 'sha256', options: { dsaEncoding: 'ieee-p1363' } },
+  ES384: { hash: 'sha384', options: { dsaEncoding: 'ieee-p1363' } },
+  EdDSA: { hash: null, options: {} },
+  PS256: {
+    hash: 'sha256',
+    options: { padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_DIGEST },
+  },
+  RS256: { hash: 'sha256', options: { padding: constants.RSA_PKCS1_PADDING } },
+}
+
+/**
+ * A verification key, imported (by jose) once per algorithm it is used with. Signatures are checked with
+ * node:crypto's KeyObject on libuv's thread pool: measured, WebCrypto's per-call dispatch (algorithm
+ * normalisation, a job object and a promise per verification) cost more main-thread time than the check.
+ */
 export class VerificationKey {
   readonly kid: string
   readonly algorithms: ReadonlySet<string>
   readonly #jwk: JWK
   readonly #imported = new Map<string, Promise<CryptoKey>>()
+  readonly #keyObjects = new Map<string, Promise<KeyObject>>()
 
   constructor (kid: string, jwk: JWK) {
     this.kid = kid
@@ -63,5 +83,24 @@ export class VerificationKey {
       this.#imported.set(alg, key)
     }
     return key
+  }
+
+  /** Whether `signature` is this key's signature of `data` with `alg` (one of `algorithms`). */
+  async verify (alg: string, data: Buffer, signature: Buffer): Promise<boolean> {
+    if (!this.algorithms.has(alg)) return false
+    let key = this.#keyObjects.get(alg)
+    if (key === undefined) {
+      key = this.cryptoKey(alg).then((k) => KeyObject.from(k))
+      this.#keyObjects.set(alg, key)
+    }
+    const how = VERIFY_WITH[alg as Algorithm]
+    const input = { key: await key, ...how.options }
+    return new Promise((resolve) => {
+      try {
+        verify(how.hash, data, input, signature, (err, ok) => resolve(err === null && ok))
+      } catch {
+        resolve(false) // a signature the algorithm cannot even read (e.g. of the wrong length)
+      }
+    })
   }
 }
