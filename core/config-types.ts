@@ -119,7 +119,13 @@ export interface GatewaySpec {
     readonly refreshCooldownSeconds: number
     readonly timeoutMs: number
   }
-  readonly reuse: { readonly maxStaleSeconds: number; readonly waitTimeoutMs: number }
+  readonly reuse: {
+    readonly maxStaleSeconds: number
+    readonly waitTimeoutMs: number
+    /** How long an in-process copy of a kept record may answer (ms; 0 = none). */
+    readonly localMs: number
+    readonly localEntries: number
+  }
   readonly log: {
     readonly retentionDays: number
     readonly batchMaxRecords: number

@@ -55,6 +55,7 @@ export function reuseReader (
     pseudonymizer: opts.pseudonymizer ?? new Pseudonymizer(config.gateway.secrets.pseudonymKey),
     maxStaleSeconds: config.gateway.reuse.maxStaleSeconds,
     waitTimeoutMs: config.gateway.reuse.waitTimeoutMs,
+    hot: { maxAgeMs: config.gateway.reuse.localMs, maxEntries: config.gateway.reuse.localEntries },
     onStoreError: (err) =>
       logger?.warn(
         { err: { message: (err as Error).message } },

@@ -9,12 +9,15 @@
  *
  * If the store does not answer (Redis down), reads go straight to the registry, still shared in-process,
  * and reuse resumes by itself when the store is back.
+ *
+ * Hot records are answered from a short-lived in-process copy (hot-records.ts) before the store is asked.
  */
 import type { CanonicalRecord, RecordKey } from '../../adapters/contract.js'
 import { GatewayError, problem, type ProblemCode } from '../../core/errors.js'
 import type { Pseudonymizer } from '../../core/pseudonym.js'
 import type { LoadedRecord, Loader, ReadPolicy, RecordReader } from './reader.js'
 import type { RecordCipher } from './cipher.js'
+import { HotRecords } from './hot-records.js'
 import { indexOf as indexOfKey, type LastLoad, type RecordStore, type StoreEvent } from './store.js'
 
 export interface ReuseOptions {
@@ -27,6 +30,11 @@ export interface ReuseOptions {
   /** Store failures, for logs, metrics and readiness. */
   readonly onStoreError?: (err: unknown) => void
   readonly onStoreRecovered?: () => void
+  /**
+   * The in-process copy of hot records: how long a copy may answer after it was read (`reuse.localMs`,
+   * 0 = off) and how many are held.
+   */
+  readonly hot?: { readonly maxAgeMs: number, readonly maxEntries: number }
 }
 
 interface Kept { readonly record: CanonicalRecord, readonly retrievedAt: number }
@@ -38,11 +46,17 @@ export class ReuseReader implements RecordReader {
   readonly #opts: ReuseOptions
   readonly #inflight = new Map<string, Promise<LoadedRecord | null>>()
   readonly #waiters = new Map<string, Set<(e: StoreEvent) => void>>()
+  readonly #hot: HotRecords
   #storeHealthy = true
 
   constructor (opts: ReuseOptions) {
     this.#opts = opts
+    this.#hot = new HotRecords(opts.hot ?? { maxAgeMs: 0, maxEntries: 0 })
     opts.store.subscribe((event) => {
+      if (event.type === 'invalidated') {
+        this.#hot.drop(event.scope === 'subject' ? { index: event.key } : { prefix: event.key })
+        return
+      }
       for (const wake of this.#waiters.get(event.key) ?? []) wake(event)
     })
   }
@@ -57,10 +71,11 @@ export class ReuseReader implements RecordReader {
    * the version of the mapping that produced it, so a changed mapping or upstream never finds it again.
    */
   storageKey (key: RecordKey, version = ''): string {
-    const p = this.#opts.pseudonymizer
-    const params = Object.keys(key.params).sort().map((k) => `${k}=${key.params[k] as string}`).join('&')
-    const record = p.of('key', `${key.service}\0${key.kind}\0${key.subject}\0${params}\0${version}`)
-    return `${this.indexOf(key.service, key.subject)}:${record}`
+    return this.#storageKeyOf(key, clearName(key, version))
+  }
+
+  #storageKeyOf (key: RecordKey, clear: string): string {
+    return `${this.indexOf(key.service, key.subject)}:${this.#opts.pseudonymizer.of('key', clear)}`
   }
 
   /** `<service group>.<subject>`: a service's indexes share a prefix, so a whole service can be purged. */
@@ -79,7 +94,13 @@ export class ReuseReader implements RecordReader {
         ? null
         : { record, source: 'upstream', retrievedAt: new Date().toISOString(), stale: false }
     }
-    const name = this.storageKey(key, policy.version)
+    const clear = clearName(key, policy.version)
+    const now = Date.now()
+    const hot = this.#hot.get(clear, now)
+    if (hot !== undefined && now - hot.retrievedAt < policy.ttlSeconds * 1000) {
+      return this.#loaded(hot, 'reuse', false)
+    }
+    const name = this.#storageKeyOf(key, clear)
     const shared = this.#inflight.get(name)
     if (shared !== undefined) {
       const result = await shared
@@ -88,7 +109,13 @@ export class ReuseReader implements RecordReader {
     const leader = this.#readOrLoad(name, policy, load)
     this.#inflight.set(name, leader)
     try {
-      return await leader
+      const result = await leader
+      // Only a record within its window is copied (a stale one answers this read alone).
+      if (result !== null && !result.stale && this.#hot.enabled) {
+        const retrievedAt = Date.parse(result.retrievedAt)
+        this.#hot.set(clear, { record: result.record, retrievedAt, name, index: indexOfKey(name) })
+      }
+      return result
     } finally {
       this.#inflight.delete(name)
     }
@@ -284,10 +311,18 @@ export class ReuseReader implements RecordReader {
    * administrator's purge); 503 when the store cannot be reached.
    */
   async invalidate (service: string, subject?: string): Promise<number> {
+    const event: StoreEvent = subject === undefined
+      ? { type: 'invalidated', key: `${this.#serviceGroup(service)}.`, scope: 'service' }
+      : { type: 'invalidated', key: this.indexOf(service, subject), scope: 'subject' }
+    // This instance's copies first (before the store answers, a read here must not find them), then every
+    // other instance's, through the store's events.
+    this.#hot.drop(event.scope === 'subject' ? { index: event.key } : { prefix: event.key })
     try {
-      return subject === undefined
-        ? await this.#opts.store.invalidatePrefix(`${this.#serviceGroup(service)}.`)
-        : await this.#opts.store.invalidate(this.indexOf(service, subject))
+      const dropped = event.scope === 'service'
+        ? await this.#opts.store.invalidatePrefix(event.key)
+        : await this.#opts.store.invalidate(event.key)
+      await this.#try(() => this.#opts.store.publish(event), undefined)
+      return dropped
     } catch (err) {
       this.#opts.onStoreError?.(err)
       throw problem('gateway.unavailable', 'Records cannot be invalidated now; try again shortly', { cause: err })
@@ -297,4 +332,10 @@ export class ReuseReader implements RecordReader {
   async close (): Promise<void> {
     await this.#opts.store.close()
   }
+}
+
+/** A record's name in clear: what its keyed-hash name is made from (and the in-process copy is keyed by). */
+function clearName (key: RecordKey, version = ''): string {
+  const params = Object.keys(key.params).sort().map((k) => `${k}=${key.params[k] as string}`).join('&')
+  return `${key.service}\0${key.kind}\0${key.subject}\0${params}\0${version}`
 }

@@ -16,6 +16,8 @@ export type StoreEvent =
   | { readonly type: 'done', readonly key: string }
   | { readonly type: 'absent', readonly key: string }
   | { readonly type: 'failed', readonly key: string, readonly code: string }
+  /** Records were invalidated: a subject's (`key` is its index) or a whole service's (`key` its index prefix). */
+  | { readonly type: 'invalidated', readonly key: string, readonly scope: 'subject' | 'service' }
 
 /**
  * What a finished load leaves beside its record's lock, for the readers that take the lock after it: which

@@ -26,9 +26,12 @@ t.test('Redis stopped mid-test, then restarted', async (t) => {
   t.equal(during.statusCode, 200, 'answered while Redis is down')
   t.match(json(during).meta, { source: 'upstream' })
   t.ok(performance.now() - started < 1500, 'without waiting on Redis')
+  const copy = await get('030210217542')
+  t.match(json(copy).meta, { source: 'reuse' }, 'the in-process copy answers within reuse.localMs (1 s)')
+  await sleep(gw.config.gateway.reuse.localMs + 100)
   const again = await get('030210217542')
   t.equal(again.statusCode, 200)
-  t.match(json(again).meta, { source: 'upstream' }, 'nothing to reuse while the store is away')
+  t.match(json(again).meta, { source: 'upstream' }, 'past it, nothing to reuse while the store is away')
   t.equal(gw.reuse.storeHealthy, false, 'the outage is visible')
 
   const before = pop.lookupCount('051088191158')
