@@ -84,7 +84,12 @@ function readTicks (path: string): number {
   return Number(f[11]) + Number(f[12])
 }
 
-/** CPU ticks of every process (and, for watched pids, of their main thread apart from the others). */
+/** Threads by the name Node gives them: JavaScript's main thread and log worker, libuv's pool, V8's helpers. */
+const THREAD_NAMES: Record<string, string> = {
+  MainThread: 'main', 'ndx-log-worker': 'log worker', 'libuv-worker': 'libuv pool', V8Worker: 'V8 helpers',
+}
+
+/** CPU ticks of every process (and, for watched pids, per thread, by name). */
 export function cpuSnapshot (watch: readonly number[] = []): Map<string, Sample> {
   const out = new Map<string, Sample>()
   for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
@@ -93,7 +98,9 @@ export function cpuSnapshot (watch: readonly number[] = []): Map<string, Sample>
       const threads = new Map<string, number>()
       if (watch.includes(Number(pid))) {
         for (const tid of readdirSync(`/proc/${pid}/task`)) {
-          threads.set(tid === pid ? 'main' : tid, readTicks(`/proc/${pid}/task/${tid}/stat`))
+          const comm = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim()
+          const name = tid === pid ? 'main' : THREAD_NAMES[comm] ?? 'other'
+          threads.set(name, (threads.get(name) ?? 0) + readTicks(`/proc/${pid}/task/${tid}/stat`))
         }
       }
       out.set(pid, { cmd, ticks: readTicks(`/proc/${pid}/stat`), threads })
@@ -102,7 +109,14 @@ export function cpuSnapshot (watch: readonly number[] = []): Map<string, Sample>
   return out
 }
 
-export interface CpuUse { label: string, cores: number, main?: number, other?: number }
+export interface CpuUse {
+  label: string
+  cores: number
+  main?: number
+  other?: number
+  /** Cores by thread: main, log worker, libuv pool, V8 helpers, other. */
+  threads?: Record<string, number>
+}
 
 /** Cores used per process between two snapshots, labelled by `labels` (pid → label), others by command. */
 export function cpuBetween (
@@ -119,13 +133,18 @@ export function cpuBetween (
     const cores = (after.ticks - before.ticks) / hz / seconds
     if (cores < 0.01) continue
     const row: CpuUse = {
-      label: labels.get(Number(pid)) ?? before.cmd.split(' ').slice(0, 2).join(' ').replace(/^.*\//, ''),
+      label: labels.get(Number(pid)) ??
+        (before.cmd.startsWith('postgres') ? 'postgres' : before.cmd.split(' ').slice(0, 2).join(' ').replace(/^.*\//, '')),
       cores,
     }
     if (before.threads.size > 0) {
       const main = ((after.threads.get('main') ?? 0) - (before.threads.get('main') ?? 0)) / hz / seconds
       row.main = main
       row.other = cores - main
+      row.threads = {}
+      for (const [name, ticks] of after.threads) {
+        row.threads[name] = (ticks - (before.threads.get(name) ?? 0)) / hz / seconds
+      }
     }
     rows.push(row)
   }

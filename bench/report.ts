@@ -8,9 +8,11 @@ import { cpus, totalmem, release } from 'node:os'
 import { Redis } from 'ioredis'
 import pg from 'pg'
 import { projectPath } from '../core/paths.js'
-import type { LoadResult } from './load.js'
 import type { LogThroughput } from './log-throughput.js'
-import type { CpuUse } from './processes.js'
+import type { Budget } from './budget.js'
+import type { RegistrySection } from './registry.js'
+import type { ReuseSection } from './reuse.js'
+import { renderBudget, renderRegistry, renderReuse } from './report-sections.js'
 
 export interface BenchReport {
   machine: string[]
@@ -19,17 +21,9 @@ export interface BenchReport {
   settings: { rounds: number; durationMs: number; warmupMs: number; connections: number }
   elapsedSeconds?: number
   sections: {
-    reuse?: {
-      gateway: LoadResult
-      ceiling: LoadResult
-      gwRuns: LoadResult[]
-      ceilRuns: LoadResult[]
-      ratio: number
-      gwCpu: CpuUse[]
-      ceilCpu: CpuUse[]
-      logged: { expected: number; found: number; drainMs: number }
-    }
-    registry?: { rate: number; direct: LoadResult; gateway: LoadResult; addedP50: number; addedP99: number }
+    reuse?: ReuseSection & { logged: { expected: number; found: number; drainMs: number } }
+    budget?: Budget
+    registry?: RegistrySection
     log?: LogThroughput
     counts?: { rows: number; queries: Array<{ name: string; p50: number; max: number; total: number }> }
   }
@@ -61,11 +55,11 @@ export async function machine (redisUrl: string, pgUrl: string): Promise<string[
   ]
 }
 
-const f0 = (n: number): string => Number.isFinite(n) ? n.toFixed(0) : '–'
-const f1 = (n: number): string => Number.isFinite(n) ? n.toFixed(1) : '–'
-const f2 = (n: number): string => Number.isFinite(n) ? n.toFixed(2) : '–'
-const pct = (x: number | null): string => x === null ? '–' : `${(x * 100).toFixed(0)}%`
-const verdict = (ok: boolean): string => ok ? 'met' : '**missed**'
+export const f0 = (n: number): string => Number.isFinite(n) ? n.toFixed(0) : '–'
+export const f1 = (n: number): string => Number.isFinite(n) ? n.toFixed(1) : '–'
+export const f2 = (n: number): string => Number.isFinite(n) ? n.toFixed(2) : '–'
+export const pct = (x: number | null): string => x === null ? '–' : `${(x * 100).toFixed(0)}%`
+export const verdict = (ok: boolean): string => ok ? 'met' : '**missed**'
 
 export function render (r: BenchReport): string {
   const out: string[] = [
@@ -84,72 +78,9 @@ export function render (r: BenchReport): string {
   )
   const targets: Array<[string, string, string, boolean]> = []
   const { reuse, registry, log, counts } = r.sections
-  if (reuse !== undefined) {
-    out.push(
-      '## A. Signed reuse lookups: gateway vs ceiling',
-      '',
-      'Gateway: production mode — Redis (replay guard, reuse store, BullMQ log queue) and PostgreSQL ' +
-        '(transaction log; its worker on a thread of the gateway process, as `npm run gateway` runs it), every ' +
-        'request verified, authorized, answered from the reuse store, recorded durably before its reply. ' +
-        'Ceiling: fastify + the same jose verification of the same tokens + a fixed reply.',
-      '',
-      '| | requests/s | p50 ms | p90 ms | p99 ms | rounds (req/s) |',
-      '|---|---|---|---|---|---|',
-      loadRow('ceiling', reuse.ceiling, reuse.ceilRuns.map((x) => f0(x.rps)).join(', ')),
-      loadRow('gateway', reuse.gateway, reuse.gwRuns.map((x) => f0(x.rps)).join(', ')),
-      '',
-      `Ratio gateway/ceiling: **${f2(reuse.ratio)}**. ` +
-        `Non-2xx replies from the gateway: ${reuse.gwRuns.reduce((n, x) => n + x.requests - x.ok, 0)}.`,
-      '',
-      `Log during this run: ${reuse.logged.found} of ${reuse.logged.expected} expected records in PostgreSQL ` +
-        `(every request sent, warm-ups included), all there ${f1(reuse.logged.drainMs / 1000)} s after the last reply.`,
-      '',
-      'Machine busy while measuring (all cores, kernel included): ' +
-        `ceiling run ${pct(reuse.ceiling.machineBusy)}, gateway run ${pct(reuse.gateway.machineBusy)}.`,
-      '',
-      'Where the CPU went (cores busy while measuring; the machine has 2):',
-      '',
-      '| ceiling run | cores | | gateway run | cores |',
-      '|---|---|---|---|---|'
-    )
-    const rows = Math.max(reuse.ceilCpu.length, reuse.gwCpu.length, 1)
-    const cell = (c: CpuUse | undefined): string =>
-      c === undefined
-        ? ' | '
-        : `${c.label}${threads(c)} | ${f2(c.cores)}`
-    for (let i = 0; i < Math.min(rows, 6); i++) out.push(`| ${cell(reuse.ceilCpu[i])} | | ${cell(reuse.gwCpu[i])} |`)
-    out.push('')
-    targets.push(['gateway/ceiling on reuse lookups', '≥ 0.8', f2(reuse.ratio), reuse.ratio >= 0.8])
-    targets.push(['signed lookups/s with the log on', '≥ 5,000', f0(reuse.gateway.rps), reuse.gateway.rps >= 5000])
-    targets.push([
-      'the log keeps up (no record lost)',
-      'all records',
-      `${reuse.logged.found}/${reuse.logged.expected}`,
-      reuse.logged.found >= reuse.logged.expected,
-    ])
-  }
-  if (registry !== undefined) {
-    out.push(
-      `## B. Registry path: distinct subjects at ${registry.rate} requests/s`,
-      '',
-      'Every request names a citizen not asked before, so each goes through the gateway to the population ' +
-        'simulator (REST/JSON). Baseline: the same simulator called directly.',
-      '',
-      '| | requests/s | p50 ms | p90 ms | p99 ms | non-2xx |',
-      '|---|---|---|---|---|---|',
-      loadRow('simulator directly', registry.direct, String(registry.direct.requests - registry.direct.ok)),
-      loadRow('through the gateway', registry.gateway, String(registry.gateway.requests - registry.gateway.ok)),
-      '',
-      `Added by the gateway: p50 **${f2(registry.addedP50)} ms**, p99 **${f2(registry.addedP99)} ms**.`,
-      ''
-    )
-    targets.push([
-      `added p99 on the registry path at ${registry.rate}/s`,
-      '≤ 2 ms',
-      `${f2(registry.addedP99)} ms`,
-      registry.addedP99 <= 2,
-    ])
-  }
+  if (reuse !== undefined) renderReuse(reuse, out, targets)
+  if (r.sections.budget !== undefined) renderBudget(r.sections.budget, out)
+  if (registry !== undefined) renderRegistry(registry, out, targets)
   if (log !== undefined) {
     out.push(
       '## C. The transaction log alone',
@@ -166,7 +97,7 @@ export function render (r: BenchReport): string {
       'sustained records/s with zero loss',
       "≥ the gateway's lookups/s",
       `${f0(log.writePerSecond)}/s, ${log.lost} lost`,
-      log.lost === 0 && (reuse === undefined || log.writePerSecond >= reuse.gateway.rps),
+      log.lost === 0 && (reuse === undefined || log.writePerSecond >= (reuse.scaled?.result.rps ?? reuse.gateway.rps)),
     ])
   }
   if (counts !== undefined) {
@@ -198,16 +129,6 @@ export function render (r: BenchReport): string {
     ''
   )
   return out.join('\n')
-}
-
-/** One row of a load table: requests/s and latency percentiles, then a last cell. */
-function loadRow (label: string, x: LoadResult, last: string): string {
-  return `| ${label} | ${f0(x.rps)} | ${f2(x.p50)} | ${f2(x.p90)} | ${f2(x.p99)} | ${last} |`
-}
-
-/** A process's CPU split between its main thread and the others (the log worker, libuv's pool). */
-function threads (c: CpuUse): string {
-  return c.main === undefined ? '' : ` (main thread ${f2(c.main)}, other threads ${f2(c.other ?? 0)})`
 }
 
 export async function writeResults (r: BenchReport): Promise<string> {

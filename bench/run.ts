@@ -1,9 +1,12 @@
 /**
  * `npm run bench`: the evidence for CONTRACT-level performance claims, in one run on this machine.
  *
- *   A. signed reuse lookups: the gateway in production mode (Redis + PostgreSQL, log on) vs a ceiling
- *      server (fastify + the same jose verification + a fixed reply), alternating, median of rounds;
- *   B. the registry path: distinct subjects through the gateway vs the simulator directly, at a fixed rate;
+ *   A. signed reuse lookups: the gateway in production mode (Redis + PostgreSQL, log on) vs two ceilings
+ *      (fastify + the same verification, with jose and with node:crypto, + a fixed reply), alternating,
+ *      median of rounds; then two gateway processes sharing the port (bench/reuse.ts);
+ *   P. the per-request CPU budget, from CPU profiles of one more gateway round (bench/budget.ts);
+ *   B. the registry path: distinct subjects through the gateway vs the simulator directly, at a fixed rate,
+ *      quiet and right after a burst while the log catches up (bench/registry.ts);
  *   C. the log: sustained records per second through queue → worker → PostgreSQL, with zero loss;
  *   D. `counts` over ≥ 10 M records (a seeded database, kept between runs).
  *
@@ -20,10 +23,13 @@ import { projectPath } from '../core/paths.js'
 import { PgSql } from '../gateway/txlog/sql.js'
 import { migrate } from '../gateway/txlog/schema.js'
 import { NdxClient, signerFromFile, type PrivateKeyFile } from '../sdk/index.js'
-import type { LoadPlan, LoadResult } from './load.js'
-import { cpuBetween, freePort, runLoad, startProcess, stopProcess, type CpuUse } from './processes.js'
+import type { LoadPlan } from './load.js'
+import { cpuBetween, freePort, runLoad, startProcess, stopProcess } from './processes.js'
 import { countRows, seedCounts, waitForRows } from './seed-counts.js'
 import { logThroughput } from './log-throughput.js'
+import { cpuBudget } from './budget.js'
+import { registrySection } from './registry.js'
+import { dataDir, median, reuseSection } from './reuse.js'
 import { machine, writeResults, type BenchReport } from './report.js'
 
 const env = process.env
@@ -38,8 +44,8 @@ const COUNTS_ROWS = Number(env.BENCH_COUNTS_ROWS ?? 10_200_000)
 const WORK = projectPath('bench', '.work')
 /** Node flags for the gateway process, e.g. BENCH_GATEWAY_NODE_ARGS="--cpu-prof --cpu-prof-dir=bench/.work/prof". */
 const GATEWAY_NODE_ARGS = (env.BENCH_GATEWAY_NODE_ARGS ?? '').split(/\s+/).filter(Boolean)
-/** BENCH_ONLY=A,C runs some sections only (A reuse, B registry path, C log, D counts). */
-const ONLY = new Set((env.BENCH_ONLY ?? 'A,B,C,D').split(',').map((x) => x.trim().toUpperCase()))
+/** BENCH_ONLY=A,C runs some sections only (A reuse, P CPU budget, B registry path, C log, D counts). */
+const ONLY = new Set((env.BENCH_ONLY ?? 'A,P,B,C,D').split(',').map((x) => x.trim().toUpperCase()))
 
 const log = (msg: string): void => { process.stdout.write(`[bench] ${msg}\n`) }
 
@@ -53,17 +59,6 @@ async function admin<T> (fn: (c: pg.Client) => Promise<T>): Promise<T> {
   const c = new pg.Client({ connectionString: PG_ADMIN })
   await c.connect()
   try { return await fn(c) } finally { await c.end() }
-}
-
-function median (xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b)
-  return s.length === 0
-    ? Number.NaN
-    : ((s[Math.floor((s.length - 1) / 2)] as number) + (s[Math.ceil((s.length - 1) / 2)] as number)) / 2
-}
-
-function medianResult (results: LoadResult[]): LoadResult {
-  return [...results].sort((a, b) => a.rps - b.rps)[Math.floor(results.length / 2)] as LoadResult
 }
 
 async function main (): Promise<void> {
@@ -109,36 +104,36 @@ async function main (): Promise<void> {
     }
 
     const gwPort = await freePort()
-    const gateway = await startProcess(
-      'dist/gateway/main/gateway.js',
-      {
-        ...simEnv,
-        PORT: String(gwPort),
-        CONFIG_DIR: configDir,
-        REDIS_URL,
-        DATABASE_URL: dbUrl(database),
-        DATA_DIR: join(WORK, 'data'),
-        LOG_LEVEL: 'warn',
-        NDX_CHECKPOINT_KEY_FILE: projectPath('demo', 'keys', 'gateway-checkpoint.private.jwk.json'),
-      },
-      `http://127.0.0.1:${gwPort}/health/ready`,
-      GATEWAY_NODE_ARGS
-    )
-    children.push(gateway)
     const gwUrl = `http://127.0.0.1:${gwPort}`
+    let gateways = 0
+    // Every gateway process shares the port (NDX_REUSE_PORT) and has a data directory of its own.
+    const startGateway = async (nodeArgs: string[] = []): Promise<ChildProcess> => {
+      const n = ++gateways
+      const child = await startProcess(
+        'dist/gateway/main/gateway.js',
+        {
+          ...simEnv,
+          PORT: String(gwPort),
+          CONFIG_DIR: configDir,
+          REDIS_URL,
+          DATABASE_URL: dbUrl(database),
+          DATA_DIR: dataDir(WORK, n),
+          LOG_LEVEL: 'warn',
+          NDX_REUSE_PORT: 'true',
+          NDX_CHECKPOINT_KEY_FILE: projectPath('demo', 'keys', 'gateway-checkpoint.private.jwk.json'),
+        },
+        `${gwUrl}/health/ready`,
+        nodeArgs
+      )
+      children.push(child)
+      return child
+    }
+    let gateway = await startGateway(GATEWAY_NODE_ARGS)
 
     const key = JSON.parse(
       await readFile(projectPath('demo', 'keys', 'VN.LOC.DNG.private.jwk.json'), 'utf8')
     ) as PrivateKeyFile
     const { d: _d, ...publicJwk } = key
-    const ceilPort = await freePort()
-    const ceiling = await startProcess(
-      'dist/bench/ceiling.js',
-      { PORT: String(ceilPort), CEILING_JWK: JSON.stringify(publicJwk) },
-      /ceiling listening/
-    )
-    children.push(ceiling)
-    const ceilUrl = `http://127.0.0.1:${ceilPort}`
 
     const { citizens } = await import('../simulators/data.js').then((m) => m.registryData())
     const ids = [...citizens.keys()]
@@ -150,9 +145,10 @@ async function main (): Promise<void> {
       signer: await signerFromFile('VN.LOC.DNG', projectPath('demo', 'keys', 'VN.LOC.DNG.private.jwk.json')),
     })
     // Kept by these calls: every later lookup is a reuse.
-    if (ONLY.has('A')) for (const target of hot) await client.call('GET', target, { purpose: 'public-service' })
+    for (const target of hot) await client.call('GET', target, { purpose: 'public-service' })
+    let sent = hot.length
     const signer = { agencyId: 'VN.LOC.DNG', key, purpose: 'public-service' }
-    const maxRequests = Math.ceil(((DURATION_MS + WARMUP_MS) / 1000) * 14_000)
+    const maxRequests = Math.ceil(((DURATION_MS + WARMUP_MS) / 1000) * 20_000)
     const plan = (url: string): LoadPlan => ({
       url,
       targets: hot,
@@ -162,90 +158,62 @@ async function main (): Promise<void> {
       warmupMs: WARMUP_MS,
       maxRequests,
     })
-    const gwRuns: LoadResult[] = []
-    const ceilRuns: LoadResult[] = []
-    let gwCpu: CpuUse[] = []
-    let ceilCpu: CpuUse[] = []
-    let sentToGateway = 0
     const labels = new Map<number, string>([
       [gateway.pid as number, 'gateway (+ log worker)'],
-      [ceiling.pid as number, 'ceiling'],
       [sims.pid as number, 'simulators'],
     ])
-    for (let r = 0; r < (ONLY.has('A') ? ROUNDS : 0); r++) {
-      log(`A: round ${r + 1}/${ROUNDS}: ceiling`)
-      const c = await runLoad(plan(ceilUrl), [ceiling.pid as number])
-      ceilRuns.push(c.result)
-      if (c.snapshots !== null) ceilCpu = cpuBetween(c.snapshots[0], c.snapshots[1], c.result.seconds, labels)
-      log(`A: round ${r + 1}/${ROUNDS}: gateway`)
-      const g = await runLoad(plan(gwUrl), [gateway.pid as number])
-      gwRuns.push(g.result)
-      sentToGateway += g.result.sent
-      if (g.snapshots !== null) gwCpu = cpuBetween(g.snapshots[0], g.snapshots[1], g.result.seconds, labels)
-      log(`A: ceiling ${c.result.rps.toFixed(0)}/s, gateway ${g.result.rps.toFixed(0)}/s`)
-    }
+
     if (ONLY.has('A')) {
-      const logged = await drainedCount(dbUrl(database), hot.length + sentToGateway)
-      report.sections.reuse = {
-        gateway: medianResult(gwRuns),
-        ceiling: medianResult(ceilRuns),
-        gwRuns,
-        ceilRuns,
-        ratio: median(gwRuns.map((x) => x.rps)) / median(ceilRuns.map((x) => x.rps)),
-        gwCpu,
-        ceilCpu,
-        logged: { expected: hot.length + sentToGateway, found: logged.count, drainMs: logged.ms },
-      }
+      const reuse = await reuseSection({
+        rounds: ROUNDS,
+        plan,
+        gateway: { url: gwUrl, process: gateway },
+        startAnother: () => startGateway(),
+        publicJwk,
+        labels,
+        log,
+        children,
+        workDir: WORK,
+      })
+      sent += reuse.sent
+      const logged = await drainedCount(dbUrl(database), sent)
+      report.sections.reuse = { ...reuse, logged: { expected: sent, found: logged.count, drainMs: logged.ms } }
     }
 
-    // ---- B. registry path at a fixed rate, distinct subjects
-    const rate = Number(env.BENCH_RATE ?? 500)
-    const perRun = Math.ceil((rate * (DURATION_MS + WARMUP_MS)) / 1000) + 50
-    const direct: LoadResult[] = []
-    const via: LoadResult[] = []
-    for (let r = 0; r < (ONLY.has('B') ? ROUNDS : 0); r++) {
-      const slice = ids.slice(1000 + r * perRun, 1000 + (r + 1) * perRun)
-      log(`B: round ${r + 1}/${ROUNDS}: simulator directly, then the gateway, ${rate}/s`)
-      direct.push(
-        (
-          await runLoad({
-            url: simEnv.POPULATION_URL,
-            targets: slice.map((id) => `/api/v1/cong-dan/${id}`),
-            headers: { 'x-api-key': 'demo-population-key' },
-            connections: 64,
-            durationMs: DURATION_MS,
-            warmupMs: WARMUP_MS,
-            rate,
-            maxRequests: perRun,
-          })
-        ).result
-      )
-      via.push(
-        (
-          await runLoad({
-            url: gwUrl,
-            targets: slice.map((id) => `/v1/population/citizens/${id}`),
-            signer,
-            connections: 64,
-            durationMs: DURATION_MS,
-            warmupMs: WARMUP_MS,
-            rate,
-            maxRequests: perRun,
-          })
-        ).result
-      )
+    if (ONLY.has('P')) {
+      // The CPU budget: one more gateway round, profiled (main thread and log worker), apart from the figures.
+      await stopProcess(gateway)
+      const profDir = join(WORK, 'prof')
+      gateway = await startGateway([`--cpu-prof-dir=${profDir}`, '--cpu-prof'])
+      // At a fixed rate the machine has room: on a saturated one, a profiler charges the time a thread
+      // waited for a core to whatever it resumes in.
+      const rate = Number(env.BENCH_PROFILE_RATE ?? 1000)
+      log(`P: a profiled gateway round at ${rate}/s, for the CPU budget`)
+      const run = await runLoad({ ...plan(gwUrl), rate, connections: 64 }, [gateway.pid as number])
+      sent += run.result.sent
+      const cpu = run.snapshots === null
+        ? []
+        : cpuBetween(...run.snapshots, run.result.seconds, new Map([[gateway.pid as number, 'gateway']]))
+      await stopProcess(gateway)
+      report.sections.budget = await cpuBudget(profDir, run.result, cpu)
+      gateway = await startGateway()
     }
+
     if (ONLY.has('B')) {
-      report.sections.registry = {
-        rate,
-        direct: medianResult(direct),
-        gateway: medianResult(via),
-        addedP50: median(via.map((x) => x.p50)) - median(direct.map((x) => x.p50)),
-        addedP99: median(via.map((x) => x.p99)) - median(direct.map((x) => x.p99)),
-      }
+      report.sections.registry = await registrySection({
+        rounds: ROUNDS,
+        rate: Number(env.BENCH_RATE ?? 500),
+        durationMs: DURATION_MS,
+        warmupMs: WARMUP_MS,
+        ids: ids.slice(1000),
+        simulatorUrl: simEnv.POPULATION_URL,
+        gatewayUrl: gwUrl,
+        signer,
+        burst: { ...plan(gwUrl), durationMs: 5000, warmupMs: 0 },
+        log,
+      })
     }
 
-    await stopProcess(ceiling)
     await stopProcess(gateway)
 
     // ---- C. the log alone

@@ -100,7 +100,9 @@ export async function startGateway (
     grace.uninstall()
   })
 
-  const url = await app.listen({ port: env.port, host: env.host })
+  // reusePort (Node ≥ 22.12) is passed through to net.Server#listen; fastify's types do not name it yet.
+  const listen = { port: env.port, host: env.host, ...(env.reusePort ? { reusePort: true } : {}) }
+  const url = await app.listen(listen as { port: number, host: string })
   logger.info({ url, config: env.configDir, digest: config.digest, mode: services.mode }, 'gateway listening')
   return { app, url, close: () => app.close() }
 }

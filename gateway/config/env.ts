@@ -22,6 +22,11 @@ export interface Environment {
    * compose load balancer is 1). Otherwise a comma-separated list of proxy addresses or CIDRs.
    */
   readonly trustProxy: number | string | false
+  /**
+   * NDX_REUSE_PORT=true: several gateway processes on one machine listen on the same port (SO_REUSEPORT; the
+   * kernel spreads connections among them), which is how one machine's cores are used. Default false.
+   */
+  readonly reusePort: boolean
   readonly vars: Readonly<Record<string, string | undefined>>
 }
 
@@ -57,6 +62,7 @@ export function readEnvironment (env: NodeJS.ProcessEnv = process.env): Environm
       maxInflight: count(env.NDX_SHED_MAX_INFLIGHT, 5000, 'NDX_SHED_MAX_INFLIGHT'),
     }),
     trustProxy: trustProxy(blank(env.TRUST_PROXY)),
+    reusePort: (blank(env.NDX_REUSE_PORT) ?? 'false') === 'true',
     vars: Object.freeze({ ...env }),
   })
 }
