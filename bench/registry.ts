@@ -35,13 +35,19 @@ export interface RegistryContext {
   readonly signer: NonNullable<LoadPlan['signer']>
   /** The burst: closed-loop reuse lookups (section A's plan). */
   readonly burst: LoadPlan
+  /** Drops the gateway's kept population records (POST /v1/admin/purge), so citizens can be asked anew. */
+  readonly purge: () => Promise<void>
   readonly log: (msg: string) => void
 }
 
 export async function registrySection (ctx: RegistryContext): Promise<RegistrySection> {
   const perRun = Math.ceil((ctx.rate * (ctx.durationMs + ctx.warmupMs)) / 1000) + 50
-  let next = 0
-  const slice = (): string[] => ctx.ids.slice(next, (next += perRun)) as string[]
+  if (ctx.ids.length < perRun) throw new Error(`section B needs ${perRun} citizens, the data has ${ctx.ids.length}`)
+  // Each gateway run starts from a store without population records, so every citizen asked is a miss.
+  const slice = async (): Promise<string[]> => {
+    await ctx.purge()
+    return ctx.ids.slice(0, perRun) as string[]
+  }
   const direct = (ids: string[]): LoadPlan => ({
     url: ctx.simulatorUrl,
     targets: ids.map((id) => `/api/v1/cong-dan/${id}`),
@@ -66,16 +72,18 @@ export async function registrySection (ctx: RegistryContext): Promise<RegistrySe
   const viaRuns: LoadResult[] = []
   for (let r = 0; r < ctx.rounds; r++) {
     ctx.log(`B: round ${r + 1}/${ctx.rounds}: simulator directly, then the gateway, ${ctx.rate}/s`)
-    directRuns.push((await runLoad(direct(slice()))).result)
-    viaRuns.push((await runLoad(via(slice()))).result)
+    const ids = await slice()
+    directRuns.push((await runLoad(direct(ids))).result)
+    viaRuns.push((await runLoad(via(ids))).result)
   }
   const baseP50 = median(directRuns.map((x) => x.p50))
   const baseP99 = median(directRuns.map((x) => x.p99))
 
   ctx.log('B: a burst of lookups, then the same rate while the log catches up')
-  const burst = (await runLoad(ctx.burst)).result
   // No warm-up: the first seconds after the burst are the ones measured.
-  const after = (await runLoad(via(slice(), 0))).result
+  const fresh = await slice()
+  const burst = (await runLoad(ctx.burst)).result
+  const after = (await runLoad(via(fresh, 0))).result
   return {
     rate: ctx.rate,
     direct: medianResult(directRuns),

@@ -145,7 +145,8 @@ export function renderRegistry (registry: RegistrySection, out: string[], target
       (registry.afterBurst === null
         ? '.'
         : `; after a burst (${f0(registry.afterBurst.burst.rps)} requests/s ` +
-          `for ${f0(registry.afterBurst.burst.seconds)} s): ` +
+          `for ${f0(registry.afterBurst.burst.seconds)} s, ` +
+          `statuses ${JSON.stringify(registry.afterBurst.burst.statuses)}): ` +
           `p50 **${f2(registry.afterBurst.addedP50)} ms**, p99 **${f2(registry.afterBurst.addedP99)} ms**.`),
     ''
   )

@@ -148,6 +148,10 @@ async function main (): Promise<void> {
     for (const target of hot) await client.call('GET', target, { purpose: 'public-service' })
     let sent = hot.length
     const signer = { agencyId: 'VN.LOC.DNG', key, purpose: 'public-service' }
+    const operator = new NdxClient({
+      baseUrl: gwUrl,
+      signer: await signerFromFile('VN.NDXP.OPS', projectPath('demo', 'keys', 'VN.NDXP.OPS.private.jwk.json')),
+    })
     const maxRequests = Math.ceil(((DURATION_MS + WARMUP_MS) / 1000) * 20_000)
     const plan = (url: string): LoadPlan => ({
       url,
@@ -205,11 +209,15 @@ async function main (): Promise<void> {
         rate: Number(env.BENCH_RATE ?? 500),
         durationMs: DURATION_MS,
         warmupMs: WARMUP_MS,
-        ids: ids.slice(1000),
+        ids: ids.slice(hot.length),
         simulatorUrl: simEnv.POPULATION_URL,
         gatewayUrl: gwUrl,
         signer,
         burst: { ...plan(gwUrl), durationMs: 5000, warmupMs: 0 },
+        purge: async () => {
+          const res = await operator.call('POST', '/v1/admin/purge', { body: { service: 'population' } })
+          if (res.status !== 202) throw new Error(`purge answered ${res.status}`)
+        },
         log,
       })
     }

@@ -131,6 +131,8 @@ export interface GatewaySpec {
     readonly batchMaxRecords: number
     readonly batchMaxWaitMs: number
     readonly checkpointEverySeconds: number
+    /** The niceness of a gateway's own log-worker thread (Linux), so requests come first on busy cores. */
+    readonly workerNice: number
   }
   /** Batch lookups (CONTRACT §10). */
   readonly batch: {

@@ -134,7 +134,13 @@ export async function openTransactionLog (
     if (sql.kind === 'pglite') worker = startLogWorker(env.redisUrl, bullPrefix, writer, logger)
     else if (env.worker && env.databaseUrl !== null) {
       worker = startLogWorkerThread(
-        { redisUrl: env.redisUrl, databaseUrl: env.databaseUrl, bullPrefix, logLevel: logger.level },
+        {
+          redisUrl: env.redisUrl,
+          databaseUrl: env.databaseUrl,
+          bullPrefix,
+          logLevel: logger.level,
+          nice: config.gateway.log.workerNice,
+        },
         logger
       )
     }

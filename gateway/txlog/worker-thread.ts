@@ -7,6 +7,8 @@
  * `startLogWorkerThread` runs in the gateway; the bottom of this file runs in the thread. A thread that
  * dies is started again: batches wait in the queue meanwhile, so nothing is lost.
  */
+import { readlinkSync } from 'node:fs'
+import { setPriority } from 'node:os'
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads'
 import { pino, type Logger } from 'pino'
 import { loggerOptions } from '../process/logger.js'
@@ -19,6 +21,8 @@ interface ThreadData {
   readonly databaseUrl: string
   readonly bullPrefix: string
   readonly logLevel: string
+  /** Niceness of the thread (Linux), so that the gateway's requests come first when the cores are busy. */
+  readonly nice?: number
 }
 
 /** The one message the thread takes; it answers by exiting. */
@@ -78,8 +82,24 @@ export function startLogWorkerThread (data: ThreadData, logger: Logger): LogWork
   }
 }
 
+/**
+ * Lowers this thread's priority. Under Linux a thread is a task of its own with its own niceness, set by its
+ * task id (setpriority(2)): the gateway's main thread keeps its priority. Catching up after a burst then
+ * takes the cores the requests leave; the records wait in the queue meanwhile, already durable.
+ */
+function lowerPriority (nice: number, logger: Logger): void {
+  if (nice <= 0 || process.platform !== 'linux') return
+  try {
+    const tid = Number(readlinkSync('/proc/thread-self').split('/').pop())
+    setPriority(tid, nice)
+  } catch (err) {
+    logger.warn({ err: { message: (err as Error).message } }, 'transaction log worker: priority left as it is')
+  }
+}
+
 function runThread (data: ThreadData): void {
   const logger = pino(loggerOptions(data.logLevel) as object).child({ thread: 'log-worker' })
+  lowerPriority(data.nice ?? 0, logger)
   const sql = new PgSql(data.databaseUrl)
   const writer = new LogWriter(sql)
   let worker: LogWorker | null = startLogWorker(data.redisUrl, data.bullPrefix, writer, logger)
