@@ -6,7 +6,7 @@ import type { Budget } from './budget.js'
 import type { LoadResult } from './load.js'
 import type { CpuUse } from './processes.js'
 import type { RegistrySection } from './registry.js'
-import { f0, f1, f2, pct } from './report.js'
+import { f0, f1, f2, pct } from './format.js'
 import type { ReuseSection } from './reuse.js'
 
 type Target = [string, string, string, boolean]

@@ -12,6 +12,7 @@ import type { LogThroughput } from './log-throughput.js'
 import type { Budget } from './budget.js'
 import type { RegistrySection } from './registry.js'
 import type { ReuseSection } from './reuse.js'
+import { f0, f1, verdict } from './format.js'
 import { renderBudget, renderRegistry, renderReuse } from './report-sections.js'
 
 export interface BenchReport {
@@ -54,12 +55,6 @@ export async function machine (redisUrl: string, pgUrl: string): Promise<string[
     'Everything on this one machine: gateway, log worker, Redis, PostgreSQL, simulators and the load generators.',
   ]
 }
-
-export const f0 = (n: number): string => Number.isFinite(n) ? n.toFixed(0) : '–'
-export const f1 = (n: number): string => Number.isFinite(n) ? n.toFixed(1) : '–'
-export const f2 = (n: number): string => Number.isFinite(n) ? n.toFixed(2) : '–'
-export const pct = (x: number | null): string => x === null ? '–' : `${(x * 100).toFixed(0)}%`
-export const verdict = (ok: boolean): string => ok ? 'met' : '**missed**'
 
 export function render (r: BenchReport): string {
   const out: string[] = [

@@ -28,8 +28,9 @@ import { cpuBetween, freePort, runLoad, startProcess, stopProcess } from './proc
 import { countRows, seedCounts, waitForRows } from './seed-counts.js'
 import { logThroughput } from './log-throughput.js'
 import { cpuBudget } from './budget.js'
+import { countsLatency } from './counts.js'
 import { registrySection } from './registry.js'
-import { dataDir, median, reuseSection } from './reuse.js'
+import { dataDir, reuseSection } from './reuse.js'
 import { machine, writeResults, type BenchReport } from './report.js'
 
 const env = process.env
@@ -152,7 +153,7 @@ async function main (): Promise<void> {
       baseUrl: gwUrl,
       signer: await signerFromFile('VN.NDXP.OPS', projectPath('demo', 'keys', 'VN.NDXP.OPS.private.jwk.json')),
     })
-    const maxRequests = Math.ceil(((DURATION_MS + WARMUP_MS) / 1000) * 20_000)
+    const maxRequests = Math.ceil(((DURATION_MS + WARMUP_MS) / 1000) * 12_000)
     const plan = (url: string): LoadPlan => ({
       url,
       targets: hot,
@@ -263,7 +264,7 @@ async function main (): Promise<void> {
       rows = await countRows(csql)
     }
     await csql.close()
-    report.sections.counts = await countsLatency(simEnv, configDir, dbUrl(countsDb), rows)
+    report.sections.counts = await countsLatency(simEnv, configDir, dbUrl(countsDb), rows, WORK)
   } finally {
     for (const child of children.reverse()) await stopProcess(child)
     await admin((c) => c.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`)).catch(() => {})
@@ -285,76 +286,6 @@ async function drainedCount (url: string, expected: number): Promise<{ count: nu
     return { count: await waitForRows(sql, expected, 60_000), ms: Date.now() - t0 }
   } finally {
     await sql.close()
-  }
-}
-
-async function countsLatency (
-  simEnv: Record<string, string>,
-  configDir: string,
-  databaseUrl: string,
-  rows: number
-): Promise<NonNullable<BenchReport['sections']['counts']>> {
-  const port = await freePort()
-  const url = `http://127.0.0.1:${port}`
-  const gw = await startProcess(
-    'dist/gateway/main/gateway.js',
-    {
-      ...simEnv,
-      PORT: String(port),
-      CONFIG_DIR: configDir,
-      DATABASE_URL: databaseUrl,
-      REDIS_URL: '',
-      DATA_DIR: join(WORK, 'data-counts'),
-      LOG_LEVEL: 'warn',
-      NDX_CHECKPOINT_KEY_FILE: projectPath('demo', 'keys', 'gateway-checkpoint.private.jwk.json'),
-    },
-    `${url}/health/live`
-  )
-  try {
-    const auditor = new NdxClient({
-      baseUrl: url,
-      signer: await signerFromFile('VN.TTCP', projectPath('demo', 'keys', 'VN.TTCP.private.jwk.json')),
-    })
-    const today = new Date(new Date().toISOString().slice(0, 10) + 'T00:00:00Z')
-    const iso = (d: Date): string => d.toISOString()
-    const day = 86_400_000
-    const queries: Array<[string, string]> = [
-      [
-        '30 days by client and outcome',
-        `from=${iso(new Date(today.getTime() - 30 * day))}&to=${iso(today)}&groupBy=client,outcome`,
-      ],
-      ['30 days by day', `from=${iso(new Date(today.getTime() - 30 * day))}&to=${iso(today)}&groupBy=day`],
-      [
-        '7 days, one service, by operation and source',
-        `from=${iso(new Date(today.getTime() - 7 * day))}&to=${iso(today)}&service=population&groupBy=operation,source`,
-      ],
-      [
-        'yesterday by hour and outcome',
-        `from=${iso(new Date(today.getTime() - day))}&to=${iso(today)}&groupBy=hour,outcome`,
-      ],
-      [
-        '30 days, unaligned edges (rollup + raw partial hours)',
-        `from=${iso(new Date(today.getTime() - 30 * day + 1_234_567))}` +
-          `&to=${iso(new Date(today.getTime() - 7_654_321))}&groupBy=client`,
-      ],
-    ]
-    const out: Array<{ name: string; p50: number; max: number; total: number }> = []
-    for (const [name, q] of queries) {
-      const times: number[] = []
-      let total = 0
-      for (let i = 0; i < 12; i++) {
-        const t0 = performance.now()
-        const res = await auditor.call<{ total: number }>('GET', `/v1/audit/counts?${q}`)
-        const ms = performance.now() - t0
-        if (res.status !== 200) throw new Error(`counts answered ${res.status}: ${JSON.stringify(res.body)}`)
-        total = res.body.total
-        if (i >= 2) times.push(ms) // the first two warm the cache
-      }
-      out.push({ name, p50: median(times), max: Math.max(...times), total })
-    }
-    return { rows, queries: out }
-  } finally {
-    await stopProcess(gw)
   }
 }
 

@@ -1,12 +1,8 @@
 /**
- * The composition root: every store, sink, gate and worker of a gateway process is built here, in
- * production and in tests alike, and handed to the parts that use them.
+ * The composition root: every part of a gateway process is built here, in production and in tests alike,
+ * and handed to the parts that use them; its stateful services come from services.ts (`createServices`
+ * from the environment, or `standaloneServices` in process).
  *
- * - `createServices`: the stateful services from the environment — Redis and PostgreSQL when `REDIS_URL` /
- *   `DATABASE_URL` are set, otherwise standalone (in-process stores, jtis journalled and the log in PGlite
- *   under DATA_DIR).
- * - `standaloneServices`: the in-process services without a disk (tests, embedding): the same reuse reader
- *   over the in-memory record store that a standalone gateway runs, never a shortcut around it.
  * - `composeGateway`: a gateway app over services: its configuration state, pseudonyms, metrics, platform
  *   membership, authorization gates, built-in routes, batch workers; app.ts assembles the plugins.
  * - `composeWorker`: a worker process (`npm run worker`): the log worker, the log's maintenance, batch workers.
@@ -18,138 +14,25 @@ import type { Redis } from 'ioredis'
 import { pino, type Logger } from 'pino'
 import type { GatewayConfig } from '../core/config-types.js'
 import { Pseudonymizer } from '../core/pseudonym.js'
-import { MemoryQuota, RedisQuota } from './access/quota.js'
+import { RedisQuota } from './access/quota.js'
 import { MemoryVerifyBudget, RedisVerifyBudget, verifyBudgetGate } from './access/verify-budget.js'
 import { buildApp } from './app.js'
-import type { GatewayServices } from './services.js'
-import { MemoryReplayGuard, RedisReplayGuard } from './auth/replay-guard.js'
-import { persistentReplayGuard, redisGuardDisk } from './auth/replay-journal.js'
+import { reuseReader, type GatewayServices } from './services.js'
 import { createBatchService } from './batch/service.js'
 import { BUILTIN_ROUTES, builtinHandlers } from './builtins/index.js'
 import type { Environment } from './config/env.js'
 import { localCluster, RedisCluster, type Cluster } from './ops/cluster.js'
 import { Metrics } from './ops/metrics.js'
-import { connectRedis, waitReady } from './process/redis.js'
+import { connectRedis } from './process/redis.js'
 import type { RequestPathDeps } from './pipeline/request-path.js'
-import { RecordCipher } from './reuse/cipher.js'
 import { GATEWAY_VERSION } from './reuse/record-version.js'
 import { RedisRecordStore } from './reuse/redis-store.js'
-import { ReuseReader } from './reuse/reuse-reader.js'
-import { MemoryRecordStore, type RecordStore } from './reuse/store.js'
 import { Runtime } from './runtime/runtime.js'
 import { GatewayState } from './runtime/state.js'
-import { loadCheckpointer, openDatabase, openTransactionLog, type TransactionLog } from './txlog/log.js'
-import { MemorySink } from './txlog/sink.js'
+import { loadCheckpointer, openDatabase, type TransactionLog } from './txlog/log.js'
 import { DirectSink } from './txlog/sinks.js'
 import { LogMaintenance, reportPoisoned, startLogWorker } from './txlog/worker.js'
 import { LogWriter } from './txlog/writer.js'
-
-/** The reuse reader ("provide once") over a store. */
-export function reuseReader (
-  config: GatewayConfig, store: RecordStore, opts: { pseudonymizer?: Pseudonymizer, logger?: Logger } = {}
-): ReuseReader {
-  const logger = opts.logger
-  return new ReuseReader({
-    store,
-    cipher: new RecordCipher(config.gateway.secrets.cacheKeys),
-    pseudonymizer: opts.pseudonymizer ?? new Pseudonymizer(config.gateway.secrets.pseudonymKey),
-    maxStaleSeconds: config.gateway.reuse.maxStaleSeconds,
-    waitTimeoutMs: config.gateway.reuse.waitTimeoutMs,
-    hot: { maxAgeMs: config.gateway.reuse.localMs, maxEntries: config.gateway.reuse.localEntries },
-    onStoreError: (err) =>
-      logger?.warn(
-        { err: { message: (err as Error).message } },
-        'reuse store unavailable; reading registries directly'
-      ),
-    onStoreRecovered: () => logger?.info('reuse store available again'),
-  })
-}
-
-export type ServiceParts = Partial<Omit<GatewayServices, 'close' | 'mode'>>
-
-/**
- * In-process services, each part replaceable (a test puts a Redis replay guard or a real log in): the reuse
- * reader over the in-memory store, the in-memory replay guard and quotas, records kept in memory.
- */
-export function standaloneServices (config: GatewayConfig, parts: ServiceParts = {}): GatewayServices {
-  const pseudonymizer = parts.pseudonymizer ?? new Pseudonymizer(config.gateway.secrets.pseudonymKey)
-  const replayGuard = parts.replayGuard ?? new MemoryReplayGuard()
-  const records = parts.records ?? reuseReader(config, new MemoryRecordStore(), { pseudonymizer })
-  const log = parts.log ?? null
-  const sink = parts.sink ?? log?.sink ?? new MemorySink()
-  const quota = parts.quota ?? new MemoryQuota()
-  const redis = parts.redis ?? null
-  const batches = parts.batches ?? null
-  return {
-    mode: { replay: redis === null ? 'memory' : 'redis', reuse: 'memory', log: log?.mode ?? 'memory' },
-    pseudonymizer,
-    replayGuard,
-    records,
-    sink,
-    log,
-    quota,
-    redis,
-    batches,
-    async close () {
-      await batches?.close()
-      await Promise.all([replayGuard.close(), records.close(), quota.close()])
-      await (log === null ? sink.close() : log.close())
-    },
-  }
-}
-
-/** The services a gateway process runs on, from its environment. */
-export async function createServices (
-  env: Environment,
-  config: GatewayConfig,
-  logger: Logger
-): Promise<GatewayServices> {
-  const pseudonymizer = new Pseudonymizer(config.gateway.secrets.pseudonymKey)
-  if (env.redisUrl === null) {
-    const journal = join(env.dataDir, 'replay')
-    logger.info(
-      { replayJournal: journal },
-      'standalone: replay guard (journalled to disk) and reuse store in process'
-    )
-    const log = await openTransactionLog(env, config, logger, null)
-    // jtis are journalled under DATA_DIR: a restart must not reopen tokens already used (CONTRACT §3 v1.1).
-    const replayGuard = persistentReplayGuard(journal)
-    const records = reuseReader(config, new MemoryRecordStore(), { pseudonymizer, logger })
-    return standaloneServices(config, { pseudonymizer, replayGuard, records, log })
-  }
-  const redis = connectRedis({ url: env.redisUrl, commandTimeoutMs: config.gateway.redis.commandTimeoutMs, logger })
-  if (!(await waitReady(redis, 3000))) logger.warn('redis not ready at startup; serving degraded until it is')
-  const prefix = config.gateway.redis.keyPrefix
-  // jtis guarded alone while Redis was away are journalled under DATA_DIR and written to Redis before serving.
-  const replayGuard = new RedisReplayGuard(redis, prefix, {
-    disk: redisGuardDisk(join(env.dataDir, 'replay', 'redis')),
-    onDegraded: (err) =>
-      logger.warn(
-        { err: { message: (err as Error).message } },
-        'replay guard: redis unavailable, remembering locally'
-      ),
-    onStateLost: (until) =>
-      logger.warn(
-        { until: new Date(until).toISOString() },
-        'replay guard: redis lost its jtis; guarding locally too'
-      ),
-  })
-  await replayGuard.start()
-  const records = reuseReader(config, new RedisRecordStore(redis, prefix), { pseudonymizer, logger })
-  const log = await openTransactionLog(env, config, logger, redis)
-  logger.info({ prefix }, 'redis: replay guard and reuse store shared across instances')
-  const batches = createBatchService(env.redisUrl, config)
-  const quota = new RedisQuota(redis, prefix)
-  const services = standaloneServices(config, { pseudonymizer, replayGuard, records, log, redis, quota, batches })
-  return {
-    ...services,
-    mode: { replay: 'redis', reuse: 'redis', log: log.mode },
-    async close () {
-      await services.close()
-      redis.disconnect()
-    },
-  }
-}
 
 export interface ComposeOptions {
   readonly config: GatewayConfig

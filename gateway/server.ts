@@ -5,7 +5,8 @@
  */
 import closeWithGrace from 'close-with-grace'
 import { pino, type Logger } from 'pino'
-import { composeGateway, createServices } from './compose.js'
+import { composeGateway } from './compose.js'
+import { createServices } from './services.js'
 import { ConfigError, loadConfig } from './config/load-config.js'
 import type { Environment } from './config/env.js'
 import { loggerOptions } from './process/logger.js'

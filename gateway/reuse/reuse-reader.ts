@@ -18,6 +18,8 @@ import type { Pseudonymizer } from '../../core/pseudonym.js'
 import type { LoadedRecord, Loader, ReadPolicy, RecordReader } from './reader.js'
 import type { RecordCipher } from './cipher.js'
 import { HotRecords } from './hot-records.js'
+import { RecordNames } from './names.js'
+import { Waiters } from './waiters.js'
 import { indexOf as indexOfKey, type LastLoad, type RecordStore, type StoreEvent } from './store.js'
 
 export interface ReuseOptions {
@@ -45,19 +47,21 @@ const STALE_IF: ReadonlySet<ProblemCode> = new Set(['upstream.unavailable', 'ups
 export class ReuseReader implements RecordReader {
   readonly #opts: ReuseOptions
   readonly #inflight = new Map<string, Promise<LoadedRecord | null>>()
-  readonly #waiters = new Map<string, Set<(e: StoreEvent) => void>>()
+  readonly #waiters = new Waiters()
   readonly #hot: HotRecords
+  readonly #names: RecordNames
   #storeHealthy = true
 
   constructor (opts: ReuseOptions) {
     this.#opts = opts
     this.#hot = new HotRecords(opts.hot ?? { maxAgeMs: 0, maxEntries: 0 })
+    this.#names = new RecordNames(opts.pseudonymizer)
     opts.store.subscribe((event) => {
       if (event.type === 'invalidated') {
         this.#hot.drop(event.scope === 'subject' ? { index: event.key } : { prefix: event.key })
         return
       }
-      for (const wake of this.#waiters.get(event.key) ?? []) wake(event)
+      this.#waiters.wake(event)
     })
   }
 
@@ -66,25 +70,14 @@ export class ReuseReader implements RecordReader {
     return this.#storeHealthy
   }
 
-  /**
-   * `<index>:<record>`: the subject's index and the record, both keyed hashes. The record's name includes
-   * the version of the mapping that produced it, so a changed mapping or upstream never finds it again.
-   */
+  /** A record's name in the store (see names.ts). */
   storageKey (key: RecordKey, version = ''): string {
-    return this.#storageKeyOf(key, clearName(key, version))
+    return this.#names.stored(key, this.#names.clear(key, version))
   }
 
-  #storageKeyOf (key: RecordKey, clear: string): string {
-    return `${this.indexOf(key.service, key.subject)}:${this.#opts.pseudonymizer.of('key', clear)}`
-  }
-
-  /** `<service group>.<subject>`: a service's indexes share a prefix, so a whole service can be purged. */
+  /** A subject's index in the store (see names.ts). */
   indexOf (service: string, subject: string): string {
-    return `${this.#serviceGroup(service)}.${this.#opts.pseudonymizer.of('key', `${service}\0${subject}`).slice(0, 32)}`
-  }
-
-  #serviceGroup (service: string): string {
-    return this.#opts.pseudonymizer.of('key', `service\0${service}`).slice(0, 16)
+    return this.#names.index(service, subject)
   }
 
   async read (key: RecordKey, policy: ReadPolicy, load: Loader): Promise<LoadedRecord | null> {
@@ -94,13 +87,13 @@ export class ReuseReader implements RecordReader {
         ? null
         : { record, source: 'upstream', retrievedAt: new Date().toISOString(), stale: false }
     }
-    const clear = clearName(key, policy.version)
+    const clear = this.#names.clear(key, policy.version)
     const now = Date.now()
     const hot = this.#hot.get(clear, now)
     if (hot !== undefined && now - hot.retrievedAt < policy.ttlSeconds * 1000) {
       return this.#loaded(hot, 'reuse', false)
     }
-    const name = this.#storageKeyOf(key, clear)
+    const name = this.#names.stored(key, clear)
     const shared = this.#inflight.get(name)
     if (shared !== undefined) {
       const result = await shared
@@ -136,7 +129,7 @@ export class ReuseReader implements RecordReader {
     const index = indexOfKey(name)
     for (;;) {
       // Listening before asking for the lock: an outcome announced after the lock is refused is not missed.
-      const wait = this.#waitFor(name, Math.min(250, deadline - Date.now()))
+      const wait = this.#waiters.waitFor(name, Math.min(250, deadline - Date.now()))
       // The lock, the index's generation and the last load in one round trip, in that order (one connection,
       // answered in order): the generation only has to be read before the load starts, so that an
       // invalidation during the load keeps its stale record out; the last load is read once the lock is held.
@@ -271,25 +264,6 @@ export class ReuseReader implements RecordReader {
     return { record: parsed.r, retrievedAt: parsed.t }
   }
 
-  /** The next event about `name` within `ms` (else null); listening from the call on. `stop()` ends it early. */
-  #waitFor (name: string, ms: number): { event: Promise<StoreEvent | null>, stop: () => void } {
-    let set = this.#waiters.get(name)
-    if (set === undefined) this.#waiters.set(name, set = new Set())
-    const waiters = set
-    let wake: (e: StoreEvent | null) => void = () => {}
-    const event = new Promise<StoreEvent | null>((resolve) => {
-      const timer = setTimeout(() => wake(null), Math.max(1, ms))
-      wake = (e) => {
-        clearTimeout(timer)
-        waiters.delete(wake)
-        if (waiters.size === 0 && this.#waiters.get(name) === waiters) this.#waiters.delete(name)
-        resolve(e)
-      }
-      waiters.add(wake)
-    })
-    return { event, stop: () => wake(null) }
-  }
-
   /** Runs a store call; on failure reports it, marks the store unhealthy and returns `fallback`. */
   async #try<T> (fn: () => Promise<T>, fallback: T): Promise<T> {
     try {
@@ -312,8 +286,8 @@ export class ReuseReader implements RecordReader {
    */
   async invalidate (service: string, subject?: string): Promise<number> {
     const event: StoreEvent = subject === undefined
-      ? { type: 'invalidated', key: `${this.#serviceGroup(service)}.`, scope: 'service' }
-      : { type: 'invalidated', key: this.indexOf(service, subject), scope: 'subject' }
+      ? { type: 'invalidated', key: `${this.#names.group(service)}.`, scope: 'service' }
+      : { type: 'invalidated', key: this.#names.index(service, subject), scope: 'subject' }
     // This instance's copies first (before the store answers, a read here must not find them), then every
     // other instance's, through the store's events.
     this.#hot.drop(event.scope === 'subject' ? { index: event.key } : { prefix: event.key })
@@ -332,10 +306,4 @@ export class ReuseReader implements RecordReader {
   async close (): Promise<void> {
     await this.#opts.store.close()
   }
-}
-
-/** A record's name in clear: what its keyed-hash name is made from (and the in-process copy is keyed by). */
-function clearName (key: RecordKey, version = ''): string {
-  const params = Object.keys(key.params).sort().map((k) => `${k}=${key.params[k] as string}`).join('&')
-  return `${key.service}\0${key.kind}\0${key.subject}\0${params}\0${version}`
 }

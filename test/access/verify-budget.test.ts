@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { loadConfig } from '../../gateway/config/load-config.js'
 import { MemoryVerifyBudget, RedisVerifyBudget } from '../../gateway/access/verify-budget.js'
 import { connectRedis, waitReady } from '../../gateway/process/redis.js'
-import { standaloneServices } from '../../gateway/compose.js'
+import { standaloneServices } from '../../gateway/services.js'
 import {
   buildTestGateway, copyConfig, json, sharedSimulators, signedInject, type TestGateway,
 } from '../helpers/gateway.js'

@@ -6,7 +6,7 @@
 import t from 'tap'
 import { createBatchService } from '../../gateway/batch/service.js'
 import { MemoryQuota } from '../../gateway/access/quota.js'
-import { reuseReader } from '../../gateway/compose.js'
+import { reuseReader } from '../../gateway/services.js'
 import { MemoryRecordStore } from '../../gateway/reuse/store.js'
 import { REDIS_URL } from '../helpers/redis.js'
 import { signedInject } from '../helpers/gateway.js'

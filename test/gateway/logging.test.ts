@@ -6,7 +6,8 @@ import t from 'tap'
 import { Writable } from 'node:stream'
 import { pino } from 'pino'
 import { loggerOptions } from '../../gateway/process/logger.js'
-import { standaloneServices, composeGateway } from '../../gateway/compose.js'
+import { composeGateway } from '../../gateway/compose.js'
+import { standaloneServices } from '../../gateway/services.js'
 import { demoConfig, sharedSimulators, signedInject } from '../helpers/gateway.js'
 
 t.test('no personal data and no tokens in any log line', async (t) => {

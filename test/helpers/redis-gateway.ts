@@ -8,7 +8,7 @@ import type { GatewayConfig } from '../../core/config-types.js'
 import { connectRedis, waitReady } from '../../gateway/process/redis.js'
 import { RedisRecordStore } from '../../gateway/reuse/redis-store.js'
 import type { ReuseReader } from '../../gateway/reuse/reuse-reader.js'
-import { standaloneServices, reuseReader } from '../../gateway/compose.js'
+import { standaloneServices, reuseReader } from '../../gateway/services.js'
 import { buildTestGateway, type TestGateway } from './gateway.js'
 
 export interface RedisTestGateway extends TestGateway {

@@ -5,7 +5,8 @@
  */
 import t, { type Test } from 'tap'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { standaloneServices, composeGateway } from '../../gateway/compose.js'
+import { composeGateway } from '../../gateway/compose.js'
+import { standaloneServices } from '../../gateway/services.js'
 import { MemorySink } from '../../gateway/txlog/sink.js'
 import { signRequest } from '../../sdk/index.js'
 import { demoConfig, demoSigner, json, sharedSimulators, signedInject } from '../helpers/gateway.js'

@@ -4,7 +4,7 @@
  */
 import t from 'tap'
 import { MemoryRecordStore } from '../../gateway/reuse/store.js'
-import { reuseReader } from '../../gateway/compose.js'
+import { reuseReader } from '../../gateway/services.js'
 import { demoConfig, json, signedInject } from '../helpers/gateway.js'
 import { REDIS_URL, testRedis } from '../helpers/redis.js'
 import { redisGateway } from '../helpers/redis-gateway.js'

@@ -3,7 +3,7 @@
  */
 import t from 'tap'
 import { MemoryRecordStore } from '../../gateway/reuse/store.js'
-import { standaloneServices, reuseReader } from '../../gateway/compose.js'
+import { standaloneServices, reuseReader } from '../../gateway/services.js'
 import { buildTestGateway, demoConfig, json, sharedSimulators, signedInject } from '../helpers/gateway.js'
 
 t.test('reuse, coalescing and invalidation in process', async (t) => {
